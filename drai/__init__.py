@@ -1,0 +1,1 @@
+"""DRAI reproduction library."""

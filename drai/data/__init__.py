@@ -1,0 +1,1 @@
+"""Data paths: LIDC-IDRI annotations, DICOM series, patches."""

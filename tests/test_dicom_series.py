@@ -1,0 +1,98 @@
+import shutil
+
+import numpy as np
+import pydicom
+import pytest
+import SimpleITK as sitk
+from pydicom.data import get_testdata_file
+
+from drai.data.dicom_series import SeriesError, dicom_files, find_series_folder, hu_from_dataset, read_series
+from drai.data.synthetic_ct import render_phantom
+
+
+def test_hu_matches_simpleitk_on_a_real_ct_file():
+    path = get_testdata_file("CT_small.dcm")
+    ds = pydicom.dcmread(path)
+    assert float(ds.RescaleIntercept) != 0 or float(ds.RescaleSlope) != 1
+    ours = hu_from_dataset(ds)
+    theirs = sitk.GetArrayFromImage(sitk.ReadImage(path)).astype(np.float32)[0]
+    np.testing.assert_allclose(ours, theirs)
+
+
+@pytest.fixture
+def phantom(tmp_path):
+    folder = render_phantom(tmp_path / "P" / "study" / "series", matrix=32, pixel_spacing=8.0,
+                            slice_spacing=5.0, n_slices=8, nodule_world=(0.0, 0.0, -80.0))
+    return folder
+
+
+def test_reads_a_whole_series(phantom):
+    series = read_series(dicom_files(phantom))
+    assert series.hu.shape == (8, 32, 32)
+    assert series.geometry.spacing == pytest.approx((8.0, 8.0, 5.0))
+    assert series.hu.min() < -900 and series.hu.max() > 0
+
+
+def test_finds_series_in_nbia_layout(phantom, tmp_path):
+    uid = str(pydicom.dcmread(next(phantom.iterdir())).SeriesInstanceUID)
+    assert find_series_folder(tmp_path, "P", uid) == phantom
+    with pytest.raises(SeriesError, match="no series"):
+        find_series_folder(tmp_path, "P", "1.2.3")
+
+
+def _files(folder):
+    return dicom_files(folder)
+
+
+def test_missing_slice(phantom):
+    files = _files(phantom)
+    files[3].unlink()
+    with pytest.raises(SeriesError, match="1 missing slice"):
+        read_series(_files(phantom))
+
+
+def test_duplicated_slice(phantom):
+    files = _files(phantom)
+    shutil.copy(files[2], phantom / "copy.dcm")
+    with pytest.raises(SeriesError, match="duplicated slice"):
+        read_series(_files(phantom))
+
+
+def test_uneven_spacing(phantom):
+    path = _files(phantom)[5]
+    ds = pydicom.dcmread(path)
+    ds.ImagePositionPatient = [ds.ImagePositionPatient[0], ds.ImagePositionPatient[1], ds.ImagePositionPatient[2] + 1.7]
+    ds.save_as(path)
+    with pytest.raises(SeriesError, match="uneven slice spacing"):
+        read_series(_files(phantom))
+
+
+def test_non_ct_modality_names_the_file(phantom):
+    path = _files(phantom)[1]
+    ds = pydicom.dcmread(path)
+    ds.Modality = "MR"
+    ds.save_as(path)
+    with pytest.raises(SeriesError, match=f"{path.name}.*modality is 'MR'"):
+        read_series(_files(phantom))
+
+
+def test_truncated_file_names_the_file(phantom):
+    path = _files(phantom)[4]
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(SeriesError, match=path.name):
+        read_series(_files(phantom))
+
+
+def test_non_dicom_file_names_the_file(phantom):
+    path = _files(phantom)[0]
+    path.write_text("not a dicom file at all")
+    with pytest.raises(SeriesError, match=f"{path.name}.*not a DICOM file"):
+        read_series(_files(phantom))
+
+
+def test_wrong_series_and_slice_count(phantom):
+    with pytest.raises(SeriesError, match="not the expected"):
+        read_series(_files(phantom), series_uid="1.2.3.4")
+    with pytest.raises(SeriesError, match="record says 9"):
+        read_series(_files(phantom), expected_slices=9)

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from drai.data.dicom_series import SeriesGeometry, dicom_files, read_series
+from drai.data.lidc_patches import PatchSettings, annotation_to_world, case_patches, window_to_unit
+from drai.data.synthetic_ct import render_phantom
+
+
+@pytest.mark.parametrize(
+    "matrix, pixel_spacing, slice_spacing, nodule",
+    [
+        (64, 5.0, 4.0, (-70.0, -30.0, -40.0)),
+        (96, 3.3, 2.5, (25.5, 10.2, -61.3)),
+        (128, 2.6, 1.5, (52.0, -12.7, -52.0)),
+    ],
+)
+def test_nodule_at_known_world_point_is_at_patch_centre(tmp_path, matrix, pixel_spacing, slice_spacing, nodule):
+    fov = matrix * pixel_spacing
+    folder = render_phantom(
+        tmp_path / "s", matrix, pixel_spacing, slice_spacing, n_slices=int(120 / slice_spacing),
+        nodule_world=nodule, nodule_radius_mm=6.0, origin_xy=(-fov / 2, -fov / 2), z0=-110.0,
+    )
+    series = read_series(dicom_files(folder))
+    settings = PatchSettings(volume_size=128, patch_size=24, output_size=64)
+    patches, _ = case_patches(series.to_sitk(), np.array([nodule]), settings)
+    image = patches[0, 0]
+    blob = ndimage.label(image > 0.0)[0]
+    centre_label = blob[32, 32]
+    assert centre_label > 0, "no nodule at the patch centre"
+    cy, cx = ndimage.center_of_mass(blob == centre_label)
+    # The patch centre lies between pixels 31 and 32: (31.5, 31.5).
+    assert abs(cy - 31.5) <= 1.0 and abs(cx - 31.5) <= 1.0
+
+
+def test_annotation_grid_equals_series_grid_for_real_data():
+    geometry = SeriesGeometry(origin=(-170.0, -160.0, 50.0), spacing=(0.7, 0.7, 2.5), shape=(10, 512, 512))
+    world = annotation_to_world(row=100, col=200, z_mm=55.0, geometry=geometry, annotation_spacing=0.7)
+    np.testing.assert_allclose(world, [-170.0 + 200 * 0.7, -160.0 + 100 * 0.7, 55.0])
+
+
+def test_annotation_grid_maps_onto_a_coarser_series_with_the_same_field_of_view():
+    # 512 x 0.5 mm annotation grid; the series covers the same 256 mm with 128 x 2 mm pixels.
+    geometry = SeriesGeometry(origin=(-127.0, -127.0, 0.0), spacing=(2.0, 2.0, 1.0), shape=(1, 128, 128))
+    world = annotation_to_world(row=0, col=511, z_mm=0.0, geometry=geometry, annotation_spacing=0.5)
+    np.testing.assert_allclose(world[:2], [127.75, -127.75])
+
+
+def test_window_maps_to_unit_interval():
+    np.testing.assert_allclose(window_to_unit(np.array([-2000.0, -1000, -300, 400, 900]), (-1000, 400)),
+                               [-1, -1, 0, 1, 1])
+    with pytest.raises(ValueError):
+        window_to_unit(np.zeros(2), (400, -1000))

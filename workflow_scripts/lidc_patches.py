@@ -1,0 +1,12 @@
+"""All cases' patches into patches.npz, and the QC figure."""
+
+import pandas as pd
+
+from _common import setup_logging
+from drai.data.lidc import assemble, qc_figure
+
+log = setup_logging(snakemake)
+nodules = pd.read_csv(snakemake.input.table)
+frame = assemble(snakemake.input.cases, nodules, snakemake.output.patches, snakemake.params.lidc["source"])
+qc_figure(snakemake.output.patches, snakemake.output.qc)
+log.info("%d patches of %d nodules from %d cases", len(frame), frame.nodule_id.nunique(), len(snakemake.input.cases))

@@ -1,0 +1,23 @@
+"""One case's CT series: rendered, found in the local NBIA folder, or downloaded."""
+
+import pandas as pd
+
+from _common import setup_logging
+from drai.data.lidc import prepare_series
+from drai.data.synthetic_ct import SyntheticSettings
+
+log = setup_logging(snakemake)
+lidc = snakemake.params.lidc
+nodules = pd.read_csv(snakemake.input.table)
+case_nodules = nodules[nodules["case"] == snakemake.wildcards.case]
+manifest = prepare_series(
+    case_nodules,
+    source=lidc["source"],
+    root=lidc["series_dir"],
+    manifest_path=snakemake.output.manifest,
+    download=lidc["download"],
+    api_url=lidc["api_url"],
+    synthetic=SyntheticSettings(lidc["synthetic_matrix"], lidc["synthetic_slice_spacing_mm"], lidc["seed"]),
+    download_options={"retries": lidc["download_retries"], "timeout_s": lidc["download_timeout_s"]},
+)
+log.info("%s: %d slices in %s (%s)", manifest["case"], len(manifest["files"]), manifest["folder"], manifest["source"])

@@ -26,7 +26,7 @@ from drai.data.dicom_series import SeriesError, read_header
 from drai.io import atomic_dir
 
 NBIA_API = "https://services.cancerimagingarchive.net/nbia-api/services/v4"
-CHUNK = 1 << 20
+CHUNK = 1 << 16
 log = logging.getLogger(__name__)
 
 

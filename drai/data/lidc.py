@@ -29,16 +29,20 @@ def wanted(nodules: pd.DataFrame) -> pd.DataFrame:
     return nodules[nodules["curated"] | nodules["query"]]
 
 
-def select_cases(nodules: pd.DataFrame, source: str, synthetic_cases: int | None) -> list[str]:
+def select_cases(
+    nodules: pd.DataFrame, source: str, synthetic_cases: int | None, exclude: tuple[str, ...] = ()
+) -> list[str]:
     """The cases the workflow processes.
 
     With real data, every case with a curated or query nodule. With synthetic
     data, ``synthetic_cases`` of them, evenly spread over the case numbers, a
     quarter (at least one) from the test cases so that both splits exist.
+    Cases in ``exclude`` are left out.
     """
     if source not in SOURCES:
         raise ValueError(f"lidc.source must be one of {SOURCES}, got {source!r}")
     kept = wanted(nodules)
+    kept = kept[~kept["case"].isin(exclude)]
     cases = kept.groupby("case")["case_index"].first().sort_values()
     if source != "synthetic" or synthetic_cases is None or synthetic_cases >= len(cases):
         return list(cases.index)
@@ -180,7 +184,7 @@ def qc_figure(patches_path: str | Path, output: str | Path, per_bin: int = 8) ->
                 ax.imshow(images[chosen[col], 0], cmap="gray", vmin=-1, vmax=1)
                 ax.set_title(splits[chosen[col]], fontsize=6)
             else:
-                ax.axis("off")
+                ax.set_frame_on(False)
         axes[row, 0].set_ylabel(f"{label}\n(n={members.size})", fontsize=7)
     fig.suptitle(f"LIDC nodule patches by size bin ({source} data)", fontsize=9)
     fig.tight_layout()

@@ -21,13 +21,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import logging
+
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from drai.data.dicom_series import SeriesError, SeriesGeometry
+from drai.data.dicom_series import SeriesGeometry
 
 AIR_HU = -1000.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,16 @@ def lung_bounding_box(volume: np.ndarray, threshold: float, margin: int) -> tupl
     """Bounding box (z, y, x) of the lungs: air inside the body.
 
     Air below ``threshold`` HU that touches the in-plane border is outside the
-    body; of what remains the two largest components are the lungs.
+    body; of what remains the two largest components are the lungs. Where no
+    such region exists (lungs open to the outside air in every slice, say) the
+    whole volume is kept and a warning logged.
     """
     air = volume < threshold
     labels, count = ndimage.label(air)
+    whole = tuple(slice(0, n) for n in volume.shape)
     if count == 0:
-        raise SeriesError("no air-filled region: cannot find the lungs")
+        log.warning("no air in the volume: lung crop skipped")
+        return whole
     border = np.unique(np.concatenate([labels[:, 0, :].ravel(), labels[:, -1, :].ravel(),
                                        labels[:, :, 0].ravel(), labels[:, :, -1].ravel()]))
     sizes = ndimage.sum_labels(np.ones_like(labels, dtype=np.int32), labels, index=np.arange(1, count + 1))
@@ -95,7 +102,8 @@ def lung_bounding_box(volume: np.ndarray, threshold: float, margin: int) -> tupl
     keep = np.argsort(sizes)[::-1][:2]
     keep = keep[sizes[keep] > 0.002 * volume.size]
     if keep.size == 0:
-        raise SeriesError("no lung-sized air region inside the body")
+        log.warning("no lung-sized air region inside the body: lung crop skipped")
+        return whole
     mask = np.isin(labels, keep + 1)
     box = []
     for axis in range(3):

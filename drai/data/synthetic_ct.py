@@ -99,7 +99,11 @@ def _ellipse(xx, yy, cx, cy, ax, ay):
 
 
 def render_background(grid: Grid, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Body, chest wall, lungs, vessels and noise; returns (HU volume, lung mask)."""
+    """Body, chest wall, lungs and vessels.
+
+    Returns the HU volume, the parenchyma's HU and the in-plane mask of the
+    chest inside its wall.
+    """
     nz, ny, nx = len(grid.z), len(grid.y), len(grid.x)
     fov = grid.x[-1] - grid.x[0]
     yy, xx = np.meshgrid(grid.y, grid.x, indexing="ij")
@@ -131,9 +135,37 @@ def render_background(grid: Grid, rng: np.random.Generator) -> tuple[np.ndarray,
         radius = rng.uniform(0.6, 2.5)
         _draw_tube(volume, lung, grid, zz_index, start, direction, length, radius, rng.uniform(-20, 60))
 
+    return volume, parenchyma, inner
+
+
+def add_noise(volume: np.ndarray, rng: np.random.Generator) -> None:
+    """Scanner noise: Gaussian, slightly correlated in-plane, level varies per case."""
     noise = rng.normal(0.0, rng.uniform(8.0, 35.0), volume.shape).astype(np.float32)
     volume += ndimage.gaussian_filter(noise, sigma=(0, 0.7, 0.7))
-    return volume, lung
+
+
+def carve_lung_pocket(
+    volume: np.ndarray, grid: Grid, centre_zyx_mm: np.ndarray, radius_mm: float, parenchyma: float, inner: np.ndarray
+) -> None:
+    """Make sure a nodule sits in lung tissue.
+
+    The synthetic chest is a simple shape and a real nodule's position may fall
+    in its wall or mediastinum, where a solid nodule would be invisible. Tissue
+    within ``radius_mm`` of the nodule and inside the chest wall (``inner``)
+    becomes parenchyma; the wall stays whole so the lungs stay closed.
+    """
+    zs = np.flatnonzero(np.abs(grid.z - centre_zyx_mm[0]) <= radius_mm)
+    ys = np.flatnonzero(np.abs(grid.y - centre_zyx_mm[1]) <= radius_mm)
+    xs = np.flatnonzero(np.abs(grid.x - centre_zyx_mm[2]) <= radius_mm)
+    if not (zs.size and ys.size and xs.size):
+        return
+    pz, py, px = np.meshgrid(grid.z[zs], grid.y[ys], grid.x[xs], indexing="ij")
+    inside = (pz - centre_zyx_mm[0]) ** 2 + (py - centre_zyx_mm[1]) ** 2 + (px - centre_zyx_mm[2]) ** 2 <= radius_mm**2
+    region = np.ix_(zs, ys, xs)
+    block = volume[region]
+    inside &= inner[np.ix_(ys, xs)][None]
+    block[inside & (block > -500)] = parenchyma
+    volume[region] = block
 
 
 def _draw_tube(volume, lung, grid, zz_index, start, direction, length, radius, hu):
@@ -253,14 +285,25 @@ def render_case(scan_id: int, root: str | Path, settings: SyntheticSettings = Sy
     zvals = scan.slice_zvals
     rng = np.random.default_rng([settings.seed, scan_id])
     grid = series_grid(float(scan.pixel_spacing), zvals, settings)
-    volume, lung = render_background(grid, rng)
+    pixel_spacing = float(scan.pixel_spacing)
+    volume, parenchyma, inner = render_background(grid, rng)
+    nodules = []
     for annotations in scan.cluster_annotations(verbose=False):
         mask, bbox = consensus(annotations, 0.5)
-        if not mask.any():
-            continue
+        if mask.any():
+            nodules.append((annotations, mask, bbox))
+    fov_edge = -ORIGINAL_MATRIX * pixel_spacing / 2.0
+    for _, mask, bbox in nodules:
+        row, col, k = np.array([s.start for s in bbox]) + np.argwhere(mask).mean(axis=0)
+        centre = np.array([np.interp(k, np.arange(len(zvals)), zvals),
+                           fov_edge + (row + 0.5) * pixel_spacing, fov_edge + (col + 0.5) * pixel_spacing])
+        extent = max(mask.shape[0], mask.shape[1]) * pixel_spacing / 2.0
+        carve_lung_pocket(volume, grid, centre, extent + 12.0, parenchyma, inner)
+    for annotations, mask, bbox in nodules:
         ratings = {name: float(np.median([getattr(a, name) for a in annotations]))
                    for name in ("texture", "calcification", "margin", "spiculation", "subtlety")}
-        render_nodule(volume, grid, mask, bbox, float(scan.pixel_spacing), zvals, NoduleLook(**ratings), rng)
+        render_nodule(volume, grid, mask, bbox, pixel_spacing, zvals, NoduleLook(**ratings), rng)
+    add_noise(volume, rng)
     folder = Path(root) / scan.patient_id / scan.study_instance_uid / scan.series_instance_uid
     with atomic_dir(folder) as tmp:
         write_series(volume, grid, tmp, scan.patient_id, scan.study_instance_uid, scan.series_instance_uid)

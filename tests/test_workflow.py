@@ -1,0 +1,75 @@
+"""End to end: the workflow on the ci preset, in a scratch folder."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--configfile", str(ROOT / "config.yaml"),
+               "--directory", str(workdir), "--cores", "2", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def ci_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("ci")
+    result = snakemake(workdir, "--config", "preset=ci")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return workdir
+
+
+def test_ci_preset_produces_patches(ci_run):
+    lidc = ci_run / "results" / "data" / "lidc"
+    with np.load(lidc / "patches.npz") as data:
+        images, vectors, splits = data["images"], data["vectors"], data["splits"]
+        assert str(data["source"]) == "synthetic"
+        assert len(data["sizes"]) == len(images) == len(data["nodule_ids"])
+    assert images.ndim == 4 and images.shape[1:] == (1, 64, 64)
+    assert images.min() >= -1 and images.max() <= 1
+    assert vectors.shape == (len(images), 17)
+    assert (vectors[:, :12].reshape(-1, 6, 2).sum(-1) == 1).all() and (vectors[:, 12:].sum(1) == 1).all()
+    assert set(splits) == {"train", "test"}
+    # Nodules sit at the patch centre: the centre is denser than the rim of the patch.
+    centre = images[:, 0, 28:36, 28:36].mean()
+    rim = np.concatenate([images[:, 0, :6].ravel(), images[:, 0, -6:].ravel()]).mean()
+    assert centre > rim
+    nodules = pd.read_csv(lidc / "nodules.csv")
+    assert {"nodule_id", "split", "curated", "query", "size_mm"} <= set(nodules.columns)
+    assert (lidc / "qc_patches.png").stat().st_size > 1000
+    assert (ci_run / "results" / "logs" / "lidc" / "nodules.log").exists()
+
+
+def test_a_failing_case_does_not_stop_the_others(ci_run):
+    lidc = ci_run / "results" / "data" / "lidc"
+    cases = sorted(p.stem for p in (lidc / "cases").glob("*.npz"))
+    broken, healthy = cases[0], cases[1]
+    manifest = pd.read_json(lidc / "series" / f"{broken}.json", typ="series")
+    victim = ci_run / manifest["files"][2]  # manifests hold paths relative to the working folder
+    victim.write_bytes(victim.read_bytes()[:300])
+    for name in (broken, healthy):
+        (lidc / "cases" / f"{name}.npz").unlink()
+    (lidc / "patches.npz").unlink()
+    result = snakemake(ci_run, "--config", "preset=ci")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert (lidc / "cases" / f"{healthy}.npz").exists()
+    assert not (lidc / "cases" / f"{broken}.npz").exists()
+    assert not (lidc / "patches.npz").exists()
+    assert victim.name in output and broken in output
+
+
+def test_bad_config_stops_before_any_job(tmp_path):
+    result = snakemake(tmp_path, "--config", "preset=huge")
+    assert result.returncode != 0
+    assert "config key preset" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()

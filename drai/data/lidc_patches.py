@@ -61,24 +61,52 @@ def annotation_to_world(
     return np.array([x, y, z_mm])
 
 
-def resample_to_size(image: sitk.Image, size: int) -> sitk.Image:
-    """Resample to ``size`` voxels per axis over the same physical extent (linear)."""
-    old_size = np.array(image.GetSize(), float)
-    old_spacing = np.array(image.GetSpacing(), float)
-    new_spacing = old_spacing * old_size / size
-    # Keep the outer edges of the volume where they were.
-    origin = np.array(image.GetOrigin()) + 0.5 * (new_spacing - old_spacing)
-    return sitk.Resample(
-        image,
-        [int(size)] * 3,
-        sitk.Transform(),
-        sitk.sitkLinear,
-        origin.tolist(),
-        new_spacing.tolist(),
-        image.GetDirection(),
-        AIR_HU,
-        sitk.sitkFloat32,
-    )
+@dataclass(frozen=True)
+class ResampledGrid:
+    """The ``size``^3 grid over an image's physical extent (the paper's 256^3 volume)."""
+
+    origin: np.ndarray  # (x, y, z) mm of voxel (0, 0, 0)
+    spacing: np.ndarray  # (x, y, z) mm
+    size: int
+
+    @classmethod
+    def of(cls, image: sitk.Image, size: int) -> "ResampledGrid":
+        old_size = np.array(image.GetSize(), float)
+        old_spacing = np.array(image.GetSpacing(), float)
+        spacing = old_spacing * old_size / size
+        # Keep the outer edges of the volume where they were.
+        origin = np.array(image.GetOrigin()) + 0.5 * (spacing - old_spacing)
+        return cls(origin, spacing, int(size))
+
+    def index_of(self, point_xyz) -> np.ndarray:
+        """Continuous (z, y, x) index of a world point."""
+        return ((np.asarray(point_xyz, float) - self.origin) / self.spacing)[::-1]
+
+    def sample(self, image: sitk.Image, start_zyx=(0, 0, 0), shape_zyx=None) -> np.ndarray:
+        """The grid's voxels in the box ``start`` + ``shape`` (z, y, x), linearly interpolated.
+
+        Any box gives exactly the values of the same voxels of the whole
+        resampled volume, so only what is needed is computed.
+        """
+        start = np.asarray(start_zyx, int)
+        shape = np.full(3, self.size) - start if shape_zyx is None else np.asarray(shape_zyx, int)
+        resampled = sitk.Resample(
+            image,
+            [int(v) for v in shape[::-1]],
+            sitk.Transform(),
+            sitk.sitkLinear,
+            (self.origin + start[::-1] * self.spacing).tolist(),
+            self.spacing.tolist(),
+            image.GetDirection(),
+            AIR_HU,
+            sitk.sitkFloat32,
+        )
+        return sitk.GetArrayFromImage(resampled)
+
+
+def resample_to_size(image: sitk.Image, size: int) -> np.ndarray:
+    """The whole volume on the ``size``^3 grid, as a (z, y, x) array."""
+    return ResampledGrid.of(image, size).sample(image)
 
 
 def lung_bounding_box(volume: np.ndarray, threshold: float, margin: int) -> tuple[slice, slice, slice]:
@@ -138,6 +166,22 @@ def window_to_unit(hu: np.ndarray, window: tuple[float, float]) -> np.ndarray:
     return (np.clip((hu - low) / (high - low), 0.0, 1.0) * 2.0 - 1.0).astype(np.float32)
 
 
+def lung_box_on_grid(image: sitk.Image, grid: ResampledGrid, settings: PatchSettings) -> tuple[slice, ...]:
+    """The lung bounding box in ``grid`` voxels, found on a grid half as fine.
+
+    A box is all the crop needs, and a half-size volume has an eighth of the
+    voxels to label.
+    """
+    coarse_size = max(grid.size // 2, 16)
+    coarse = ResampledGrid.of(image, coarse_size).sample(image)
+    margin = max(settings.lung_margin_voxels // 2, 1)
+    box = lung_bounding_box(coarse, settings.lung_threshold_hu, margin)
+    scale = grid.size / coarse_size
+    return tuple(
+        slice(int(np.floor(b.start * scale)), min(int(np.ceil(b.stop * scale)), grid.size)) for b in box
+    )
+
+
 def case_patches(
     image: sitk.Image,
     nodule_points_world: np.ndarray,
@@ -146,22 +190,31 @@ def case_patches(
     """Patches of every nodule of one case.
 
     Returns ``(patches, centres)``: patches of shape (nodules, patch_slices, H, W)
-    in [-1, 1] and each nodule's continuous (z, y, x) index in the resampled volume.
+    in [-1, 1] and each nodule's continuous (z, y, x) index in the resampled
+    volume. Only the voxels of the resampled volume that patches use are
+    computed; their values are those of the whole resampled volume.
     """
     if settings.patch_slices < 1 or settings.patch_slices % 2 == 0:
         raise ValueError(f"patch_slices must be a positive odd number, got {settings.patch_slices}")
-    resampled = resample_to_size(image, settings.volume_size)
-    volume = sitk.GetArrayViewFromImage(resampled)
-    box = lung_bounding_box(volume, settings.lung_threshold_hu, settings.lung_margin_voxels)
-    cropped = volume[box]
-    start = np.array([s.start for s in box], float)
+    grid = ResampledGrid.of(image, settings.volume_size)
+    box = lung_box_on_grid(image, grid, settings)
+    box_start = np.array([b.start for b in box])
+    box_stop = np.array([b.stop for b in box])
     half = settings.patch_slices // 2
+    reach = settings.patch_size / 2 + 2  # window half-width plus the interpolation's neighbours
     patches, centres = [], []
     for point in np.atleast_2d(nodule_points_world):
-        xyz = resampled.TransformPhysicalPointToContinuousIndex([float(v) for v in point])
-        centre = np.array(xyz[::-1])
+        centre = grid.index_of(point)
         centres.append(centre)
-        stack = [sample_patch(cropped, centre - start, settings, offset) for offset in range(-half, half + 1)]
+        z = int(np.round(centre[0]))
+        lo = np.array([z - half, np.floor(centre[1] - reach), np.floor(centre[2] - reach)], int)
+        hi = np.array([z + half + 1, np.ceil(centre[1] + reach) + 1, np.ceil(centre[2] + reach) + 1], int)
+        lo, hi = np.maximum(lo, box_start), np.minimum(hi, box_stop)
+        if np.any(hi <= lo):
+            region, lo = np.full((1, 1, 1), AIR_HU, np.float32), np.array([z, 0, 0])
+        else:
+            region = grid.sample(image, lo, hi - lo)
+        stack = [sample_patch(region, centre - lo, settings, offset) for offset in range(-half, half + 1)]
         patches.append(window_to_unit(np.stack(stack), settings.hu_window))
     shape = (0, settings.patch_slices, settings.output_size, settings.output_size)
     return (np.stack(patches) if patches else np.zeros(shape, np.float32)), np.array(centres).reshape(-1, 3)

@@ -110,20 +110,33 @@ def test_clean_download(tmp_path):
     assert not list(dest.parent.glob(".*"))  # no part file or temporary folder left
 
 
-def test_retries_server_errors_and_timeouts(tmp_path):
+@pytest.mark.parametrize(
+    "faults, requests_made",
+    [
+        (["500", "timeout", "500"], 4),
+        (["truncated-zip"], 2),  # a zip that does not check out is fetched again
+        (["drop", "ignore-range"], 2),  # a server that ignores Range: the transfer restarts
+    ],
+)
+def test_transient_faults_are_retried(tmp_path, faults, requests_made):
     dest = tmp_path / "d" / SERIES_UID
-    with FaultyNBIA(series_zip(tmp_path, SERIES_UID), ["500", "timeout", "500"]) as server:
+    with FaultyNBIA(series_zip(tmp_path, SERIES_UID), faults) as server:
         files = fetch(server, dest)
     assert len(files) == N_SLICES
-    assert len(server.requests) == 4
+    assert len(server.requests) == requests_made
 
 
-def test_gives_up_after_retries_and_leaves_nothing(tmp_path):
+@pytest.mark.parametrize(
+    "fault, message", [("500", "failed after 3 attempts.*HTTP 500"), ("truncated-zip", "not a complete zip")]
+)
+def test_persistent_fault_fails_cleanly(tmp_path, fault, message):
     dest = tmp_path / "d" / SERIES_UID
-    with FaultyNBIA(series_zip(tmp_path, SERIES_UID), ["500"] * 10) as server:
-        with pytest.raises(DownloadError, match="failed after 3 attempts.*HTTP 500"):
+    with FaultyNBIA(series_zip(tmp_path, SERIES_UID), [fault] * 10) as server:
+        with pytest.raises(DownloadError, match=message):
             fetch(server, dest, retries=2)
+    assert len(server.requests) == 3
     assert not dest.exists()
+    assert not list(dest.parent.glob(".*"))  # no part file or temporary folder left
 
 
 def test_client_error_is_not_retried(tmp_path):
@@ -143,30 +156,6 @@ def test_dropped_connection_resumes_with_range(tmp_path):
     assert server.requests[0]["range"] is None
     resumed_from = int(server.requests[1]["range"].removeprefix("bytes=").rstrip("-"))
     assert 0 < resumed_from <= len(payload) // 2
-
-
-def test_restarts_when_server_ignores_range(tmp_path):
-    dest = tmp_path / "d" / SERIES_UID
-    with FaultyNBIA(series_zip(tmp_path, SERIES_UID), ["drop", "ignore-range"]) as server:
-        files = fetch(server, dest)
-    assert len(files) == N_SLICES
-
-
-def test_truncated_zip_is_fetched_again(tmp_path):
-    dest = tmp_path / "d" / SERIES_UID
-    with FaultyNBIA(series_zip(tmp_path, SERIES_UID), ["truncated-zip"]) as server:
-        files = fetch(server, dest)
-    assert len(files) == N_SLICES
-    assert len(server.requests) == 2
-
-
-def test_truncated_zip_every_time_fails_cleanly(tmp_path):
-    dest = tmp_path / "d" / SERIES_UID
-    with FaultyNBIA(series_zip(tmp_path, SERIES_UID), ["truncated-zip"] * 5) as server:
-        with pytest.raises(DownloadError, match="not a complete zip"):
-            fetch(server, dest, retries=1)
-    assert not dest.exists()
-    assert not list(dest.parent.glob(".*"))
 
 
 def test_wrong_series_is_refused(tmp_path):

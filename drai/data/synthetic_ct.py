@@ -98,8 +98,14 @@ def _ellipse(xx, yy, cx, cy, ax, ay):
     return ((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2 <= 1.0
 
 
-def render_background(grid: Grid, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def render_background(
+    grid: Grid, rng: np.random.Generator, nodule_xy: np.ndarray | None = None
+) -> tuple[np.ndarray, float, np.ndarray]:
     """Body, chest wall, lungs and vessels.
+
+    The chest is fitted around ``nodule_xy`` (world x, y of the case's nodules):
+    it grows until every nodule is inside its wall, and the mediastinum
+    narrows to leave them in the lungs.
 
     Returns the HU volume, the parenchyma's HU and the in-plane mask of the
     chest inside its wall.
@@ -109,9 +115,17 @@ def render_background(grid: Grid, rng: np.random.Generator) -> tuple[np.ndarray,
     yy, xx = np.meshgrid(grid.y, grid.x, indexing="ij")
     body_ax, body_ay = fov * rng.uniform(0.40, 0.46), fov * rng.uniform(0.28, 0.36)
     wall = rng.uniform(8.0, 22.0)
+    mediastinum_ax = body_ax * rng.uniform(0.18, 0.26)
+    nodule_xy = np.zeros((0, 2)) if nodule_xy is None else np.atleast_2d(nodule_xy)
+    if len(nodule_xy):
+        reach = np.sqrt((nodule_xy[:, 0] / (body_ax - wall)) ** 2 + (nodule_xy[:, 1] / (body_ay - wall)) ** 2).max()
+        if reach > 0.85:
+            grow = min(reach / 0.85, 0.49 * fov / body_ax, 0.49 * fov / body_ay)
+            body_ax, body_ay = body_ax * grow, body_ay * grow
+        mediastinum_ax = max(min(mediastinum_ax, np.abs(nodule_xy[:, 0]).min() - 12.0), 0.0)
     body = _ellipse(xx, yy, 0, 0, body_ax, body_ay)
     inner = _ellipse(xx, yy, 0, 0, body_ax - wall, body_ay - wall)
-    mediastinum = _ellipse(xx, yy, 0, body_ay * rng.uniform(-0.15, 0.05), body_ax * rng.uniform(0.18, 0.26), body_ay)
+    mediastinum = _ellipse(xx, yy, 0, body_ay * rng.uniform(-0.15, 0.05), max(mediastinum_ax, 1e-3), body_ay)
     lung_2d = inner & ~mediastinum
     fat = body & ~_ellipse(xx, yy, 0, 0, body_ax - wall * 0.35, body_ay - wall * 0.35)
 
@@ -286,18 +300,21 @@ def render_case(scan_id: int, root: str | Path, settings: SyntheticSettings = Sy
     rng = np.random.default_rng([settings.seed, scan_id])
     grid = series_grid(float(scan.pixel_spacing), zvals, settings)
     pixel_spacing = float(scan.pixel_spacing)
-    volume, parenchyma, inner = render_background(grid, rng)
     nodules = []
     for annotations in scan.cluster_annotations(verbose=False):
         mask, bbox = consensus(annotations, 0.5)
         if mask.any():
             nodules.append((annotations, mask, bbox))
     fov_edge = -ORIGINAL_MATRIX * pixel_spacing / 2.0
+    centres, extents = [], []
     for _, mask, bbox in nodules:
         row, col, k = np.array([s.start for s in bbox]) + np.argwhere(mask).mean(axis=0)
-        centre = np.array([np.interp(k, np.arange(len(zvals)), zvals),
-                           fov_edge + (row + 0.5) * pixel_spacing, fov_edge + (col + 0.5) * pixel_spacing])
-        extent = max(mask.shape[0], mask.shape[1]) * pixel_spacing / 2.0
+        centres.append([np.interp(k, np.arange(len(zvals)), zvals),
+                        fov_edge + (row + 0.5) * pixel_spacing, fov_edge + (col + 0.5) * pixel_spacing])
+        extents.append(max(mask.shape[0], mask.shape[1]) * pixel_spacing / 2.0)
+    centres = np.array(centres).reshape(-1, 3)
+    volume, parenchyma, inner = render_background(grid, rng, centres[:, [2, 1]])
+    for centre, extent in zip(centres, extents):
         carve_lung_pocket(volume, grid, centre, extent + 12.0, parenchyma, inner)
     for annotations, mask, bbox in nodules:
         ratings = {name: float(np.median([getattr(a, name) for a in annotations]))

@@ -10,15 +10,23 @@ configfile: "config.yaml"
 
 include: "rules/common.smk"
 include: "rules/lidc.smk"
+include: "rules/ham10000.smk"
 
 
-rule all:
-    default_target: True
+rule lidc:
     input:
         "results/data/lidc/patches.npz",
         "results/data/lidc/qc_patches.png",
 
 
-rule lidc:
+rule ham10000:
     input:
-        rules.all.input,
+        "results/data/ham10000/patches.npz",
+        "results/data/ham10000/qc_patches.png",
+
+
+rule all:
+    default_target: True
+    input:
+        rules.lidc.input,
+        rules.ham10000.input,

@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
-SECTIONS = ("lidc",)
+SECTIONS = ("lidc", "ham10000")
 
 
 class ConfigError(ValueError):
@@ -62,4 +62,10 @@ def resolve(config: dict, schema: dict | None = None) -> dict:
         raise ConfigError(f"config key lidc.patch_slices: must be odd, got {lidc['patch_slices']}")
     if not lidc["hu_window"][0] < lidc["hu_window"][1]:
         raise ConfigError(f"config key lidc.hu_window: must be increasing, got {lidc['hu_window']}")
+    ham = resolved["ham10000"]
+    stray = sorted(set(ham["augment_classes"]) - set(ham["classes"]))
+    if stray:
+        raise ConfigError(f"config key ham10000.augment_classes: {stray} not among ham10000.classes")
+    if ham["source"] == "medmnist" and not ham["medmnist_npz"]:
+        raise ConfigError("config key ham10000.medmnist_npz: must name dermamnist_64.npz when source is medmnist")
     return resolved

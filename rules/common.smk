@@ -8,6 +8,7 @@ except ConfigError as error:
     raise WorkflowError(str(error))
 
 LIDC = SETTINGS["lidc"]
+HAM = SETTINGS["ham10000"]
 
 
 wildcard_constraints:

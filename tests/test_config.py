@@ -17,8 +17,9 @@ def config():
 @pytest.mark.parametrize("preset", ["paper", "demo", "ci"])
 def test_every_preset_resolves_completely(config, preset):
     config["preset"] = preset
-    lidc = resolve(config)["lidc"]
-    assert set(lidc) == set(load_schema()["$defs"]["lidc"]["properties"])
+    resolved = resolve(config)
+    for section in ("lidc", "ham10000"):
+        assert set(resolved[section]) == set(load_schema()["$defs"][section]["properties"])
 
 
 def test_paper_preset_uses_real_data_and_the_paper_geometry(config):
@@ -46,6 +47,9 @@ def test_top_level_section_overrides_the_preset(config):
         (lambda c: c["lidc"].update(patch_slices=2), "lidc.patch_slices"),
         (lambda c: c["presets"]["ci"]["lidc"].update(synthetic_matrix=8), "presets.ci.lidc.synthetic_matrix"),
         (lambda c: c.update(lidcc={}), "(top level)"),
+        (lambda c: c["ham10000"].update(classes=["nv", "cat"]), "ham10000.classes.1"),
+        (lambda c: c["ham10000"].update(augment_classes=["df"]), "ham10000.augment_classes"),
+        (lambda c: c["ham10000"].update(source="medmnist"), "ham10000.medmnist_npz"),
     ],
 )
 def test_bad_values_name_their_key(config, change, key):

@@ -2,14 +2,11 @@
 
 import io
 import os
-import threading
-import time
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
+from fault_server import FaultyServer
 
 from drai.data.dicom_series import SeriesError
 from drai.data.download import DownloadError, download_series
@@ -32,67 +29,14 @@ def series_zip(tmp_path: Path, uid: str, extra: dict[str, bytes] | None = None) 
     return buffer.getvalue()
 
 
-class FaultyNBIA:
-    """A getImage endpoint whose answers are scripted per request."""
+GET_IMAGE = "/nbia-api/services/v4/getImage"
 
-    def __init__(self, payload: bytes, faults: list[str]):
-        self.payload = payload
-        self.faults = list(faults)
-        self.requests: list[dict] = []
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                query = parse_qs(urlparse(self.path).query)
-                server.requests.append({"path": urlparse(self.path).path, "query": query,
-                                        "range": self.headers.get("Range")})
-                fault = server.faults.pop(0) if server.faults else "ok"
-                body = server.payload
-                if fault == "500":
-                    self.send_response(500)
-                    self.end_headers()
-                    return
-                if fault == "404":
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                if fault == "timeout":
-                    time.sleep(1.5)
-                start = 0
-                status = 200
-                if self.headers.get("Range") and fault != "ignore-range":
-                    start = int(self.headers["Range"].split("=")[1].split("-")[0])
-                    status = 206
-                chunk = body[start:]
-                self.send_response(status)
-                self.send_header("Content-Type", "application/zip")
-                self.send_header("Content-Length", str(len(chunk)))
-                self.end_headers()
-                if fault == "drop":
-                    # Half the body, then the connection dies.
-                    self.wfile.write(chunk[: len(chunk) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                if fault == "truncated-zip":
-                    self.wfile.write(chunk[: len(chunk) // 2].ljust(len(chunk), b"\0"))
-                    return
-                self.wfile.write(chunk)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/nbia-api/services/v4"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def FaultyNBIA(payload: bytes, faults: list[str]) -> FaultyServer:
+    """An NBIA getImage endpoint that serves ``payload`` through ``faults``."""
+    server = FaultyServer({GET_IMAGE: payload}, faults)
+    server.url = server.base + GET_IMAGE.removesuffix("/getImage")
+    return server
 
 
 def fetch(server, dest, uid=SERIES_UID, retries=3, expected=N_SLICES):

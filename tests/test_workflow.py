@@ -49,6 +49,25 @@ def test_ci_preset_produces_patches(ci_run):
     assert (ci_run / "results" / "logs" / "lidc" / "nodules.log").exists()
 
 
+def test_ci_preset_produces_ham10000_patches(ci_run):
+    ham = ci_run / "results" / "data" / "ham10000"
+    with np.load(ham / "patches.npz") as data:
+        images, labels, vectors, splits = data["images"], data["labels"], data["vectors"], data["splits"]
+        assert list(data["class_names"]) == ["nv", "mel", "bkl"]
+        assert str(data["split_source"]) == "ISIC 2018 Task 3 test set"
+        augmented = data["augmented"]
+    assert images.shape[1:] == (3, 64, 64) and images.min() >= -1 and images.max() <= 1
+    assert (vectors.argmax(1) == labels).all() and (vectors.sum(1) == 1).all()
+    assert set(splits) == {"train", "test"}
+    assert not augmented[splits == "test"].any()
+    table = pd.read_csv(ham / "images.csv")
+    assert len(table) == len(images)
+    counts = pd.read_csv(ham / "class_counts.csv").set_index("class")
+    assert counts.loc["mel", "train_after"] == 4 * counts.loc["mel", "train_before"]
+    assert counts.loc["nv", "train_after"] == counts.loc["nv", "train_before"]
+    assert (ham / "qc_patches.png").stat().st_size > 1000
+
+
 def test_a_failing_case_does_not_stop_the_others(ci_run):
     lidc = ci_run / "results" / "data" / "lidc"
     cases = sorted(p.stem for p in (lidc / "cases").glob("*.npz"))

@@ -52,8 +52,8 @@ def fetch_to_file(
 ) -> Path:
     """GET ``url`` into ``part``, resuming and retrying; ``check(part)`` validates it.
 
-    ``check`` raises :class:`_Retry`-worthy problems as ``ValueError``; the
-    partial file is then discarded and the transfer restarted.
+    A ``ValueError`` from ``check`` (a truncated zip, a wrong checksum)
+    discards the file and counts as a failed attempt, so the transfer restarts.
     """
     session = session or requests.Session()
     what = what or url

@@ -1,0 +1,390 @@
+"""HAM10000: dermoscopy images to balanced 64x64 lesion patches (paper, Section III-A1).
+
+* Classes: nv, mel and bkl by default (``classes``); the conditioning vector
+  is the one-hot class in that order.
+* Lesion centre and extent: from the lesion segmentation mask when there is
+  one of the image's size; otherwise estimated from the image
+  (:func:`estimate_lesion`): luminance, smoothed and flat-fielded against
+  vignetting, thresholded by Otsu's method; the largest dark component.
+* Scaling: a square of side ``lesion_margin`` x the lesion's larger extent,
+  at least ``min_crop_fraction`` of the image's short side and at most the
+  short side, is centred on the lesion; scaling it to 48x48 is the scaling of
+  the image "so that 48x48 covers the lesion". That 48x48 patch is then
+  resized to 64x64 (bicubic); RGB is mapped to [-1, 1]. Beyond the image
+  border the edge pixels are repeated.
+* Split: HAM10000 is training, the ISIC 2018 Task 3 test images are test
+  ("the train-test split provided by the dataset"). Without the test files a
+  split grouped by lesion_id (no lesion on both sides) stands in; the outputs
+  say which (``split_source``).
+* Balance: each training image of ``augment_classes`` (mel, bkl) gets
+  ``augment_copies`` (3) extra copies, each flipped horizontally and/or
+  vertically at random (never the identity), seeded.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+from scipy import ndimage
+from skimage.filters import threshold_otsu
+from sklearn.model_selection import GroupShuffleSplit
+from tqdm import tqdm
+
+from drai.data.synthetic_derm import GROUND_TRUTH_COLUMNS, HAM_CLASSES
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CLASSES = ("nv", "mel", "bkl")
+METADATA_COLUMNS = ("lesion_id", "image_id", "dx")
+METADATA_NAMES = ("HAM10000_metadata.csv", "HAM10000_metadata.tab", "HAM10000_metadata")
+GROUND_TRUTH_NAMES = ("ISIC2018_Task3_Test_GroundTruth.csv", "ISIC2018_Task3_Test_GroundTruth.tab")
+TEST_IMAGE_FOLDER = "ISIC2018_Task3_Test_Images"
+MASK_SUFFIX = "_segmentation"
+# DermaMNIST's label order (MedMNIST v2).
+MEDMNIST_CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
+
+
+class DataError(ValueError):
+    """Input that cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class LesionPatchSettings:
+    patch_size: int = 48
+    output_size: int = 64
+    lesion_margin: float = 1.25
+    min_crop_fraction: float = 0.25
+
+
+@dataclass(frozen=True)
+class RawFiles:
+    """Where the files of a HAM10000 folder are."""
+
+    metadata: Path
+    images: dict[str, Path]  # HAM10000 image_id -> jpg
+    masks: dict[str, Path]  # image_id -> segmentation png
+    ground_truth: Path | None
+    test_images: dict[str, Path]
+
+
+def _first(root: Path, names) -> Path | None:
+    for name in names:
+        hits = sorted(root.rglob(name))
+        if hits:
+            return hits[0]
+    return None
+
+
+def find_files(root: str | Path) -> RawFiles:
+    """Index a folder holding the extracted HAM10000 files, whatever its nesting."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: HAM10000 folder does not exist")
+    metadata = _first(root, METADATA_NAMES)
+    if metadata is None:
+        raise DataError(f"{root}: no HAM10000_metadata file")
+    images, test_images, masks = {}, {}, {}
+    for path in sorted(root.rglob("*.jpg")):
+        target = test_images if TEST_IMAGE_FOLDER in path.parts else images
+        target[path.stem] = path
+    for path in sorted(root.rglob(f"*{MASK_SUFFIX}.png")):
+        masks[path.stem[: -len(MASK_SUFFIX)]] = path
+    ground_truth = _first(root, GROUND_TRUTH_NAMES)
+    return RawFiles(metadata, images, masks, ground_truth if test_images else None, test_images)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, sep=None, engine="python")
+    except Exception as error:
+        raise DataError(f"{path}: cannot be read as a table ({error})") from None
+
+
+def read_metadata(path: Path) -> pd.DataFrame:
+    table = _read_table(path)
+    missing = [c for c in METADATA_COLUMNS if c not in table.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (has {', '.join(map(str, table.columns))})")
+    return table
+
+
+def read_ground_truth(path: Path) -> pd.DataFrame:
+    """ISIC 2018 Task 3 ground truth (one-hot columns) as image_id, dx."""
+    table = _read_table(path)
+    missing = [c for c in ("image", *GROUND_TRUTH_COLUMNS) if c not in table.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+    onehot = table.loc[:, list(GROUND_TRUTH_COLUMNS)].to_numpy(float)
+    return pd.DataFrame(
+        {
+            "image_id": table["image"].astype(str),
+            "lesion_id": table["image"].astype(str),  # no lesion ids for the test images
+            "dx": [GROUND_TRUTH_COLUMNS[i].lower() for i in onehot.argmax(axis=1)],
+        }
+    )
+
+
+def lesion_from_mask(mask: np.ndarray) -> tuple[float, float, float]:
+    """Centre (x, y) and larger extent in pixels of a lesion mask."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        raise DataError("empty lesion mask")
+    return float(xs.mean()), float(ys.mean()), float(max(np.ptp(xs), np.ptp(ys)) + 1)
+
+
+def estimate_lesion(image: np.ndarray, rings: int = 16) -> tuple[float, float, float]:
+    """Centre (x, y) and extent of the lesion, estimated from the image alone.
+
+    Dermoscopy images darken towards their rim (vignetting), often more than a
+    light lesion differs from skin. Luminance is smoothed and divided by its
+    median in rings around the image centre (a flat field that a lesion, which
+    fills only part of each ring, barely moves); Otsu's threshold then
+    separates the dark lesion, and its largest connected component is taken.
+    """
+    height, width = image.shape[:2]
+    short = min(height, width)
+    luminance = image[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    smooth = ndimage.gaussian_filter(luminance, max(short / 60, 1.0))
+    yy, xx = np.mgrid[0:height, 0:width]
+    radius = np.hypot(xx - (width - 1) / 2, yy - (height - 1) / 2)
+    ring = np.minimum((radius / radius.max() * rings).astype(int), rings - 1)
+    profile = ndimage.median(smooth, ring, np.arange(rings))
+    flat = smooth / np.maximum(np.asarray(profile)[ring], 1.0)
+    if np.ptp(flat) < 1e-6:
+        return width / 2, height / 2, float(short)
+    labels, count = ndimage.label(flat < threshold_otsu(flat))
+    if count == 0:
+        return width / 2, height / 2, float(short)
+    sizes = ndimage.sum_labels(np.ones_like(labels), labels, np.arange(1, count + 1))
+    return lesion_from_mask(labels == int(np.argmax(sizes)) + 1)
+
+
+def crop_patch(image: np.ndarray, cx: float, cy: float, extent: float, settings: LesionPatchSettings) -> np.ndarray:
+    """The lesion patch as (3, output, output) float32 in [-1, 1]."""
+    height, width = image.shape[:2]
+    short = min(height, width)
+    side = float(np.clip(settings.lesion_margin * extent, settings.min_crop_fraction * short, short))
+    # PIL's box is in pixel-edge coordinates: pixel i spans [i, i + 1).
+    left, top = cx + 0.5 - side / 2, cy + 0.5 - side / 2
+    box = (left, top, left + side, top + side)
+    pad = int(np.ceil(max(0, -box[0], -box[1], box[2] - width, box[3] - height))) + 1
+    padded = np.pad(image[..., :3], ((pad, pad), (pad, pad), (0, 0)), mode="edge") if pad > 1 else image[..., :3]
+    shift = pad if pad > 1 else 0
+    source = Image.fromarray(np.ascontiguousarray(padded))
+    patch = source.resize(
+        (settings.patch_size,) * 2, Image.Resampling.BOX if side > settings.patch_size else Image.Resampling.BILINEAR,
+        box=tuple(v + shift for v in box),
+    )
+    patch = patch.resize((settings.output_size,) * 2, Image.Resampling.BICUBIC)
+    return (np.asarray(patch, np.float32).transpose(2, 0, 1) / 127.5 - 1.0).astype(np.float32)
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    try:
+        with Image.open(path) as handle:
+            handle.load()
+            return np.asarray(handle.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise DataError(f"{path}: unreadable image ({error})") from None
+
+
+def process_image(job: tuple) -> dict:
+    """Patch of one image, or the reason it was skipped."""
+    image_id, image_path, mask_path, settings = job
+    result = {"image_id": image_id, "file": str(image_path)}
+    try:
+        image = load_rgb(image_path)
+    except DataError as error:
+        return {**result, "skipped": str(error)}
+    source, note = "estimate", ""
+    if mask_path is not None:
+        try:
+            with Image.open(mask_path) as handle:
+                mask = np.asarray(handle.convert("L")) > 127
+            if mask.shape != image.shape[:2]:
+                note = f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, image {image.shape[1]}x{image.shape[0]}; estimated instead"
+            else:
+                cx, cy, extent = lesion_from_mask(mask)
+                source = "mask"
+        except (UnidentifiedImageError, OSError, DataError) as error:
+            note = f"{mask_path}: unusable mask ({error}); estimated instead"
+    if source == "estimate":
+        cx, cy, extent = estimate_lesion(image)
+    patch = crop_patch(image, cx, cy, extent, settings)
+    return {**result, "patch": patch, "centre_x": cx, "centre_y": cy, "extent": extent,
+            "centre_source": source, "note": note}
+
+
+def random_flips(count: int, rng: np.random.Generator) -> list[str]:
+    """``count`` flips, each horizontal and/or vertical at random, never none."""
+    flips = []
+    while len(flips) < count:
+        h, v = rng.random() < 0.5, rng.random() < 0.5
+        if h or v:
+            flips.append(("h" if h else "") + ("v" if v else ""))
+    return flips
+
+
+def apply_flip(patch: np.ndarray, flip: str) -> np.ndarray:
+    """Flip a (C, H, W) patch: 'h' mirrors left-right, 'v' top-bottom."""
+    if "h" in flip:
+        patch = patch[:, :, ::-1]
+    if "v" in flip:
+        patch = patch[:, ::-1, :]
+    return np.ascontiguousarray(patch)
+
+
+def augment(table: pd.DataFrame, patches: np.ndarray, classes: tuple[str, ...], copies: int, seed: int):
+    """Append ``copies`` flipped copies of every training patch of ``classes``.
+
+    Returns the extended (table, patches); rows gain ``augmented`` and ``flip``.
+    """
+    rng = np.random.default_rng(seed)
+    table = table.assign(augmented=False, flip="")
+    chosen = np.flatnonzero((table["split"] == "train").to_numpy() & table["dx"].isin(classes).to_numpy())
+    rows, extra = [], []
+    for index in chosen:
+        for flip in random_flips(copies, rng):
+            rows.append({**table.iloc[index].to_dict(), "augmented": True, "flip": flip})
+            extra.append(apply_flip(patches[index], flip))
+    if not rows:
+        return table, patches
+    return (pd.concat([table, pd.DataFrame(rows)], ignore_index=True),
+            np.concatenate([patches, np.stack(extra)]))
+
+
+def split_by_lesion(table: pd.DataFrame, test_fraction: float, seed: int) -> np.ndarray:
+    """'train'/'test' per row, grouped by lesion_id so no lesion is on both sides."""
+    splitter = GroupShuffleSplit(n_splits=1, test_size=test_fraction, random_state=seed)
+    train_index, _ = next(splitter.split(table, groups=table["lesion_id"]))
+    split = np.full(len(table), "test", dtype=object)
+    split[train_index] = "train"
+    return split
+
+
+def collect(files: RawFiles, classes: tuple[str, ...], test_fraction: float, seed: int):
+    """The images to use with their split, and the rows skipped (with why)."""
+    unknown = set(classes) - set(HAM_CLASSES)
+    if unknown:
+        raise DataError(f"unknown class(es) {sorted(unknown)} in config; HAM10000 has {', '.join(HAM_CLASSES)}")
+    skipped = []
+    metadata = read_metadata(files.metadata)
+    strange = ~metadata["dx"].isin(HAM_CLASSES)
+    for row in metadata[strange].itertuples():
+        skipped.append({"image_id": row.image_id, "file": str(files.metadata), "reason": f"unknown class {row.dx!r}"})
+    train = metadata[~strange & metadata["dx"].isin(classes)]
+    if files.ground_truth is not None:
+        test = read_ground_truth(files.ground_truth)
+        test = test[test["dx"].isin(classes)]
+        train, test = train.assign(split="train"), test.assign(split="test")
+        split_source = "ISIC 2018 Task 3 test set"
+        table = pd.concat([train, test], ignore_index=True)
+        paths = [(files.test_images if split == "test" else files.images).get(image_id)
+                 for image_id, split in zip(table["image_id"], table["split"])]
+    else:
+        table = train.reset_index(drop=True)
+        table["split"] = split_by_lesion(table, test_fraction, seed)
+        split_source = f"grouped by lesion_id ({test_fraction:.0%} test, seed {seed})"
+        paths = [files.images.get(i) for i in table["image_id"]]
+    table["path"] = paths
+    absent = table["path"].isna()
+    for row in table[absent].itertuples():
+        skipped.append({"image_id": row.image_id, "file": str(files.metadata if row.split == "train" else files.ground_truth),
+                        "reason": "listed but no image file found"})
+    return table[~absent].reset_index(drop=True), skipped, split_source
+
+
+def build_patches(
+    root: str | Path,
+    classes: tuple[str, ...] = DEFAULT_CLASSES,
+    settings: LesionPatchSettings = LesionPatchSettings(),
+    augment_classes: tuple[str, ...] = ("mel", "bkl"),
+    augment_copies: int = 3,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    processes: int = 1,
+    progress: bool = True,
+):
+    """Patches, per-image table, skipped rows and split source of a HAM10000 folder."""
+    files = find_files(root)
+    table, skipped, split_source = collect(files, tuple(classes), test_fraction, seed)
+    jobs = [(r.image_id, r.path, files.masks.get(r.image_id), settings) for r in table.itertuples()]
+    results = []
+    bar = tqdm(total=len(jobs), desc="HAM10000 patches", unit="img", disable=not progress)
+    if processes > 1:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            for result in pool.imap(process_image, jobs, chunksize=16):
+                results.append(result)
+                bar.update()
+    else:
+        for job in jobs:
+            results.append(process_image(job))
+            bar.update()
+    bar.close()
+    kept, patches = [], []
+    for row, result in zip(table.to_dict("records"), results):
+        if "skipped" in result:
+            skipped.append({"image_id": result["image_id"], "file": result["file"], "reason": result["skipped"]})
+            continue
+        if result["note"]:
+            log.warning(result["note"])
+        kept.append({**row, **{k: result[k] for k in ("centre_x", "centre_y", "extent", "centre_source")}})
+        patches.append(result["patch"])
+    if not patches:
+        raise DataError(f"{root}: no usable image of classes {', '.join(classes)}")
+    kept = pd.DataFrame(kept).drop(columns=["path"]).assign(file=[str(r["path"]) for r in kept])
+    before = kept.copy()
+    kept, stacked = augment(kept, np.stack(patches), tuple(augment_classes), augment_copies, seed)
+    return kept, stacked, pd.DataFrame(skipped, columns=["image_id", "file", "reason"]), split_source, before
+
+
+def from_medmnist(path: str | Path, classes: tuple[str, ...] = DEFAULT_CLASSES):
+    """DermaMNIST 64x64 (``dermamnist_64.npz``) mapped onto the same classes.
+
+    Its images are whole dermoscopy images resized to 64x64, used as they are
+    (no lesion crop is possible); train and val are training, test is test.
+    """
+    path = Path(path)
+    try:
+        data = np.load(path)
+    except Exception as error:
+        raise DataError(f"{path}: cannot be read as an npz file ({error})") from None
+    with data:
+        wanted = [f"{s}_{k}" for s in ("train", "val", "test") for k in ("images", "labels")]
+        missing = [k for k in wanted if k not in data.files]
+        if missing:
+            raise DataError(f"{path}: missing key(s) {', '.join(missing)}")
+        rows, images = [], []
+        for split in ("train", "val", "test"):
+            labels = data[f"{split}_labels"].reshape(-1)
+            for index, (image, label) in enumerate(zip(data[f"{split}_images"], labels)):
+                dx = MEDMNIST_CLASSES[int(label)]
+                if dx not in classes:
+                    continue
+                rows.append({"image_id": f"{split}_{index}", "lesion_id": f"{split}_{index}", "dx": dx,
+                             "split": "test" if split == "test" else "train", "centre_source": "whole image"})
+                images.append(image)
+    if not images:
+        raise DataError(f"{path}: no image of classes {', '.join(classes)}")
+    stack = np.stack(images).astype(np.float32)
+    if stack.shape[1:3] != (64, 64):
+        raise DataError(f"{path}: images are {stack.shape[1]}x{stack.shape[2]}, expected 64x64 (dermamnist_64)")
+    patches = (stack.transpose(0, 3, 1, 2) / 127.5 - 1.0).astype(np.float32)
+    return pd.DataFrame(rows), patches
+
+
+def class_counts(before: pd.DataFrame, after: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
+    """Per class: training images before and after augmentation, and test images."""
+    def count(frame, split, dx):
+        return int(((frame["split"] == split) & (frame["dx"] == dx)).sum())
+
+    return pd.DataFrame(
+        [{"class": dx, "train_before": count(before, "train", dx), "train_after": count(after, "train", dx),
+          "test": count(after, "test", dx)} for dx in classes]
+    )

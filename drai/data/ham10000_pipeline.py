@@ -1,0 +1,141 @@
+"""HAM10000 per workflow step: raw files in place, then the patch set with its reports."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from drai.data.ham10000 import (
+    DataError,
+    LesionPatchSettings,
+    augment,
+    build_patches,
+    class_counts,
+    find_files,
+    from_medmnist,
+)
+from drai.data.ham10000_download import download_dataset
+from drai.data.synthetic_derm import SyntheticDermSettings, write_dataset
+from drai.io import save_figure, write_csv, write_json, write_npz, write_text
+
+log = logging.getLogger(__name__)
+
+
+def prepare_raw(ham: dict, manifest_path: str | Path) -> dict:
+    """Make the configured source's files available; write a manifest of them."""
+    source = ham["source"]
+    if source == "synthetic":
+        settings = SyntheticDermSettings(
+            ham["synthetic_train_images"], ham["synthetic_test_images"],
+            ham["synthetic_width"], ham["synthetic_height"], seed=ham["seed"],
+        )
+        write_dataset(ham["raw_dir"], settings)
+        root = ham["raw_dir"]
+    elif source == "dataverse":
+        root = ham["raw_dir"]
+        if ham["download"]:
+            download_dataset(root, ham["server"], ham["doi"], retries=ham["download_retries"],
+                             timeout_s=ham["download_timeout_s"])
+    elif source == "medmnist":
+        path = Path(ham["medmnist_npz"])
+        if not path.is_file():
+            raise DataError(f"{path}: dermamnist_64.npz not found (config key ham10000.medmnist_npz)")
+        manifest = {"source": source, "npz": str(path)}
+        write_json(manifest_path, manifest)
+        return manifest
+    else:
+        raise DataError(f"unknown ham10000.source {source!r}")
+    files = find_files(root)
+    manifest = {
+        "source": source,
+        "root": str(root),
+        "metadata": str(files.metadata),
+        "images": len(files.images),
+        "masks": len(files.masks),
+        "test_images": len(files.test_images),
+        "ground_truth": None if files.ground_truth is None else str(files.ground_truth),
+    }
+    write_json(manifest_path, manifest)
+    return manifest
+
+
+def make_patch_set(manifest: dict, ham: dict, outputs: dict, processes: int = 1) -> pd.DataFrame:
+    """patches.npz, images.csv, class counts, skipped rows and the QC figure."""
+    classes = tuple(ham["classes"])
+    if manifest["source"] == "medmnist":
+        table, patches = from_medmnist(manifest["npz"], classes)
+        before = table.copy()
+        skipped = pd.DataFrame(columns=["image_id", "file", "reason"])
+        split_source = "MedMNIST dermamnist_64 (train+val / test)"
+        table, patches = augment(table, patches, tuple(ham["augment_classes"]), ham["augment_copies"], ham["seed"])
+    else:
+        settings = LesionPatchSettings(ham["patch_size"], ham["output_size"], ham["lesion_margin"],
+                                       ham["min_crop_fraction"])
+        table, patches, skipped, split_source, before = build_patches(
+            manifest["root"], classes, settings, tuple(ham["augment_classes"]), ham["augment_copies"],
+            ham["test_fraction"], ham["seed"], processes,
+        )
+    class_ids = table["dx"].map({name: i for i, name in enumerate(classes)}).to_numpy(np.int64)
+    table = table.assign(class_id=class_ids, split_source=split_source)
+    write_npz(
+        outputs["patches"],
+        images=patches.astype(np.float16),  # lossless for 8-bit RGB mapped to [-1, 1]
+        labels=class_ids,
+        vectors=np.eye(len(classes), dtype=np.float32)[class_ids],
+        splits=table["split"].to_numpy(dtype=str),
+        image_ids=table["image_id"].to_numpy(dtype=str),
+        lesion_ids=table["lesion_id"].astype(str).to_numpy(dtype=str),
+        augmented=table["augmented"].to_numpy(bool),
+        flips=table["flip"].to_numpy(dtype=str),
+        class_names=np.array(classes),
+        split_source=np.array(split_source),
+        source=np.array(manifest["source"]),
+    )
+    write_csv(outputs["table"], table)
+    counts = class_counts(before, table, classes)
+    write_csv(outputs["counts_csv"], counts)
+    write_text(outputs["counts_md"], _counts_markdown(counts, split_source, manifest["source"]))
+    write_csv(outputs["skipped"], skipped)
+    for row in skipped.itertuples():
+        log.warning("skipped %s (%s): %s", row.image_id, row.file, row.reason)
+    qc_figure(patches, table, classes, outputs["qc"], manifest["source"])
+    return table
+
+
+def _counts_markdown(counts: pd.DataFrame, split_source: str, source: str) -> str:
+    lines = [f"HAM10000 images per class ({source} data; test split: {split_source})", "",
+             "| class | train before augmentation | train after | test |", "|---|---|---|---|"]
+    lines += [f"| {r['class']} | {r.train_before} | {r.train_after} | {r.test} |" for _, r in counts.iterrows()]
+    return "\n".join(lines) + "\n"
+
+
+def qc_figure(patches: np.ndarray, table: pd.DataFrame, classes, output, source: str, per_class: int = 8) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 1.2, len(classes) * 1.3), squeeze=False)
+    for row, name in enumerate(classes):
+        members = np.flatnonzero((table["dx"] == name).to_numpy())
+        chosen = rng.choice(members, size=min(per_class, members.size), replace=False) if members.size else []
+        for col in range(per_class):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col < len(chosen):
+                image = (patches[chosen[col]].astype(np.float32).transpose(1, 2, 0) + 1) / 2
+                ax.imshow(np.clip(image, 0, 1))
+                flip = table["flip"].iloc[chosen[col]]
+                ax.set_title(f"{table['split'].iloc[chosen[col]]}{' ' + flip if flip else ''}", fontsize=6)
+            else:
+                ax.set_frame_on(False)
+        axes[row, 0].set_ylabel(f"{name}\n(n={members.size})", fontsize=7)
+    fig.suptitle(f"HAM10000 lesion patches per class ({source} data)", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, output, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,177 @@
+"""Synthetic dermoscopy in the files and layout of the real HAM10000 download.
+
+Writes, under one folder, what extracting the Dataverse files gives:
+
+* ``HAM10000_images_part_1/``, ``HAM10000_images_part_2/``: ``ISIC_xxxxxxx.jpg``
+* ``HAM10000_metadata.csv``: lesion_id, image_id, dx, dx_type, age, sex, localization
+* ``HAM10000_segmentations_lesion_tschandl/``: ``ISIC_xxxxxxx_segmentation.png`` (0/255)
+* ``ISIC2018_Task3_Test_Images/``: ``ISIC_xxxxxxx.jpg``
+* ``ISIC2018_Task3_Test_GroundTruth.csv``: image, MEL, NV, BCC, AKIEC, BKL, DF, VASC
+
+so that the loading code that reads real data is what runs.
+
+Content follows the class (lesion colour, size, pigment pattern); style
+varies freely (position, orientation, shape, skin tone, hairs, vignetting).
+Several images share a lesion_id, as in the real set (the same lesion seen
+again), differing in style only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from scipy import ndimage
+
+from drai.io import atomic_dir
+
+HAM_CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
+GROUND_TRUTH_COLUMNS = ("MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC")
+
+# Roughly HAM10000's class shares.
+CLASS_SHARES = {"nv": 0.67, "mel": 0.11, "bkl": 0.11, "bcc": 0.05, "akiec": 0.03, "df": 0.015, "vasc": 0.015}
+
+
+@dataclass(frozen=True)
+class ClassLook:
+    """Class content: lesion colour (RGB), relative size and pigment pattern."""
+
+    colour: tuple[int, int, int]
+    second_colour: tuple[int, int, int]
+    size: tuple[float, float]  # lesion radius as a fraction of the image's short side
+    pattern: str  # network | blotches | granular | smooth
+    irregularity: float  # border irregularity
+
+
+LOOKS = {
+    "nv": ClassLook((120, 75, 45), (90, 55, 35), (0.14, 0.22), "network", 0.05),
+    "mel": ClassLook((55, 35, 40), (70, 80, 120), (0.22, 0.32), "blotches", 0.25),
+    "bkl": ClassLook((165, 125, 85), (135, 100, 70), (0.17, 0.27), "granular", 0.12),
+    "bcc": ClassLook((190, 120, 120), (150, 90, 100), (0.12, 0.2), "smooth", 0.1),
+    "akiec": ClassLook((180, 100, 90), (160, 90, 80), (0.12, 0.2), "granular", 0.15),
+    "df": ClassLook((140, 90, 70), (200, 170, 150), (0.08, 0.14), "smooth", 0.05),
+    "vasc": ClassLook((170, 40, 60), (120, 20, 40), (0.08, 0.14), "smooth", 0.05),
+}
+
+
+@dataclass(frozen=True)
+class SyntheticDermSettings:
+    train_images: int = 600
+    test_images: int = 150
+    width: int = 160
+    height: int = 120
+    images_per_lesion: float = 1.4
+    seed: int = 0
+
+
+def render_image(dx: str, width: int, height: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """One image of class ``dx``: (RGB uint8 image, lesion mask, lesion centre (x, y))."""
+    look = LOOKS[dx]
+    short = min(width, height)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    # Style: skin tone, vignetting, lesion position, orientation and shape.
+    skin = np.array([rng.uniform(185, 235), rng.uniform(140, 190), rng.uniform(120, 170)], np.float32)
+    image = np.ones((height, width, 3), np.float32) * skin
+    image += rng.normal(0, 4, (height, width, 1)).astype(np.float32)
+    radius = short * rng.uniform(*look.size)
+    cx = rng.uniform(radius * 0.8 + 2, width - radius * 0.8 - 2)
+    cy = rng.uniform(radius * 0.8 + 2, height - radius * 0.8 - 2)
+    angle = rng.uniform(0, np.pi)
+    elongation = rng.uniform(0.65, 1.0)
+    dx_, dy_ = xx - cx, yy - cy
+    u = dx_ * np.cos(angle) + dy_ * np.sin(angle)
+    v = (-dx_ * np.sin(angle) + dy_ * np.cos(angle)) / elongation
+    r = np.hypot(u, v)
+    theta = np.arctan2(v, u)
+    wobble = 1 + look.irregularity * sum(
+        rng.uniform(-1, 1) * np.cos(k * theta + rng.uniform(0, 2 * np.pi)) for k in range(2, 6)
+    )
+    inside = r <= radius * wobble
+    soft = ndimage.gaussian_filter(inside.astype(np.float32), 1.0 + 2 * look.irregularity)
+    # Content: colour and pigment pattern.
+    pattern = np.zeros((height, width), np.float32)
+    if look.pattern == "network":
+        pattern = 0.5 + 0.5 * np.sin(xx / 2.2 + rng.uniform(0, 6)) * np.sin(yy / 2.2 + rng.uniform(0, 6))
+    elif look.pattern == "blotches":
+        pattern = ndimage.gaussian_filter(rng.random((height, width)).astype(np.float32), short / 18)
+        pattern = (pattern - pattern.min()) / (np.ptp(pattern) + 1e-6)
+    elif look.pattern == "granular":
+        pattern = ndimage.gaussian_filter(rng.random((height, width)).astype(np.float32), 0.8)
+    lesion = np.array(look.colour, np.float32) * (1 - pattern[..., None] * 0.6) + np.array(
+        look.second_colour, np.float32
+    ) * (pattern[..., None] * 0.6)
+    alpha = soft[..., None] * rng.uniform(0.85, 1.0)
+    image = image * (1 - alpha) + lesion * alpha
+    # Style: hairs and vignetting.
+    for _ in range(int(rng.integers(0, 6))):
+        x0, y0 = rng.uniform(0, width), rng.uniform(0, height)
+        direction = rng.uniform(0, 2 * np.pi)
+        bend = rng.uniform(-0.01, 0.01)
+        length = rng.uniform(0.3, 1.0) * short
+        t = np.linspace(0, length, int(length * 2))
+        px = np.clip(x0 + t * np.cos(direction + bend * t), 0, width - 1).astype(int)
+        py = np.clip(y0 + t * np.sin(direction + bend * t), 0, height - 1).astype(int)
+        image[py, px] = image[py, px] * 0.3 + np.array([40, 30, 25]) * 0.7
+    vignette = 1 - rng.uniform(0.1, 0.45) * np.clip((np.hypot(xx - width / 2, yy - height / 2) / (0.6 * np.hypot(width, height) / 2)) ** 3, 0, 1)
+    image *= vignette[..., None]
+    mask = inside
+    return np.clip(image, 0, 255).astype(np.uint8), mask, (float(cx), float(cy))
+
+
+def _class_draws(count: int, rng: np.random.Generator) -> list[str]:
+    names = list(CLASS_SHARES)
+    shares = np.array([CLASS_SHARES[n] for n in names])
+    # At least one of every class keeps small sets complete.
+    draws = list(names) + list(rng.choice(names, size=max(count - len(names), 0), p=shares / shares.sum()))
+    return [str(d) for d in draws[:count]]
+
+
+def write_dataset(root: str | Path, settings: SyntheticDermSettings = SyntheticDermSettings()) -> Path:
+    """Write the synthetic HAM10000 + ISIC 2018 test set under ``root``.
+
+    Returns ``root``; also writes ``synthetic_truth.csv`` with each image's
+    true lesion centre, for tests.
+    """
+    root = Path(root)
+    rng = np.random.default_rng(settings.seed)
+    with atomic_dir(root) as tmp:
+        parts = [tmp / "HAM10000_images_part_1", tmp / "HAM10000_images_part_2"]
+        masks_dir = tmp / "HAM10000_segmentations_lesion_tschandl"
+        test_dir = tmp / "ISIC2018_Task3_Test_Images"
+        for folder in (*parts, masks_dir, test_dir):
+            folder.mkdir()
+        rows, truth, image_number = [], [], 24306
+        lesions = min(settings.train_images, max(1, int(round(settings.train_images / settings.images_per_lesion))))
+        lesion_classes = _class_draws(lesions, rng)
+        # Every lesion seen once, some again.
+        repeats = rng.integers(0, lesions, settings.train_images - lesions)
+        lesion_of_image = np.sort(np.concatenate([np.arange(lesions), repeats]))
+        for index, lesion in enumerate(lesion_of_image):
+            dx = lesion_classes[lesion]
+            image_id = f"ISIC_{image_number:07d}"
+            image_number += 1
+            image, mask, (cx, cy) = render_image(dx, settings.width, settings.height, rng)
+            Image.fromarray(image).save(parts[index % 2] / f"{image_id}.jpg", quality=92)
+            Image.fromarray((mask * 255).astype(np.uint8)).save(masks_dir / f"{image_id}_segmentation.png")
+            rows.append({
+                "lesion_id": f"HAM_{lesion:07d}", "image_id": image_id, "dx": dx,
+                "dx_type": str(rng.choice(["histo", "follow_up", "consensus", "confocal"])),
+                "age": float(rng.integers(5, 18) * 5), "sex": str(rng.choice(["male", "female"])),
+                "localization": str(rng.choice(["back", "face", "lower extremity", "trunk", "upper extremity"])),
+            })
+            truth.append({"image_id": image_id, "split": "train", "dx": dx, "centre_x": cx, "centre_y": cy})
+        pd.DataFrame(rows).to_csv(tmp / "HAM10000_metadata.csv", index=False)
+        test_rows = []
+        for dx in _class_draws(settings.test_images, rng):
+            image_id = f"ISIC_{image_number:07d}"
+            image_number += 1
+            image, _, (cx, cy) = render_image(dx, settings.width, settings.height, rng)
+            Image.fromarray(image).save(test_dir / f"{image_id}.jpg", quality=92)
+            test_rows.append({"image": image_id, **{c: float(c.lower() == dx) for c in GROUND_TRUTH_COLUMNS}})
+            truth.append({"image_id": image_id, "split": "test", "dx": dx, "centre_x": cx, "centre_y": cy})
+        pd.DataFrame(test_rows).to_csv(tmp / "ISIC2018_Task3_Test_GroundTruth.csv", index=False)
+        pd.DataFrame(truth).to_csv(tmp / "synthetic_truth.csv", index=False)
+    return root

@@ -1,0 +1,46 @@
+# HAM10000: raw files (synthetic, local, downloaded or MedMNIST) -> balanced patches.
+
+
+rule ham10000_raw:
+    output:
+        manifest="results/data/ham10000/raw.json",
+    log:
+        "results/logs/ham10000/raw.log",
+    benchmark:
+        "results/benchmarks/ham10000/raw.tsv"
+    params:
+        ham=HAM,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=240,
+    conda:
+        "../envs/drai.yaml"
+    script:
+        "../workflow_scripts/ham10000_raw.py"
+
+
+rule ham10000_patches:
+    input:
+        manifest="results/data/ham10000/raw.json",
+    output:
+        patches="results/data/ham10000/patches.npz",
+        table="results/data/ham10000/images.csv",
+        counts_csv="results/data/ham10000/class_counts.csv",
+        counts_md="results/data/ham10000/class_counts.md",
+        skipped="results/data/ham10000/skipped.csv",
+        qc=report("results/data/ham10000/qc_patches.png", caption="../report/ham10000_qc.rst", category="Data"),
+    log:
+        "results/logs/ham10000/patches.log",
+    benchmark:
+        "results/benchmarks/ham10000/patches.tsv"
+    params:
+        ham=HAM,
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    conda:
+        "../envs/drai.yaml"
+    script:
+        "../workflow_scripts/ham10000_patches.py"

@@ -1,0 +1,154 @@
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from drai.data.ham10000 import (
+    DataError,
+    LesionPatchSettings,
+    apply_flip,
+    build_patches,
+    crop_patch,
+    estimate_lesion,
+    from_medmnist,
+    lesion_from_mask,
+    read_metadata,
+)
+from drai.data.synthetic_derm import SyntheticDermSettings, render_image, write_dataset
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("ham") / "raw",
+                         SyntheticDermSettings(train_images=60, test_images=20, width=120, height=90))
+
+
+def lesion_centre_in_patch(patch: np.ndarray) -> tuple[float, float]:
+    """Centre of mass of the darkest third of a (3, H, W) patch."""
+    luminance = patch.mean(axis=0)
+    dark = luminance < np.percentile(luminance, 33)
+    ys, xs = np.nonzero(dark)
+    return ys.mean(), xs.mean()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_patch_is_centred_on_a_known_lesion(seed):
+    rng = np.random.default_rng(seed)
+    image, mask, (cx, cy) = render_image("nv", 200, 150, rng)
+    mx, my, extent = lesion_from_mask(mask)
+    assert abs(mx - cx) < 3 and abs(my - cy) < 3
+    # A disc, no texture, at the known centre (kept clear of the border): the
+    # patch's dark blob is centred.
+    cx, cy = np.clip(cx, 30, 170), np.clip(cy, 30, 120)
+    yy, xx = np.mgrid[0:150, 0:200]
+    disc = np.where(((xx - cx) ** 2 + (yy - cy) ** 2 <= 20**2)[..., None], 60, 200).astype(np.uint8).repeat(3, -1)
+    patch = crop_patch(disc, cx, cy, 40.0, LesionPatchSettings())
+    assert patch.shape == (3, 64, 64) and patch.min() >= -1 and patch.max() <= 1
+    y, x = lesion_centre_in_patch(patch)
+    assert abs(y - 31.5) <= 1.0 and abs(x - 31.5) <= 1.0
+
+
+def test_lesion_estimate_without_mask_finds_the_centre():
+    rng = np.random.default_rng(0)
+    errors = []
+    for dx in ["nv", "mel", "bkl"] * 10:
+        image, _, (cx, cy) = render_image(dx, 160, 120, rng)
+        ex, ey, _ = estimate_lesion(image)
+        errors.append(np.hypot(ex - cx, ey - cy))
+    assert np.median(errors) < 2.0
+    assert np.mean(np.array(errors) < 8) >= 0.85
+
+
+def test_patch_near_the_border_repeats_edge_pixels():
+    image = np.full((90, 120, 3), 200, np.uint8)
+    image[:, :10] = 40
+    patch = crop_patch(image, 2.0, 45.0, 30.0, LesionPatchSettings())
+    assert np.isfinite(patch).all()
+    assert patch[:, :, 0].mean() < patch[:, :, -1].mean()
+
+
+def test_official_split_and_balance(dataset):
+    table, patches, skipped, split_source, before = build_patches(dataset, progress=False)
+    assert split_source == "ISIC 2018 Task 3 test set"
+    assert len(table) == len(patches) and patches.shape[1:] == (3, 64, 64)
+    assert set(table["dx"]) <= {"nv", "mel", "bkl"}
+    assert skipped.empty
+    # Augmentation: only training mel and bkl, three copies each.
+    copies = table[table["augmented"]]
+    assert set(copies["split"]) == {"train"} and set(copies["dx"]) <= {"mel", "bkl"}
+    for dx in ("mel", "bkl"):
+        n = ((before["split"] == "train") & (before["dx"] == dx)).sum()
+        assert ((table["split"] == "train") & (table["dx"] == dx)).sum() == 4 * n
+    assert (table[table.split == "test"]["augmented"] == False).all()  # noqa: E712
+    assert set(copies["flip"]) <= {"h", "v", "hv"}
+    # Every copy is its source patch flipped.
+    source = {image_id: i for i, image_id in enumerate(table["image_id"]) if not table["augmented"].iloc[i]}
+    for i in np.flatnonzero(table["augmented"].to_numpy())[:10]:
+        original = patches[source[table["image_id"].iloc[i]]]
+        np.testing.assert_array_equal(patches[i], apply_flip(original, table["flip"].iloc[i]))
+
+
+def test_augmentation_is_reproducible_by_seed(dataset):
+    first = build_patches(dataset, seed=3, progress=False)[0]
+    again = build_patches(dataset, seed=3, progress=False)[0]
+    other = build_patches(dataset, seed=4, progress=False)[0]
+    assert list(first["flip"]) == list(again["flip"])
+    assert list(first["flip"]) != list(other["flip"])
+
+
+def test_fallback_split_keeps_lesions_on_one_side(tmp_path):
+    root = write_dataset(tmp_path / "raw", SyntheticDermSettings(train_images=120, test_images=0, width=96, height=72))
+    table, _, _, split_source, before = build_patches(root, augment_copies=0, progress=False)
+    assert "grouped by lesion_id" in split_source
+    sides = before.groupby("lesion_id")["split"].nunique()
+    assert (sides == 1).all()
+    assert set(before["split"]) == {"train", "test"}
+    assert before["lesion_id"].duplicated().any()  # lesions with several images exist
+
+
+def test_bad_input_is_skipped_and_reported(tmp_path):
+    root = write_dataset(tmp_path / "raw", SyntheticDermSettings(train_images=40, test_images=0, width=96, height=72))
+    metadata = pd.read_csv(root / "HAM10000_metadata.csv")
+    kept = metadata[metadata.dx.isin(["nv", "mel", "bkl"])]
+    corrupt, absent, odd_mask = kept.image_id.iloc[0], kept.image_id.iloc[1], kept.image_id.iloc[2]
+    corrupt_path = next(root.rglob(f"{corrupt}.jpg"))
+    corrupt_path.write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
+    next(root.rglob(f"{absent}.jpg")).unlink()
+    Image.new("L", (10, 10)).save(next(root.rglob(f"{odd_mask}_segmentation.png")))
+    metadata.loc[len(metadata)] = {**metadata.iloc[0].to_dict(), "image_id": "ISIC_9999999", "dx": "xyz"}
+    metadata.to_csv(root / "HAM10000_metadata.csv", index=False)
+
+    table, patches, skipped, _, before = build_patches(root, progress=False)
+    reasons = dict(zip(skipped.image_id, skipped.reason))
+    assert "unreadable image" in reasons[corrupt] and corrupt_path.name in str(skipped.set_index("image_id").file[corrupt])
+    assert reasons[absent] == "listed but no image file found"
+    assert "unknown class 'xyz'" in reasons["ISIC_9999999"]
+    assert odd_mask in set(before.image_id)
+    assert before.set_index("image_id").centre_source[odd_mask] == "estimate"
+    assert len(before) == len(kept) - 2
+
+
+def test_metadata_without_a_column_stops_naming_file_and_column(tmp_path):
+    path = tmp_path / "HAM10000_metadata.csv"
+    pd.DataFrame({"lesion_id": ["HAM_1"], "image_id": ["ISIC_1"]}).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"HAM10000_metadata.csv: missing column\(s\) dx"):
+        read_metadata(path)
+
+
+def test_medmnist_is_mapped_onto_the_classes(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 30), ("val", 5), ("test", 10)):
+        arrays[f"{split}_images"] = rng.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)
+        arrays[f"{split}_labels"] = rng.integers(0, 7, (n, 1))
+    np.savez(tmp_path / "dermamnist_64.npz", **arrays)
+    table, patches = from_medmnist(tmp_path / "dermamnist_64.npz")
+    labels = np.concatenate([arrays[f"{s}_labels"].ravel() for s in ("train", "val", "test")])
+    # DermaMNIST order: akiec bcc bkl df mel nv vasc -> bkl=2, mel=4, nv=5
+    assert len(table) == np.isin(labels, [2, 4, 5]).sum()
+    assert set(table.dx) <= {"nv", "mel", "bkl"}
+    assert patches.shape[1:] == (3, 64, 64) and patches.min() >= -1 and patches.max() <= 1
+    del arrays["val_labels"]
+    np.savez(tmp_path / "broken.npz", **arrays)
+    with pytest.raises(DataError, match="missing key.*val_labels"):
+        from_medmnist(tmp_path / "broken.npz")

@@ -1,0 +1,12 @@
+"""Balanced 64x64 lesion patches, the per-image table, class counts and QC figure."""
+
+import json
+
+from _common import setup_logging
+from drai.data.ham10000_pipeline import make_patch_set
+
+log = setup_logging(snakemake)
+with open(snakemake.input.manifest) as handle:
+    manifest = json.load(handle)
+table = make_patch_set(manifest, snakemake.params.ham, dict(snakemake.output.items()), snakemake.threads)
+log.info("%d patches (%d augmented); split: %s", len(table), table["augmented"].sum(), table["split_source"].iloc[0])

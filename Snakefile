@@ -11,6 +11,7 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 include: "rules/lidc.smk"
 include: "rules/ham10000.smk"
+include: "rules/train.smk"
 
 
 rule lidc:
@@ -25,8 +26,14 @@ rule ham10000:
         "results/data/ham10000/qc_patches.png",
 
 
+rule train_all:
+    input:
+        run_outputs("model.pt"),
+
+
 rule all:
     default_target: True
     input:
         rules.lidc.input,
         rules.ham10000.input,
+        rules.train_all.input,

@@ -1,6 +1,9 @@
+import re
+
 import pandas as pd
 
 from drai.config import ConfigError, resolve
+from drai.models.variants import VARIANTS
 
 try:
     SETTINGS = resolve(config)
@@ -9,10 +12,26 @@ except ConfigError as error:
 
 LIDC = SETTINGS["lidc"]
 HAM = SETTINGS["ham10000"]
+TRAIN = SETTINGS["train"]
+# What one run depends on: changing the list of runs retrains none of them.
+RUN_SETTINGS = {k: v for k, v in TRAIN.items() if k not in ("datasets", "variants", "seeds")}
 
 
 wildcard_constraints:
     case=r"LIDC-IDRI-\d{4}(_\d)?",
+    dataset="lidc|ham10000",
+    variant="|".join(re.escape(name) for name in VARIANTS),
+    seed=r"\d+",
+
+
+def run_outputs(name):
+    """A file of every training run of the preset."""
+    return expand(
+        "results/runs/{dataset}/{variant}/seed{seed}/" + name,
+        dataset=TRAIN["datasets"],
+        variant=TRAIN["variants"],
+        seed=TRAIN["seeds"],
+    )
 
 
 def lidc_cases(wildcards=None):

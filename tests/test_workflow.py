@@ -68,6 +68,18 @@ def test_ci_preset_produces_ham10000_patches(ci_run):
     assert (ham / "qc_patches.png").stat().st_size > 1000
 
 
+def test_ci_preset_trains_every_variant_on_both_datasets(ci_run):
+    from drai.models.variants import VARIANTS, loss_terms
+
+    for dataset in ("lidc", "ham10000"):
+        for name, variant in VARIANTS.items():
+            run = ci_run / "results" / "runs" / dataset / name / "seed0"
+            assert (run / "model.pt").exists(), run
+            history = pd.read_csv(run / "losses.csv")
+            assert set(history.columns) - {"step"} == set(loss_terms(variant))
+            assert (run / "losses.png").exists() and (run / "model_card.md").exists()
+
+
 def test_a_failing_case_does_not_stop_the_others(ci_run):
     lidc = ci_run / "results" / "data" / "lidc"
     cases = sorted(p.stem for p in (lidc / "cases").glob("*.npz"))

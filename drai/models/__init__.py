@@ -1,0 +1,1 @@
+"""The DRAI model family: networks, variants as data, losses."""

@@ -1,0 +1,246 @@
+"""Training one run = (dataset, variant, seed), resumable and deterministic on CPU.
+
+The run folder holds ``checkpoint.pt`` (written every ``checkpoint_every``
+steps, atomically), and at the end ``model.pt``, ``losses.csv``,
+``config.yaml``, ``model_card.md`` and ``losses.png``. A run killed at any
+moment resumes from its last checkpoint; on CPU the resumed run ends with the
+weights an uninterrupted one would have (model, optimizer and every random
+state are in the checkpoint). Checkpoints hold tensors and plain values only
+and are loaded with ``torch.load(weights_only=True)``: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from tqdm import tqdm
+
+from drai.io import atomic_path, save_figure, write_csv, write_text
+from drai.models.family import TRANSFORMS, ModelFamily, Shape, training_losses, transform
+from drai.models.variants import get_variant, loss_terms, model_card
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLoss(FloatingPointError):
+    """A loss term became NaN or infinite; the message names the term and the step."""
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    steps: int = 100
+    batch_size: int = 64
+    width: int = 64
+    z_dim: int = 32
+    c_dim: int = 32
+    lr: float = 2e-4
+    beta1: float = 0.5
+    checkpoint_every: int = 50
+    seed: int = 0
+
+
+def load_training_set(patches_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Training images (N, C, 64, 64) float32 and conditioning vectors of a patch set.
+
+    LIDC: the curated training nodules; HAM10000: the training split (with its
+    augmented copies).
+    """
+    with np.load(patches_path) as data:
+        keep = data["splits"] == "train"
+        if "curated" in data.files:
+            keep &= data["curated"]
+        images = data["images"][keep].astype(np.float32)
+        vectors = data["vectors"][keep].astype(np.float32)
+    if len(images) == 0:
+        raise ValueError(f"{patches_path}: no training images")
+    return images, vectors
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def build(variant_name: str, channels: int, t_dim: int, settings: TrainSettings):
+    variant = get_variant(variant_name)
+    model = ModelFamily(variant, Shape(channels, t_dim, settings.width, settings.z_dim, settings.c_dim))
+    betas = (settings.beta1, 0.999)
+    opt_g = torch.optim.Adam(model.generator_side(), lr=settings.lr, betas=betas)
+    opt_d = torch.optim.Adam(model.discriminator_side(), lr=settings.lr, betas=betas) if model.discriminator_side() else None
+    return model, opt_g, opt_d
+
+
+def _state(model, opt_g, opt_d, step, noise, rng, history, meta) -> dict:
+    return {
+        "model": model.state_dict(),
+        "opt_g": opt_g.state_dict(),
+        "opt_d": opt_d.state_dict() if opt_d is not None else {},
+        "step": step,
+        "noise": noise.get_state(),
+        "rng": rng.bit_generator.state,
+        "history": history,
+        "meta": meta,
+    }
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: str | Path, device="cpu") -> dict:
+    """A checkpoint's contents; ``weights_only`` refuses anything but tensors and plain values."""
+    return torch.load(path, map_location=device, weights_only=True)
+
+
+def train_step(model, opt_g, opt_d, x, t, noise, x_transformed, autocast) -> dict[str, float]:
+    """One simultaneous update of both sides; returns every term's value."""
+    with autocast:
+        d_total, g_total, terms = training_losses(model, x, t, noise, x_transformed)
+    opt_g.zero_grad(set_to_none=True)
+    g_total.backward()
+    if opt_d is not None:
+        opt_d.zero_grad(set_to_none=True)  # drop what the generator-side loss left on D
+        d_total.backward()
+    opt_g.step()
+    if opt_d is not None:
+        opt_d.step()
+    return {name: float(value.detach()) for name, value in terms.items()}
+
+
+def train(
+    images: np.ndarray,
+    vectors: np.ndarray,
+    variant_name: str,
+    run_dir: str | Path,
+    settings: TrainSettings = TrainSettings(),
+    device: str = "auto",
+    stop_after: int | None = None,
+    progress: bool = True,
+    extra_config: dict | None = None,
+) -> Path:
+    """Train one run in ``run_dir``; resume from its checkpoint when there is one.
+
+    ``stop_after`` ends the call after that many steps of this call (it stands
+    in for a killed job in tests). Returns the path of ``model.pt``, or of the
+    checkpoint when stopped early.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = run_dir / "checkpoint.pt"
+    dev = pick_device(device)
+    torch.manual_seed(settings.seed)
+    if dev.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    variant = get_variant(variant_name)
+    model, opt_g, opt_d = build(variant_name, images.shape[1], vectors.shape[1], settings)
+    model.to(dev)
+    if dev.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    noise = torch.Generator(device=dev).manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    history: list[dict] = []
+    step = 0
+    meta = {"variant": variant_name, "channels": int(images.shape[1]), "t_dim": int(vectors.shape[1]),
+            "settings": asdict(settings)}
+    if checkpoint_path.exists():
+        state = load_checkpoint(checkpoint_path, dev)
+        if state["meta"] != meta:
+            raise ValueError(f"{checkpoint_path}: made with other settings; remove it to start afresh")
+        model.load_state_dict(state["model"])
+        opt_g.load_state_dict(state["opt_g"])
+        if opt_d is not None:
+            opt_d.load_state_dict(state["opt_d"])
+        noise.set_state(state["noise"].cpu() if dev.type == "cpu" else state["noise"])
+        rng.bit_generator.state = state["rng"]
+        history, step = state["history"], state["step"]
+        log.info("resuming %s from step %d", run_dir, step)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else nullcontext()
+    x_all = torch.from_numpy(images)
+    t_all = torch.from_numpy(vectors)
+    names = loss_terms(variant)
+    model.train()
+    bar = tqdm(total=settings.steps, initial=step, desc=f"{variant_name}", unit="step", disable=not progress)
+    done_here = 0
+    while step < settings.steps:
+        if stop_after is not None and done_here >= stop_after:
+            bar.close()
+            return checkpoint_path
+        index = torch.from_numpy(rng.integers(0, len(images), settings.batch_size))
+        x, t = x_all[index].to(dev), t_all[index].to(dev)
+        if dev.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        if variant.has("self_reg"):
+            # Each batch is trained twice: as it is, then transformed (Section III-G).
+            x_t = transform(x, TRANSFORMS[int(rng.integers(len(TRANSFORMS)))])
+            values = train_step(model, opt_g, opt_d, x, t, noise, x_t, autocast)
+            second = train_step(model, opt_g, opt_d, x_t, t, noise, x, autocast)
+            values = {k: (values[k] + second[k]) / 2 for k in values}
+        else:
+            values = train_step(model, opt_g, opt_d, x, t, noise, None, autocast)
+        step += 1
+        done_here += 1
+        for name in names:
+            if not math.isfinite(values[name]):
+                raise NonFiniteLoss(
+                    f"{variant_name}: loss term {name} is {values[name]} at step {step}; "
+                    f"the last good checkpoint is {checkpoint_path if checkpoint_path.exists() else 'none yet'}"
+                )
+        history.append({"step": step, **values})
+        bar.update()
+        bar.set_postfix({k.split("/")[1][:8]: f"{values[k]:.3f}" for k in names[:4]})
+        if step % settings.checkpoint_every == 0 or step == settings.steps:
+            save_checkpoint(checkpoint_path, _state(model, opt_g, opt_d, step, noise, rng, history, meta))
+    bar.close()
+    model_path = run_dir / "model.pt"
+    final = _state(model, opt_g, opt_d, step, noise, rng, history, meta)
+    final = {"model": final["model"], "meta": meta, "step": step}
+    write_csv(run_dir / "losses.csv", pd.DataFrame(history))
+    write_text(run_dir / "config.yaml", yaml.safe_dump({**meta, **(extra_config or {})}, sort_keys=True))
+    write_text(run_dir / "model_card.md", model_card(variant))
+    loss_figure(pd.DataFrame(history), run_dir / "losses.png", variant_name)
+    save_checkpoint(model_path, final)  # last: its presence means the run is complete
+    return model_path
+
+
+def load_model(path: str | Path, device: str = "cpu") -> ModelFamily:
+    """A trained model from ``model.pt`` (or a checkpoint), in eval mode."""
+    state = load_checkpoint(path, device)
+    meta = state["meta"]
+    settings = TrainSettings(**meta["settings"])
+    model = ModelFamily(get_variant(meta["variant"]),
+                        Shape(meta["channels"], meta["t_dim"], settings.width, settings.z_dim, settings.c_dim))
+    model.load_state_dict(state["model"])
+    return model.to(device).eval()
+
+
+def loss_figure(history: pd.DataFrame, output: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_d, ax_g) = plt.subplots(1, 2, figsize=(10, 3.5))
+    window = max(len(history) // 50, 1)
+    for column in history.columns:
+        if column == "step":
+            continue
+        ax = ax_d if column.startswith("d/") else ax_g
+        ax.plot(history["step"], history[column].rolling(window, min_periods=1).mean(), label=column[2:], lw=1)
+    for ax, side in ((ax_d, "discriminators"), (ax_g, "generator side")):
+        ax.set_title(f"{title}: {side}", fontsize=9)
+        ax.set_xlabel("step")
+        if ax.lines:
+            ax.legend(fontsize=6)
+    fig.tight_layout()
+    save_figure(fig, output, dpi=110)
+    plt.close(fig)

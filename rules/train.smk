@@ -1,0 +1,32 @@
+# Training: one run per (dataset, variant, seed).
+
+
+rule train:
+    input:
+        patches="results/data/{dataset}/patches.npz",
+    output:
+        model="results/runs/{dataset}/{variant}/seed{seed}/model.pt",
+        losses="results/runs/{dataset}/{variant}/seed{seed}/losses.csv",
+        config="results/runs/{dataset}/{variant}/seed{seed}/config.yaml",
+        card="results/runs/{dataset}/{variant}/seed{seed}/model_card.md",
+        curve=report(
+            "results/runs/{dataset}/{variant}/seed{seed}/losses.png",
+            caption="../report/loss_curve.rst",
+            category="Training",
+            subcategory="{dataset}",
+            labels={"variant": "{variant}", "seed": "{seed}"},
+        ),
+    log:
+        "results/logs/train/{dataset}/{variant}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{dataset}/{variant}/seed{seed}.tsv"
+    params:
+        train=RUN_SETTINGS,
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../envs/drai.yaml"
+    script:
+        "../workflow_scripts/train.py"

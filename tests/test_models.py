@@ -1,0 +1,183 @@
+import math
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from drai.models import losses
+from drai.models.family import ModelFamily, Shape, training_losses, transform
+from drai.models.networks import reverse_gradient
+from drai.models.variants import VARIANTS, get_variant, loss_terms
+from drai.train import NonFiniteLoss, TrainSettings, load_checkpoint, load_model, train
+
+TINY = TrainSettings(steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
+
+# What Section II and III-B of the paper say each model trains with, written
+# out independently of the registry.
+PAPER_COMPONENTS = {
+    "DAI": {"d_x", "d_xt", "dali_z", "dali_c", "image_cycle", "kl"},
+    "DRAI": {"d_x", "d_xt", "dali_z", "dali_c", "image_cycle", "kl", "code_cycle", "mi_reg", "self_reg"},
+    "DAI+selfReg": {"d_x", "d_xt", "dali_z", "dali_c", "image_cycle", "kl", "self_reg"},
+    "DAI+MIReg": {"d_x", "d_xt", "dali_z", "dali_c", "image_cycle", "kl", "mi_reg"},
+    "DAI+featureCycle": {"d_x", "d_xt", "dali_z", "dali_c", "image_cycle", "kl", "code_cycle"},
+    "DAI+selfReg+MIReg": {"d_x", "d_xt", "dali_z", "dali_c", "image_cycle", "kl", "self_reg", "mi_reg"},
+    "cInfoGAN": {"d_x", "d_xt", "code_cycle"},
+    "D-cInfoGAN": {"d_x", "d_xt", "code_cycle"},
+    "cVAE": {"image_cycle", "d_xt_recon", "d_xtz", "kl"},
+    "D-cVAE": {"image_cycle", "d_xt_recon", "d_xtz", "d_xtc", "kl"},
+}
+ADVERSARIAL = {"d_x", "d_xt", "dali_z", "dali_c", "image_cycle", "d_xt_recon", "d_xtz", "d_xtc"}
+
+
+def fake_data(channels, t_dim, n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    images = np.tanh(rng.normal(size=(n, channels, 64, 64))).astype(np.float32)
+    vectors = np.eye(t_dim, dtype=np.float32)[rng.integers(0, t_dim, n)]
+    return images, vectors
+
+
+def test_registry_matches_the_paper():
+    assert set(VARIANTS) == set(PAPER_COMPONENTS)
+    for name, components in PAPER_COMPONENTS.items():
+        assert VARIANTS[name].components == components, name
+    assert not VARIANTS["cInfoGAN"].two_codes and not VARIANTS["cVAE"].two_codes
+    assert all(VARIANTS[n].two_codes for n in PAPER_COMPONENTS if n not in ("cInfoGAN", "cVAE"))
+
+
+@pytest.mark.parametrize("channels, t_dim", [(1, 17), (3, 3)], ids=["lidc", "ham10000"])
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_every_variant_trains(tmp_path, name, channels, t_dim):
+    images, vectors = fake_data(channels, t_dim)
+    path = train(images, vectors, name, tmp_path, TINY, device="cpu", progress=False)
+    history = pd.read_csv(tmp_path / "losses.csv")
+    terms = set(history.columns) - {"step"}
+    assert terms == set(loss_terms(VARIANTS[name]))
+    expected_adversarial = PAPER_COMPONENTS[name] & ADVERSARIAL
+    assert {t[2:] for t in terms if t.startswith("d/")} == expected_adversarial
+    assert np.isfinite(history[list(terms)].to_numpy()).all()
+    assert len(history) == TINY.steps
+    model = load_model(path)
+    z, c = model.infer(torch.from_numpy(images[:2]))
+    assert (c is None) == (not VARIANTS[name].two_codes)
+    out = model.generate(torch.zeros(2, TINY.z_dim), model.content_of(torch.from_numpy(vectors[:2])))
+    assert out.shape == (2, channels, 64, 64)
+    for name_ in ("losses.png", "config.yaml", "model_card.md"):
+        assert (tmp_path / name_).stat().st_size > 0
+
+
+def test_gradient_reversal_is_identity_forward_and_negates_backward():
+    x = torch.randn(5, requires_grad=True)
+    weights = torch.randn(5)
+    y = reverse_gradient(x)
+    assert torch.equal(y, x)
+    (y * weights).sum().backward()
+    assert torch.allclose(x.grad, -weights)
+
+
+def test_mi_reg_trains_predictors_and_pushes_encoders_the_other_way():
+    torch.manual_seed(0)
+    model = ModelFamily(get_variant("DAI+MIReg"), Shape(1, 17, width=4, z_dim=4, c_dim=4))
+    x = torch.randn(4, 1, 64, 64)
+    f_z, head = model.predictors["f_z"].net[0].weight, model.content_encoder.head.weight
+
+    def grads(reverse: bool):
+        c = model.content_encoder(x)[0]
+        z = model.style_encoder(x)[0].detach()
+        loss = losses.l1(model.predictors["f_z"](reverse_gradient(c) if reverse else c), z)
+        return torch.autograd.grad(loss, [f_z, head])
+
+    (f_with, enc_with), (f_plain, enc_plain) = grads(True), grads(False)
+    assert torch.allclose(f_with, f_plain)  # F_z minimizes its prediction error (eq. 11, max_F)
+    assert torch.allclose(enc_with, -enc_plain)  # the encoder maximizes it (min_G)
+    assert enc_plain.abs().sum() > 0
+
+
+def test_kl_against_a_hand_computed_value():
+    mean = torch.tensor([[1.0, 0.0]])
+    logvar = torch.tensor([[0.0, math.log(2.0)]])
+    expected = 0.5 * ((1 + 1 - 1 - 0) + (0 + 2 - 1 - math.log(2.0)))
+    assert losses.kl_standard_normal(mean, logvar).item() == pytest.approx(expected)
+    assert losses.kl_standard_normal(torch.zeros(3, 4), torch.zeros(3, 4)).item() == 0
+
+
+def test_lsgan_terms_against_hand_computed_values():
+    real, fake = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    assert losses.lsgan_discriminator(real, fake).item() == pytest.approx(0.5 * 0.5 + 0.5 * 0.5)
+    assert losses.lsgan_generator(fake).item() == pytest.approx(0.5 * 0.5)
+    mismatched = torch.tensor([2.0, 2.0])
+    # eq. (1): the mismatched and generated pairs share the negative side
+    assert losses.lsgan_discriminator(real, mismatched, fake).item() == pytest.approx(0.25 + 0.5 * (0.5 * 4 + 0.5 * 0.5))
+    d_loss, g_loss = losses.lsgan_inference(torch.tensor([1.0]), torch.tensor([0.0]))
+    assert (d_loss.item(), g_loss.item()) == (0.0, 1.0)
+
+
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    images, vectors = fake_data(1, 17)
+    settings = TrainSettings(steps=5, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, seed=3)
+    whole = train(images, vectors, "DRAI", tmp_path / "whole", settings, device="cpu", progress=False)
+    stopped = train(images, vectors, "DRAI", tmp_path / "parts", settings, device="cpu", progress=False, stop_after=3)
+    assert stopped.name == "checkpoint.pt" and not (tmp_path / "parts" / "model.pt").exists()
+    resumed = train(images, vectors, "DRAI", tmp_path / "parts", settings, device="cpu", progress=False)
+    a, b = load_checkpoint(whole)["model"], load_checkpoint(resumed)["model"]
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert pd.read_csv(tmp_path / "whole" / "losses.csv").equals(pd.read_csv(tmp_path / "parts" / "losses.csv"))
+
+
+def test_unknown_variant_lists_the_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match="unknown model variant 'DRIA'; valid variants: DRAI, DAI, .*D-cVAE"):
+        get_variant("DRIA")
+    with pytest.raises(ValueError, match="valid variants"):
+        train(*fake_data(1, 17), "DRIA", tmp_path, TINY, progress=False)
+
+
+def test_non_finite_loss_names_term_and_step(tmp_path):
+    images, vectors = fake_data(1, 17)
+    images[:] = np.nan
+    with pytest.raises(NonFiniteLoss, match=r"loss term [dg]/\w+ is nan at step 1"):
+        train(images, vectors, "DAI", tmp_path, TINY, device="cpu", progress=False)
+    assert not (tmp_path / "model.pt").exists()
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_loading_never_unpickles_objects(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"model": Payload()}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        load_checkpoint(path)
+
+
+def test_transforms_keep_shape_and_change_the_image():
+    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).view(2, 1, 4, 4)
+    for name in ("rot90", "rot180", "rot270", "hflip", "vflip"):
+        y = transform(x, name)
+        assert y.shape == x.shape and not torch.equal(y, x)
+    assert torch.equal(transform(transform(x, "rot90"), "rot270"), x)
+
+
+def test_command_line(tmp_path, capsys):
+    from drai.cli import main
+
+    images, vectors = fake_data(3, 3, n=10)
+    np.savez(tmp_path / "patches.npz", images=images, vectors=vectors)
+    model = train(images, vectors, "DRAI", tmp_path / "run", TINY, device="cpu", progress=False)
+    main(["sample", str(model), "--data", str(tmp_path / "patches.npz"), "--index", "2", "-n", "3", "-o", str(tmp_path / "s.png")])
+    main(["sample", str(model), "--vector", "0,1,0", "-o", str(tmp_path / "v.png")])
+    main(["hybrid", str(model), "--data", str(tmp_path / "patches.npz"), "--content", "1", "--style", "4", "-o", str(tmp_path / "h.png")])
+    capsys.readouterr()
+    main(["neighbours", str(model), "--data", str(tmp_path / "patches.npz"), "--query", "0", "--by", "style", "-k", "3"])
+    found = [int(i) for i in capsys.readouterr().out.split()]
+    assert len(found) == 3 and 0 not in found
+    from PIL import Image
+
+    assert Image.open(tmp_path / "s.png").size[0] == 4 * 66 + 2  # the reference image, then 3 samples
+    assert Image.open(tmp_path / "v.png").size[0] == 8 * 66 + 2
+    assert Image.open(tmp_path / "h.png").size == (4 * 66 + 2, 68)
+    with pytest.raises(SystemExit):
+        main(["card", "Nope"])

@@ -160,13 +160,14 @@ def train(
         opt_g.load_state_dict(state["opt_g"])
         if opt_d is not None:
             opt_d.load_state_dict(state["opt_d"])
-        noise.set_state(state["noise"].cpu() if dev.type == "cpu" else state["noise"])
+        noise.set_state(state["noise"].cpu())  # generator states are CPU byte tensors
         rng.bit_generator.state = state["rng"]
         history, step = state["history"], state["step"]
         log.info("resuming %s from step %d", run_dir, step)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else nullcontext()
-    x_all = torch.from_numpy(images)
-    t_all = torch.from_numpy(vectors)
+    # The patch sets are small (at most a few hundred MB): keep them on the device.
+    x_all = torch.from_numpy(images).to(dev)
+    t_all = torch.from_numpy(vectors).to(dev)
     names = loss_terms(variant)
     model.train()
     bar = tqdm(total=settings.steps, initial=step, desc=f"{variant_name}", unit="step", disable=not progress)
@@ -175,8 +176,8 @@ def train(
         if stop_after is not None and done_here >= stop_after:
             bar.close()
             return checkpoint_path
-        index = torch.from_numpy(rng.integers(0, len(images), settings.batch_size))
-        x, t = x_all[index].to(dev), t_all[index].to(dev)
+        index = torch.from_numpy(rng.integers(0, len(images), settings.batch_size)).to(dev)
+        x, t = x_all[index], t_all[index]
         if dev.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         if variant.has("self_reg"):
@@ -202,8 +203,7 @@ def train(
             save_checkpoint(checkpoint_path, _state(model, opt_g, opt_d, step, noise, rng, history, meta))
     bar.close()
     model_path = run_dir / "model.pt"
-    final = _state(model, opt_g, opt_d, step, noise, rng, history, meta)
-    final = {"model": final["model"], "meta": meta, "step": step}
+    final = {"model": model.state_dict(), "meta": meta, "step": step}
     write_csv(run_dir / "losses.csv", pd.DataFrame(history))
     write_text(run_dir / "config.yaml", yaml.safe_dump({**meta, **(extra_config or {})}, sort_keys=True))
     write_text(run_dir / "model_card.md", model_card(variant))

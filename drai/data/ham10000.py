@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +33,9 @@ from PIL import Image, UnidentifiedImageError
 from scipy import ndimage
 from skimage.filters import threshold_otsu
 from sklearn.model_selection import GroupShuffleSplit
-from tqdm import tqdm
 
 from drai.data.synthetic_derm import GROUND_TRUTH_COLUMNS, HAM_CLASSES
+from drai.parallel import progress_map
 
 log = logging.getLogger(__name__)
 
@@ -315,18 +314,7 @@ def build_patches(
     files = find_files(root)
     table, skipped, split_source = collect(files, tuple(classes), test_fraction, seed)
     jobs = [(r.image_id, r.path, files.masks.get(r.image_id), settings) for r in table.itertuples()]
-    results = []
-    bar = tqdm(total=len(jobs), desc="HAM10000 patches", unit="img", disable=not progress)
-    if processes > 1:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            for result in pool.imap(process_image, jobs, chunksize=16):
-                results.append(result)
-                bar.update()
-    else:
-        for job in jobs:
-            results.append(process_image(job))
-            bar.update()
-    bar.close()
+    results = list(progress_map(process_image, jobs, processes, "HAM10000 patches", "img", progress, chunksize=16))
     kept, patches = [], []
     for row, result in zip(table.to_dict("records"), results):
         if "skipped" in result:

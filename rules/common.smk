@@ -27,7 +27,7 @@ wildcard_constraints:
 def run_outputs(name):
     """A file of every training run of the preset."""
     return expand(
-        "results/runs/{dataset}/{variant}/seed{seed}/" + name,
+        f"results/runs/{{dataset}}/{{variant}}/seed{{seed}}/{name}",
         dataset=TRAIN["datasets"],
         variant=TRAIN["variants"],
         seed=TRAIN["seeds"],

@@ -1,0 +1,1 @@
+"""Evaluation: the evaluator network and the metrics of Section III-C."""

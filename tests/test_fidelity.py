@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+import torch
+
+from drai.metrics.evaluator import Evaluator, load_evaluator, save_evaluator
+from drai.metrics.fidelity import fidelity_metrics, frechet_distance, to_uint8
+
+
+@pytest.fixture(scope="module")
+def evaluator_path(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("eval") / "evaluator.pt"
+    save_evaluator(Evaluator(classes=5, input_size=96), path)
+    return path
+
+
+def images(n, seed, shift=0.0):
+    rng = np.random.default_rng(seed)
+    return np.clip(np.tanh(rng.normal(shift, 1.0, (n, 1, 64, 64))), -1, 1).astype(np.float32)
+
+
+def features_of(path, x):
+    model = load_evaluator(path)
+    with torch.no_grad():
+        return model.features(to_uint8(x).float() / 127.5 - 1).double().numpy()
+
+
+def test_fid_of_a_set_against_itself_is_zero(evaluator_path):
+    x = images(40, 0)
+    assert abs(fidelity_metrics(x, x, evaluator_path, batch_size=16)["fid"]) < 1e-3
+
+
+def test_fid_matches_an_independent_computation(evaluator_path):
+    a, b = images(40, 1), images(40, 2, shift=0.4)
+    ours = fidelity_metrics(a, b, evaluator_path, batch_size=16)["fid"]
+    reference = frechet_distance(features_of(evaluator_path, b), features_of(evaluator_path, a))
+    assert ours == pytest.approx(reference, rel=1e-3)
+    assert ours > 1e-3
+
+
+def test_is_of_uniform_logits_is_one(tmp_path):
+    model = Evaluator(classes=5, input_size=96)
+    torch.nn.init.zeros_(model.fc.weight)
+    torch.nn.init.zeros_(model.fc.bias)
+    save_evaluator(model, tmp_path / "flat.pt")
+    metrics = fidelity_metrics(images(20, 3), images(20, 4), tmp_path / "flat.pt", batch_size=8)
+    assert metrics["is"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_metrics_do_not_depend_on_the_batch_size(evaluator_path):
+    a, b = images(30, 5), images(30, 6, shift=0.3)
+    small = fidelity_metrics(a, b, evaluator_path, batch_size=7)
+    large = fidelity_metrics(a, b, evaluator_path, batch_size=30)
+    for key in ("fid", "is", "precision", "recall"):
+        assert small[key] == pytest.approx(large[key], rel=1e-5, abs=1e-9), key
+
+
+def test_evaluator_shapes():
+    model = Evaluator(classes=3).eval()
+    x = torch.zeros(2, 3, 64, 64)
+    assert model.features(x).shape == (2, 768)
+    assert model(torch.zeros(2, 1, 64, 64)).shape == (2, 3)

@@ -152,10 +152,12 @@ def train(
     step = 0
     meta = {"variant": variant_name, "channels": int(images.shape[1]), "t_dim": int(vectors.shape[1]),
             "settings": asdict(settings)}
-    if checkpoint_path.exists():
-        state = load_checkpoint(checkpoint_path, dev)
-        if state["meta"] != meta:
-            raise ValueError(f"{checkpoint_path}: made with other settings; remove it to start afresh")
+    state = load_checkpoint(checkpoint_path, dev) if checkpoint_path.exists() else None
+    if state is not None and state["meta"] != meta:
+        # The settings changed (that is why the workflow reruns the job): start afresh.
+        log.warning("%s was made with other settings; starting afresh", checkpoint_path)
+        state = None
+    if state is not None:
         model.load_state_dict(state["model"])
         opt_g.load_state_dict(state["opt_g"])
         if opt_d is not None:

@@ -181,3 +181,25 @@ def test_command_line(tmp_path, capsys):
     assert Image.open(tmp_path / "h.png").size == (4 * 66 + 2, 68)
     with pytest.raises(SystemExit):
         main(["card", "Nope"])
+
+
+def test_a_variant_is_checked_when_it_is_defined():
+    from drai.models.variants import Variant
+
+    with pytest.raises(ValueError, match="unknown components"):
+        Variant("X", True, frozenset({"d_x", "teleport"}), "")
+    with pytest.raises(ValueError, match="need two codes"):
+        Variant("Y", False, frozenset({"d_x", "mi_reg"}), "")
+    assert VARIANTS["DAI"].with_components("DAI+x", "code_cycle", summary="").has("code_cycle")
+
+
+def test_a_checkpoint_from_other_settings_is_not_resumed(tmp_path):
+    images, vectors = fake_data(1, 17)
+    old = TrainSettings(steps=3, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
+    train(images, vectors, "DAI", tmp_path / "run", old, device="cpu", progress=False)
+    new = TrainSettings(steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1, lr=1e-3)
+    changed = train(images, vectors, "DAI", tmp_path / "run", new, device="cpu", progress=False)
+    fresh = train(images, vectors, "DAI", tmp_path / "fresh", new, device="cpu", progress=False)
+    a, b = load_checkpoint(changed)["model"], load_checkpoint(fresh)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert len(pd.read_csv(tmp_path / "run" / "losses.csv")) == 2

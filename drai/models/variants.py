@@ -47,7 +47,7 @@ class Variant:
         unknown = self.components - set(COMPONENTS)
         if unknown:
             raise ValueError(f"{self.name}: unknown components {sorted(unknown)}")
-        needs_two = {"dali_c", "mi_reg", "d_xtc"} & self.components
+        needs_two = {"dali_c", "mi_reg", "self_reg", "d_xtc"} & self.components
         if needs_two and not self.two_codes:
             raise ValueError(f"{self.name}: {sorted(needs_two)} need two codes")
 

@@ -12,6 +12,9 @@ include: "rules/common.smk"
 include: "rules/lidc.smk"
 include: "rules/ham10000.smk"
 include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/tables.smk"
+include: "rules/figures.smk"
 
 
 rule lidc:
@@ -37,3 +40,5 @@ rule all:
         rules.lidc.input,
         rules.ham10000.input,
         rules.train_all.input,
+        TABLES,
+        FIGURES,

@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
-SECTIONS = ("lidc", "ham10000", "train")
+SECTIONS = ("lidc", "ham10000", "train", "evaluate")
 
 
 class ConfigError(ValueError):

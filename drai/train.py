@@ -214,6 +214,18 @@ def train(
     return model_path
 
 
+def save_untrained(variant_name: str, channels: int, t_dim: int, settings: TrainSettings, path: str | Path) -> Path:
+    """The model as training would start it (seeded), saved like ``model.pt`` at step 0.
+
+    The reference point that shows a trained model learned something.
+    """
+    torch.manual_seed(settings.seed)
+    model, _, _ = build(variant_name, channels, t_dim, settings)
+    meta = {"variant": variant_name, "channels": int(channels), "t_dim": int(t_dim), "settings": asdict(settings)}
+    save_checkpoint(Path(path), {"model": model.state_dict(), "meta": meta, "step": 0})
+    return Path(path)
+
+
 def load_model(path: str | Path, device: str = "cpu") -> ModelFamily:
     """A trained model from ``model.pt`` (or a checkpoint), in eval mode."""
     state = load_checkpoint(path, device)

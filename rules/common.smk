@@ -4,6 +4,7 @@ import pandas as pd
 
 from drai.config import ConfigError, resolve
 from drai.models.variants import VARIANTS
+from drai.tables import table_specs
 
 try:
     SETTINGS = resolve(config)
@@ -46,3 +47,31 @@ def lidc_cases(wildcards=None):
 
 def lidc_case_patch_files(wildcards):
     return expand("results/data/lidc/cases/{case}.npz", case=lidc_cases())
+
+
+TABLE_SPECS = table_specs()
+TABLE_FORMATS = ("md", "tex", "csv", "html")
+
+
+def table_metrics(wildcards):
+    """metrics.json of every run a table shows that the preset trains (and Pixel Matched)."""
+    spec = TABLE_SPECS[int(wildcards.number)]
+    datasets = [d for d in spec.datasets if d in TRAIN["datasets"]]
+    variants = [m for m in spec.methods if m in TRAIN["variants"]]
+    files = expand(
+        "results/runs/{dataset}/{variant}/seed{seed}/metrics.json",
+        dataset=datasets,
+        variant=variants,
+        seed=TRAIN["seeds"],
+    )
+    if "Pixel Matched" in spec.methods and "lidc" in datasets:
+        files.append("results/metrics/lidc/pixel_matched.json")
+    return files
+
+
+def table_evaluators(wildcards):
+    spec = TABLE_SPECS[int(wildcards.number)]
+    return expand(
+        "results/evaluators/{dataset}/evaluator.json",
+        dataset=[d for d in spec.datasets if d in TRAIN["datasets"]],
+    )

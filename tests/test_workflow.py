@@ -80,6 +80,48 @@ def test_ci_preset_trains_every_variant_on_both_datasets(ci_run):
             assert (run / "losses.png").exists() and (run / "model_card.md").exists()
 
 
+def test_ci_preset_evaluates_every_run_and_builds_the_tables(ci_run):
+    import json
+
+    from drai.models.variants import VARIANTS
+
+    results = ci_run / "results"
+    for dataset in ("lidc", "ham10000"):
+        evaluator = json.loads((results / "evaluators" / dataset / "evaluator.json").read_text())
+        assert evaluator["initialization"] == "random" and 0 <= evaluator["test_accuracy"] <= 1
+        for name, variant in VARIANTS.items():
+            record = json.loads((results / "runs" / dataset / name / "seed0" / "metrics.json").read_text())
+            assert record["data_source"] == "synthetic" and record["config"]["preset"] == "ci"
+            assert record["metrics"]["fid"] >= 0 and 0 <= record["metrics"]["cgacc"] <= 1
+            assert (record["metrics"]["cifc"] is None) == (not variant.two_codes)
+        assert (results / "untrained" / dataset / "DRAI" / "seed0" / "metrics.json").exists()
+    for number in range(1, 7):
+        for ext in ("md", "tex", "csv", "html"):
+            assert (results / "tables" / f"table{number}.{ext}").stat().st_size > 100
+    table1 = (results / "tables" / "table1.md").read_text()
+    assert table1.startswith("Table I:") and "embedded synthetic" in table1 and "0.089 ± 0.020" in table1
+    assert pd.read_csv(results / "tables" / "table2.csv")["n"].eq(1).all()
+    assert "| lidc | DRAI |" in (results / "tables" / "learning.md").read_text()
+    figures = sorted(p.name for p in (results / "figures").glob("fig*.png"))
+    assert {name[:5] for name in figures} == {f"fig{n}" for n in range(10, 20)}
+
+
+def test_one_table_or_figure_rebuilds_alone(ci_run):
+    for target, path in (("table3", "results/tables/table3.md"), ("fig12", "results/figures/fig12_lidc.png")):
+        (ci_run / path).unlink()
+        result = snakemake(ci_run, target, "--config", "preset=ci")
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert (ci_run / path).exists()
+        assert "localrule train:" not in result.stdout + result.stderr  # nothing retrained
+
+
+def test_the_report_gathers_tables_and_figures(ci_run):
+    result = snakemake(ci_run, "--report", "report.html", "--config", "preset=ci")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = (ci_run / "report.html").read_text(errors="replace")
+    assert "table1.html" in report and "fig12_lidc.png" in report and "losses.png" in report
+
+
 def test_a_failing_case_does_not_stop_the_others(ci_run):
     lidc = ci_run / "results" / "data" / "lidc"
     cases = sorted(p.stem for p in (lidc / "cases").glob("*.npz"))

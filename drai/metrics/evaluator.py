@@ -3,11 +3,21 @@
 
 Images (N, C, 64, 64) in [-1, 1] are repeated to three channels when gray and
 resized to ``input_size`` (128 by default: at 64 pixels ``Mixed_6a`` would see
-2x2 maps) before the Inception blocks.
+2x2 maps) before the Inception blocks. [-1, 1] is also the input range of
+Google's InceptionV3 weights, so ImageNet weights need no other scaling.
+
+It is trained per dataset (:func:`train_evaluator`): nodule size bins or
+benign/malignant on LIDC, lesion type on HAM10000. FID, IS and CGAcc all
+depend on it, so its test accuracy travels with every metric.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 import torch
 import torchvision
 from torch import nn
@@ -21,10 +31,15 @@ INCEPTION_BLOCKS = (
 FEATURES = 768
 
 
+log = logging.getLogger(__name__)
+
+
 class Evaluator(nn.Module):
-    def __init__(self, classes: int, input_size: int = 128):
+    def __init__(self, classes: int, input_size: int = 128, imagenet_weights: str | Path | None = None):
         super().__init__()
-        base = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=True)
+        base = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=imagenet_weights is None)
+        if imagenet_weights is not None:
+            load_imagenet_weights(base, imagenet_weights)
         self.blocks = nn.Sequential(*[getattr(base, name) for name in INCEPTION_BLOCKS])
         self.fc = nn.Linear(FEATURES, classes)
         self.input_size = input_size
@@ -42,6 +57,139 @@ class Evaluator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits: what IS and CGAcc use."""
         return self.fc(self.features(x))
+
+
+def load_imagenet_weights(base: nn.Module, path: str | Path) -> None:
+    """Load a torchvision InceptionV3 state dict (e.g. ``inception_v3_google-*.pth``) from a local file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"evaluate.weights: {path} does not exist")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    missing, unexpected = base.load_state_dict(state, strict=False)
+    needed = [k for k in missing if k.split(".")[0] in INCEPTION_BLOCKS]
+    if needed or len(unexpected) == len(state):
+        raise ValueError(
+            f"evaluate.weights: {path} is not a torchvision InceptionV3 state dict "
+            f"(missing {needed[:3]}, unexpected {list(unexpected)[:3]})"
+        )
+
+
+@dataclass(frozen=True)
+class EvaluatorSettings:
+    steps: int = 200
+    batch_size: int = 64
+    lr: float = 1e-3
+    input_size: int = 128
+    seed: int = 0
+    weights: str | None = None
+
+
+@torch.no_grad()
+def predict(model: Evaluator, images: np.ndarray, batch_size: int = 250, device="cpu") -> np.ndarray:
+    """Class logits (N, classes) of images (N, C, 64, 64) in [-1, 1]."""
+    model.eval()
+    out = [
+        model(torch.as_tensor(np.asarray(images[i:i + batch_size], dtype=np.float32), device=device)).float().cpu()
+        for i in range(0, len(images), batch_size)
+    ]
+    return torch.cat(out).numpy() if out else np.zeros((0, model.classes), np.float32)
+
+
+def _random_dihedral(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """A random rotation by a multiple of 90 degrees and flip: labels (size, lesion type) do not change."""
+    x = torch.rot90(x, int(rng.integers(4)), dims=(2, 3))
+    return torch.flip(x, dims=(3,)) if rng.integers(2) else x
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(model: nn.Module, images: torch.Tensor, batch_size: int, device="cpu") -> None:
+    """Set batch-norm statistics to the exact averages over the training images.
+
+    With few training batches (small data sets) the running averages are far
+    from the final network's statistics and the evaluator then classifies
+    every image alike in eval mode.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size]
+        if len(batch) >= 2:
+            model(batch.to(device))
+    for m in norms:
+        m.momentum = 0.1
+    model.eval()
+
+
+def train_evaluator(
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    classes: int,
+    settings: EvaluatorSettings = EvaluatorSettings(),
+    device: str = "cpu",
+    progress: bool = True,
+) -> tuple[Evaluator, dict]:
+    """Train the evaluator with cross-entropy and Adam; returns it and a report.
+
+    The report has the test accuracy (overall and per class), the training
+    history and how the network was initialized.
+    """
+    from tqdm import tqdm
+
+    if len(train_images) == 0 or len(test_images) == 0:
+        raise ValueError("the evaluator needs training and test images")
+    torch.manual_seed(settings.seed)
+    model = Evaluator(classes, settings.input_size, settings.weights).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    rng = np.random.default_rng(settings.seed)
+    x_all = torch.as_tensor(np.asarray(train_images, dtype=np.float32))
+    y_all = torch.as_tensor(np.asarray(train_labels, dtype=np.int64))
+    batch = min(settings.batch_size, len(x_all))
+    report_every = max(settings.steps // 5, 1)
+    history, order, position, running = [], torch.from_numpy(rng.permutation(len(x_all))), 0, []
+    bar = tqdm(total=settings.steps, desc="evaluator", unit="step", disable=not progress)
+    model.train()
+    for step in range(1, settings.steps + 1):
+        if position + batch > len(order):  # a new epoch: a new order
+            order, position = torch.from_numpy(rng.permutation(len(x_all))), 0
+        index = order[position:position + batch]
+        position += batch
+        x, y = _random_dihedral(x_all[index].to(device), rng), y_all[index].to(device)
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        running.append(loss.item())
+        bar.update()
+        bar.set_postfix(loss=f"{running[-1]:.3f}")
+        if step % report_every == 0 or step == settings.steps:
+            accuracy = float((predict(model, test_images, device=device).argmax(1) == test_labels).mean())
+            model.train()
+            history.append({"step": step, "train_loss": float(np.mean(running)), "test_accuracy": accuracy})
+            log.info("evaluator step %d: loss %.4f, test accuracy %.3f", step, np.mean(running), accuracy)
+            running = []
+    bar.close()
+    recalibrate_batch_norm(model, x_all, settings.batch_size, device)
+    predicted = predict(model, test_images, device=device).argmax(1)
+    per_class = {
+        int(k): float((predicted[test_labels == k] == k).mean()) if (test_labels == k).any() else None
+        for k in range(classes)
+    }
+    report = {
+        "test_accuracy": float((predicted == test_labels).mean()),
+        "test_accuracy_per_class": per_class,
+        "chance_accuracy": float(np.bincount(test_labels, minlength=classes).max() / len(test_labels)),
+        "train_images": int(len(train_images)),
+        "test_images": int(len(test_images)),
+        "initialization": f"ImageNet ({settings.weights})" if settings.weights else "random",
+        "history": history,
+    }
+    return model.cpu().eval(), report
 
 
 def save_evaluator(model: Evaluator, path) -> None:

@@ -19,6 +19,7 @@ from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from drai.metrics.evaluator import load_evaluator
 
 EXTRACTOR = "drai-evaluator"
+PRC_NEIGHBOURS = 3  # torch-fidelity's default
 
 
 class EvaluatorFeatures(FeatureExtractorBase):
@@ -75,12 +76,16 @@ class ImageSet(Dataset):
 def fidelity_metrics(real, generated, evaluator_path, batch_size: int = 64, cuda: bool = False) -> dict[str, float]:
     """FID, IS (mean, std), KID (mean, std), precision and recall of ``generated`` against ``real``.
 
-    Both are arrays (N, C, 64, 64) in [-1, 1].
+    Both are arrays (N, C, 64, 64) in [-1, 1]. Precision and recall are None
+    when a set has too few images for their neighbourhoods.
     """
     real_set, fake_set = ImageSet(to_uint8(real)), ImageSet(to_uint8(generated))
     subset = min(len(real_set), len(fake_set), 1000)
+    # Precision/recall look at each image's 3 nearest neighbours: tiny sets have none to spare.
+    prc = subset > PRC_NEIGHBOURS + 1
     metrics = torch_fidelity.calculate_metrics(
-        input1=fake_set, input2=real_set, cuda=cuda, batch_size=batch_size, fid=True, isc=True, kid=True, prc=True,
+        input1=fake_set, input2=real_set, cuda=cuda, batch_size=batch_size, fid=True, isc=True, kid=True, prc=prc,
+        prc_neighborhood=PRC_NEIGHBOURS,
         feature_extractor=EXTRACTOR, feature_layer_fid="pool", feature_layer_isc="logits", feature_layer_kid="pool",
         feature_layer_prc="pool", feature_extractor_weights_path=str(evaluator_path), kid_subset_size=subset,
         isc_splits=1, save_cpu_ram=True, cache=False, verbose=False,
@@ -91,8 +96,8 @@ def fidelity_metrics(real, generated, evaluator_path, batch_size: int = 64, cuda
         "is_std": metrics["inception_score_std"],
         "kid": metrics["kernel_inception_distance_mean"],
         "kid_std": metrics["kernel_inception_distance_std"],
-        "precision": metrics["precision"],
-        "recall": metrics["recall"],
+        "precision": metrics["precision"] if prc else None,
+        "recall": metrics["recall"] if prc else None,
     }
 
 

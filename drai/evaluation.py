@@ -1,0 +1,204 @@
+"""Evaluation of one run: FID, IS, KID, precision/recall, CGAcc, CIFC and retrieval.
+
+Section III-C of the paper. Everything is computed on the test split:
+
+* real images: the test patches (LIDC: the curated test nodules, every
+  slice; HAM10000: the official or fallback test split, no augmented copies);
+* generated images: ``samples`` images from conditioning vectors drawn with
+  replacement from the test items, styles z ~ N(0, I); both fixed by ``seed``;
+* CGAcc: the evaluator's accuracy on those generated images against the class
+  of the test item whose vector made each one (Section III-C4);
+* CIFC (eq. 19): see :mod:`drai.metrics.disentanglement`; two-code models only;
+* retrieval (LIDC, Table IV): queries are the central slices of the query set
+  (test nodules of median malignancy 3), the search set the central slices of
+  the curated test set (one image per nodule, so the top 3 are three nodules).
+
+Every random draw is made once for all images before batching, so no metric
+depends on ``batch_size``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from drai.metrics.disentanglement import cifc, random_pairs
+from drai.metrics.evaluator import load_evaluator, predict
+from drai.metrics.fidelity import fidelity_metrics
+from drai.metrics.retrieval import attributes, retrieval_scores
+from drai.models.family import ModelFamily
+
+log = logging.getLogger(__name__)
+
+LIDC_SIZE_CLASSES = ("<4 mm", "4-6 mm", "6-8 mm", "8-10 mm", ">=10 mm")
+LIDC_MALIGNANCY_CLASSES = ("benign", "malignant")
+
+
+@dataclass(frozen=True)
+class LabelledSplit:
+    images: np.ndarray  # (N, C, 64, 64) float32 in [-1, 1]
+    vectors: np.ndarray  # (N, t_dim) conditioning vectors
+    labels: np.ndarray  # (N,) evaluator classes
+
+
+@dataclass(frozen=True)
+class EvaluationData:
+    dataset: str
+    class_names: tuple[str, ...]
+    train: LabelledSplit
+    test: LabelledSplit
+    source: str
+
+
+def evaluation_data(patches_path: str | Path, dataset: str, lidc_labels: str = "size") -> EvaluationData:
+    """Train and test splits of a patch set with the evaluator's labels.
+
+    LIDC: the curated nodules (median malignancy other than 3), labelled by
+    size bin or by benign (median < 3) / malignant (> 3). HAM10000: lesion type.
+    """
+    with np.load(patches_path) as data:
+        split = data["splits"]
+        if dataset == "lidc":
+            keep = data["curated"]
+            if lidc_labels == "size":
+                labels, names = data["size_bins"].astype(np.int64), LIDC_SIZE_CLASSES
+            elif lidc_labels == "malignancy":
+                labels, names = (data["malignancy"] > 3).astype(np.int64), LIDC_MALIGNANCY_CLASSES
+            else:
+                raise ValueError(f"evaluate.lidc_labels must be 'size' or 'malignancy', got {lidc_labels!r}")
+            test_keep = keep
+        elif dataset == "ham10000":
+            keep = np.ones(len(split), bool)
+            test_keep = ~data["augmented"]
+            labels, names = data["labels"].astype(np.int64), tuple(str(n) for n in data["class_names"])
+        else:
+            raise ValueError(f"unknown dataset {dataset!r}")
+        images, vectors = data["images"], data["vectors"].astype(np.float32)
+        source = str(data["source"])
+
+        def part(mask):
+            return LabelledSplit(images[mask].astype(np.float32), vectors[mask], labels[mask])
+
+        train, test = part(keep & (split == "train")), part(test_keep & (split == "test"))
+    for name, s in (("training", train), ("test", test)):
+        if len(s.labels) < 2:
+            raise ValueError(f"{patches_path}: only {len(s.labels)} {name} images for the evaluator")
+    return EvaluationData(dataset, names, train, test, source)
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    samples: int = 5000
+    cifc_pairs: int = 5000
+    retrieval_top_n: int = 3
+    batch_size: int = 250
+    seed: int = 0
+
+
+@torch.no_grad()
+def generate_from_vectors(
+    model: ModelFamily, vectors: np.ndarray, seed: int, batch_size: int = 250, device="cpu"
+) -> np.ndarray:
+    """One image per conditioning vector, style z ~ N(0, I) drawn once for all (seeded)."""
+    noise = torch.Generator().manual_seed(seed)
+    z_all = torch.randn(len(vectors), model.shape.z_dim, generator=noise)
+    t_all = torch.as_tensor(vectors, dtype=torch.float32)
+    out = []
+    for start in range(0, len(vectors), batch_size):
+        z = z_all[start:start + batch_size].to(device)
+        c = model.content_of(t_all[start:start + batch_size].to(device))
+        out.append(model.generate(z, c).float().cpu())
+    return torch.cat(out).numpy()
+
+
+@torch.no_grad()
+def codes(model: ModelFamily, images: np.ndarray, batch_size: int = 250, device="cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Style and content codes of images; for one-code models both are the single code."""
+    if len(images) == 0:
+        c_dim = model.shape.c_dim if model.variant.two_codes else model.shape.z_dim
+        return np.zeros((0, model.shape.z_dim), np.float32), np.zeros((0, c_dim), np.float32)
+    styles, contents = [], []
+    for start in range(0, len(images), batch_size):
+        z, c = model.infer(torch.as_tensor(images[start:start + batch_size], device=device))
+        styles.append(z.float().cpu())
+        contents.append((c if c is not None else z).float().cpu())
+    return torch.cat(styles).numpy(), torch.cat(contents).numpy()
+
+
+def lidc_retrieval_sets(patches_path: str | Path) -> dict[str, np.ndarray]:
+    """Images, vectors and attributes of the LIDC query and search sets (central slices)."""
+    with np.load(patches_path) as data:
+        central = data["slice_offsets"] == 0
+        test = data["splits"] == "test"
+        query, search = central & test & data["query"], central & test & data["curated"]
+        out = {}
+        for name, mask in (("query", query), ("search", search)):
+            out[f"{name}_images"] = data["images"][mask].astype(np.float32)
+            out[f"{name}_vectors"] = data["vectors"][mask].astype(np.float32)
+            out[f"{name}_attributes"] = attributes(data["vectors"][mask], data["sizes"][mask])
+    if len(out["query_images"]) == 0 or len(out["search_images"]) == 0:
+        log.warning("%s: %d query and %d search nodules in the test split: no retrieval scores", patches_path,
+                    len(out["query_images"]), len(out["search_images"]))
+    return out
+
+
+def retrieval(sets: dict[str, np.ndarray], query_codes: np.ndarray, search_codes: np.ndarray, top_n: int) -> dict:
+    """Table IV's scores; None when the query or the search set is empty (tiny data sets)."""
+    if len(query_codes) == 0 or len(search_codes) == 0:
+        return {"disagreement_divergence": None, "label_overlap_pct": None}
+    scores = retrieval_scores(
+        query_codes, search_codes, sets["query_attributes"], sets["search_attributes"],
+        sets["query_vectors"], sets["search_vectors"], n=top_n,
+    )
+    return {"disagreement_divergence": scores["disagreement_divergence"],
+            "label_overlap_pct": scores["label_overlap_percent"]}
+
+
+def pixel_matched_retrieval(patches_path: str | Path, top_n: int = 3) -> dict:
+    """Table IV's "Pixel Matched" row: neighbours by mean absolute error between pixels."""
+    sets = lidc_retrieval_sets(patches_path)
+    flat = {k: sets[f"{k}_images"].reshape(len(sets[f"{k}_images"]), 64 * 64 * sets[f"{k}_images"].shape[1]) for k in ("query", "search")}
+    return retrieval(sets, flat["query"], flat["search"], top_n)
+
+
+def evaluate_run(
+    model: ModelFamily,
+    data: EvaluationData,
+    evaluator_path: str | Path,
+    settings: EvaluationSettings = EvaluationSettings(),
+    patches_path: str | Path | None = None,
+    device: str = "cpu",
+) -> dict[str, float | None]:
+    """Every metric of one trained model (Section III-C); CIFC is None for one-code models.
+
+    ``patches_path`` is needed for the LIDC retrieval scores.
+    """
+    model = model.to(device).eval()
+    test = data.test
+    rng = np.random.default_rng(settings.seed)
+    picks = rng.integers(0, len(test.labels), settings.samples)
+    generated = generate_from_vectors(model, test.vectors[picks], settings.seed, settings.batch_size, device)
+    metrics: dict[str, float | None] = fidelity_metrics(
+        test.images, generated, evaluator_path, batch_size=settings.batch_size, cuda=torch.device(device).type == "cuda"
+    )
+    evaluator = load_evaluator(evaluator_path, device)
+    predicted = predict(evaluator, generated, settings.batch_size, device).argmax(1)
+    metrics["cgacc"] = float((predicted == test.labels[picks]).mean())
+    if model.variant.two_codes:
+        pairs = random_pairs(len(test.labels), settings.cifc_pairs, settings.seed)
+        images = torch.as_tensor(test.images, device=device)
+        metrics["cifc"] = cifc(model.infer, model.generate, images, pairs, settings.batch_size)
+    else:
+        metrics["cifc"] = None
+    if data.dataset == "lidc":
+        if patches_path is None:
+            raise ValueError("the LIDC retrieval scores need patches_path")
+        sets = lidc_retrieval_sets(patches_path)
+        query = codes(model, sets["query_images"], settings.batch_size, device)[1]
+        search = codes(model, sets["search_images"], settings.batch_size, device)[1]
+        metrics.update(retrieval(sets, query, search, settings.retrieval_top_n))
+    return {k: (None if v is None else float(v)) for k, v in metrics.items()}

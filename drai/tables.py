@@ -1,0 +1,257 @@
+"""Tables I-VI rebuilt from per-run ``metrics.json`` files, beside the paper's numbers.
+
+The paper's values live in ``drai/paper_results.csv`` (copied from the
+publication). A table's rows and columns follow that file's order, which is
+the paper's. A reproduced cell is the mean +- the sample standard deviation
+over seeds, as in the paper, with a 95% confidence interval of the mean
+(Student's t); a single seed gives the mean alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+PAPER_RESULTS = Path(__file__).resolve().parent / "paper_results.csv"
+
+#: The paper calls the adversarial cVAE baselines cAAVE in Tables I and II.
+PAPER_METHOD_NAMES = {"cAAVE": "cVAE", "D-cAAVE": "D-cVAE"}
+DATASETS = {"LIDC": "lidc", "HAM10000": "ham10000"}
+METRIC_KEYS = {
+    "FID": "fid", "IS": "is", "CGAcc": "cgacc", "CIFC": "cifc",
+    "disagreement_divergence": "disagreement_divergence", "label_overlap_pct": "label_overlap_pct",
+}
+METRIC_LABELS = {
+    "FID": "FID (↓)", "IS": "IS (↑)", "CGAcc": "CGAcc (↑)", "CIFC": "CIFC (↓)",
+    "disagreement_divergence": "disagreement divergence (↓)", "label_overlap_pct": "label overlap % (↑)",
+}
+NUMERALS = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
+TITLES = {
+    1: "Image generation metrics on LIDC: single and double variable baselines",
+    2: "Image generation metrics on HAM10000: single and double variable baselines",
+    3: "Content-style disentanglement: CIFC error",
+    4: "Content-based retrieval on LIDC: top-3 nearest neighbours",
+    5: "Ablation study on LIDC",
+    6: "Ablation study on HAM10000",
+}
+#: Rows of Table IV that are not trained models.
+FIXED_ROWS = ("Pixel Matched",)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    number: int
+    methods: tuple[str, ...]  # our variant names, paper order
+    columns: tuple[tuple[str, str], ...]  # (dataset key, paper metric name), paper order
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(d for d, _ in self.columns))
+
+
+def paper_results(path: str | Path = PAPER_RESULTS) -> pd.DataFrame:
+    frame = pd.read_csv(path)
+    frame["method"] = frame["method"].replace(PAPER_METHOD_NAMES)
+    frame["dataset"] = frame["dataset"].map(DATASETS)
+    return frame
+
+
+def table_specs(paper: pd.DataFrame | None = None) -> dict[int, TableSpec]:
+    paper = paper_results() if paper is None else paper
+    specs = {}
+    for number, numeral in NUMERALS.items():
+        rows = paper[paper["table"] == numeral]
+        methods = tuple(dict.fromkeys(rows["method"]))
+        columns = tuple(dict.fromkeys(zip(rows["dataset"], rows["metric"])))
+        specs[number] = TableSpec(number, methods, columns)
+    return specs
+
+
+def records_frame(records: list[dict]) -> pd.DataFrame:
+    """Long table (dataset, method, seed, metric, value) of metrics.json contents."""
+    rows = []
+    for record in records:
+        for key, value in record["metrics"].items():
+            if value is not None:
+                rows.append({"dataset": record["dataset"], "method": record["variant"], "seed": record.get("seed"),
+                             "metric": key, "value": float(value)})
+    return pd.DataFrame(rows, columns=["dataset", "method", "seed", "metric", "value"])
+
+
+def summarize(values: np.ndarray) -> dict[str, float]:
+    """n, mean, sample std (ddof 1) and the 95% t-interval of the mean; NaN where undefined."""
+    n = len(values)
+    if n == 0:
+        return {"n": 0, "mean": math.nan, "std": math.nan, "ci95_low": math.nan, "ci95_high": math.nan}
+    mean = float(np.mean(values))
+    if n == 1:
+        return {"n": 1, "mean": mean, "std": math.nan, "ci95_low": math.nan, "ci95_high": math.nan}
+    std = float(np.std(values, ddof=1))
+    half = float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))
+    return {"n": n, "mean": mean, "std": std, "ci95_low": mean - half, "ci95_high": mean + half}
+
+
+def build_table(spec: TableSpec, records: list[dict], paper: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per (method, dataset, metric) in the paper's order: ours and the paper's."""
+    paper = paper_results() if paper is None else paper
+    ours = records_frame(records)
+    numeral = NUMERALS[spec.number]
+    rows = []
+    for method in spec.methods:
+        for dataset, metric in spec.columns:
+            values = ours[(ours["method"] == method) & (ours["dataset"] == dataset)
+                          & (ours["metric"] == METRIC_KEYS[metric])]["value"].to_numpy()
+            published = paper[(paper["table"] == numeral) & (paper["method"] == method)
+                              & (paper["dataset"] == dataset) & (paper["metric"] == metric)]
+            rows.append({
+                "table": numeral, "dataset": dataset, "method": method, "metric": metric, **summarize(values),
+                "paper_mean": float(published["mean"].iloc[0]) if len(published) else math.nan,
+                "paper_std": float(published["std"].iloc[0]) if len(published) else math.nan,
+            })
+    return pd.DataFrame(rows)
+
+
+def _number(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}"
+
+
+def format_ours(row: pd.Series, digits: int = 3, pm: str = "±") -> str:
+    if row["n"] == 0:
+        return "—"
+    text = _number(row["mean"], digits)
+    if row["n"] > 1:
+        text += f" {pm} {_number(row['std'], digits)}"
+    return text
+
+
+def format_interval(row: pd.Series, digits: int = 3) -> str:
+    if row["n"] < 2:
+        return "—"
+    return f"[{_number(row['ci95_low'], digits)}, {_number(row['ci95_high'], digits)}]"
+
+
+def format_paper(row: pd.Series, digits: int = 3, pm: str = "±") -> str:
+    if math.isnan(row["paper_mean"]):
+        return "—"
+    text = _number(row["paper_mean"], digits)
+    if not math.isnan(row["paper_std"]):
+        text += f" {pm} {_number(row['paper_std'], digits)}"
+    return text
+
+
+def _column_label(spec: TableSpec, dataset: str, metric: str) -> str:
+    label = METRIC_LABELS[metric]
+    if len(spec.datasets) > 1:
+        label = f"{'LIDC' if dataset == 'lidc' else 'HAM10000'} {label}"
+    return label
+
+
+def _grid(spec: TableSpec, table: pd.DataFrame, pm: str) -> tuple[list[str], list[list[str]]]:
+    header = ["Method"]
+    for dataset, metric in spec.columns:
+        label = _column_label(spec, dataset, metric)
+        header += [f"{label} ours", "95% CI", f"{label} paper"]
+    body = []
+    for method in spec.methods:
+        line = [method]
+        for dataset, metric in spec.columns:
+            row = table[(table["method"] == method) & (table["dataset"] == dataset) & (table["metric"] == metric)].iloc[0]
+            line += [format_ours(row, pm=pm), format_interval(row), format_paper(row, pm=pm)]
+        body.append(line)
+    return header, body
+
+
+def caption(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
+    """The table's title, the data it was computed on, seeds and the evaluator accuracy."""
+    sources = context.get("data_sources", {})
+    described = "; ".join(
+        f"{'LIDC' if d == 'lidc' else 'HAM10000'}: "
+        + ("embedded synthetic data" if sources.get(d) == "synthetic" else f"real data ({sources[d]})" if d in sources else "not run")
+        for d in spec.datasets
+    )
+    seeds = int(table["n"].max()) if len(table) else 0
+    parts = [f"Table {NUMERALS[spec.number]}: {TITLES[spec.number]}.", f"Reproduced on {described}"]
+    if seeds:
+        parts[-1] += f", preset {context.get('preset', '?')}, {seeds} seed{'s' if seeds != 1 else ''} per cell."
+    else:
+        parts[-1] += f", preset {context.get('preset', '?')}: no reproduced values (too few test images, see the logs)."
+    for dataset, evaluator in context.get("evaluators", {}).items():
+        if dataset in spec.datasets and any(m in ("FID", "IS", "CGAcc") for _, m in spec.columns):
+            parts.append(
+                f"{'LIDC' if dataset == 'lidc' else 'HAM10000'} evaluator ({evaluator['labels']}, "
+                f"{evaluator['initialization']} initialization): test accuracy {evaluator['test_accuracy']:.3f} "
+                f"(majority class {evaluator['chance_accuracy']:.3f})."
+            )
+    parts.append("Ours: mean ± sample std over seeds, 95% t-interval of the mean; paper: the published values.")
+    if any(m == "FID" for _, m in spec.columns):
+        parts.append("FID's scale depends on the evaluator network: compare the ranking, not the values.")
+    return " ".join(parts)
+
+
+def to_markdown(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
+    header, body = _grid(spec, table, "±")
+    lines = [caption(spec, table, context), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(line) + " |" for line in body]
+    return "\n".join(lines) + "\n"
+
+
+def _latex_escape(text: str) -> str:
+    return (text.replace("\\", r"\textbackslash{}").replace("%", r"\%").replace("&", r"\&").replace("_", r"\_")
+            .replace("#", r"\#").replace("↓", r"$\downarrow$").replace("↑", r"$\uparrow$").replace("—", "--")
+            .replace("±", r"$\pm$"))
+
+
+def to_latex(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
+    header, body = _grid(spec, table, "±")
+    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{_latex_escape(caption(spec, table, context))}}}",
+             rf"\label{{tab:drai-{spec.number}}}", r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\hline",
+             " & ".join(_latex_escape(h) for h in header) + r" \\", r"\hline"]
+    lines += [" & ".join(_latex_escape(cell) for cell in line) + r" \\" for line in body]
+    lines += [r"\hline", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
+    header, body = _grid(spec, table, "±")
+    frame = pd.DataFrame(body, columns=header)
+    return f"<p>{caption(spec, table, context)}</p>\n" + frame.to_html(index=False, border=0)
+
+
+def context_of(records: list[dict], evaluators: dict[str, dict]) -> dict:
+    """Preset, data source per dataset and evaluator reports, as the caption states them."""
+    sources = {r["dataset"]: r["data_source"] for r in records if "data_source" in r}
+    presets = {r["config"]["preset"] for r in records if "config" in r}
+    return {"data_sources": sources, "preset": ", ".join(sorted(presets)) or "?", "evaluators": evaluators}
+
+
+def learning_check(trained: list[dict], untrained: list[dict]) -> pd.DataFrame:
+    """FID and CGAcc of trained models against the same models before training, per dataset and variant."""
+    rows = []
+    ours, before = records_frame(trained), records_frame(untrained)
+    for (dataset, method), _ in ours.groupby(["dataset", "method"]):
+        row = {"dataset": dataset, "method": method}
+        for metric, better in (("fid", np.less), ("cgacc", np.greater)):
+            a = ours[(ours.dataset == dataset) & (ours.method == method) & (ours.metric == metric)]["value"]
+            b = before[(before.dataset == dataset) & (before.method == method) & (before.metric == metric)]["value"]
+            row[f"{metric}_trained"], row[f"{metric}_untrained"] = a.mean(), b.mean() if len(b) else math.nan
+            row[f"{metric}_better"] = bool(better(a.mean(), b.mean())) if len(b) else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def learning_markdown(frame: pd.DataFrame) -> str:
+    lines = ["Trained models against the same models before training (mean over seeds). "
+             "Lower FID and higher CGAcc mean the model learned.", "",
+             "| dataset | model | FID trained | FID untrained | CGAcc trained | CGAcc untrained | learned |",
+             "|---|---|---|---|---|---|---|"]
+    for _, r in frame.iterrows():
+        learned = "yes" if r["fid_better"] and r["cgacc_better"] else "FID only" if r["fid_better"] else \
+            "CGAcc only" if r["cgacc_better"] else "no"
+        lines.append(f"| {r['dataset']} | {r['method']} | {r['fid_trained']:.3f} | {r['fid_untrained']:.3f} | "
+                     f"{r['cgacc_trained']:.3f} | {r['cgacc_untrained']:.3f} | {learned} |")
+    return "\n".join(lines) + "\n"

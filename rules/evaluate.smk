@@ -1,0 +1,97 @@
+# Evaluation: the evaluator network per dataset, then the metrics of every run.
+
+EVALUATE = SETTINGS["evaluate"]
+
+
+wildcard_constraints:
+    stage="runs|untrained",
+
+
+rule train_evaluator:
+    input:
+        patches="results/data/{dataset}/patches.npz",
+    output:
+        model="results/evaluators/{dataset}/evaluator.pt",
+        report="results/evaluators/{dataset}/evaluator.json",
+    log:
+        "results/logs/evaluator/{dataset}.log",
+    benchmark:
+        "results/benchmarks/evaluator/{dataset}.tsv"
+    params:
+        evaluate=EVALUATE,
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=240,
+    conda:
+        "../envs/drai.yaml"
+    script:
+        "../workflow_scripts/train_evaluator.py"
+
+
+rule untrained_model:
+    input:
+        patches="results/data/{dataset}/patches.npz",
+    output:
+        model="results/untrained/{dataset}/{variant}/seed{seed}/model.pt",
+    log:
+        "results/logs/untrained/{dataset}/{variant}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/untrained/{dataset}/{variant}/seed{seed}.tsv"
+    params:
+        train=RUN_SETTINGS,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/drai.yaml"
+    script:
+        "../workflow_scripts/untrained_model.py"
+
+
+rule run_metrics:
+    input:
+        model="results/{stage}/{dataset}/{variant}/seed{seed}/model.pt",
+        patches="results/data/{dataset}/patches.npz",
+        evaluator=rules.train_evaluator.output.model,
+        evaluator_report=rules.train_evaluator.output.report,
+    output:
+        metrics="results/{stage}/{dataset}/{variant}/seed{seed}/metrics.json",
+    log:
+        "results/logs/metrics/{stage}/{dataset}/{variant}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/metrics/{stage}/{dataset}/{variant}/seed{seed}.tsv"
+    params:
+        evaluate=EVALUATE,
+        train=RUN_SETTINGS,
+        preset=SETTINGS["preset"],
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=60,
+    conda:
+        "../envs/drai.yaml"
+    script:
+        "../workflow_scripts/run_metrics.py"
+
+
+rule pixel_matched:
+    input:
+        patches="results/data/lidc/patches.npz",
+    output:
+        metrics="results/metrics/lidc/pixel_matched.json",
+    log:
+        "results/logs/metrics/pixel_matched.log",
+    benchmark:
+        "results/benchmarks/metrics/pixel_matched.tsv"
+    params:
+        top_n=EVALUATE["retrieval_top_n"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/drai.yaml"
+    script:
+        "../workflow_scripts/pixel_matched.py"

@@ -1,0 +1,56 @@
+# Figures 10-19 of the paper, from the trained runs (no retraining).
+#
+# One rule per figure, named fig10 ... fig19 (`snakemake --cores 1 fig12`),
+# each writing one PNG (`drai.figures.FIGURE_SPECS` holds its kind, dataset(s),
+# models and file name). A figure uses the preset's first training seed and
+# only the models the preset trains; FIGURES lists those with at least one.
+
+from drai.figures import FIGURE_SPECS, planned
+
+FIGURE_RUN_SEED = TRAIN["seeds"][0]
+
+
+def figure_runs(spec):
+    """dataset -> {variant: model.pt} of a figure, for what the preset trains."""
+    datasets, models = planned(spec, TRAIN["datasets"], TRAIN["variants"])
+    return {
+        dataset: {model: f"results/runs/{dataset}/{model}/seed{FIGURE_RUN_SEED}/model.pt" for model in models}
+        for dataset in datasets
+    }
+
+
+FIGURES = [spec.path for spec in FIGURE_SPECS.values() if any(figure_runs(spec).values())]
+
+
+for _spec in FIGURE_SPECS.values():
+
+    rule:
+        name:
+            _spec.name
+        input:
+            patches=[f"results/data/{dataset}/patches.npz" for dataset in figure_runs(_spec)],
+            models=[path for runs in figure_runs(_spec).values() for path in runs.values()],
+        output:
+            figure=report(
+                _spec.path,
+                caption=f"../report/{_spec.name}.rst",
+                category="Figures",
+                labels={"figure": f"Fig. {_spec.number}", "kind": _spec.kind, "data": " + ".join(_spec.datasets)},
+            ),
+        log:
+            f"results/logs/figures/{_spec.name}.log",
+        benchmark:
+            f"results/benchmarks/figures/{_spec.name}.tsv"
+        params:
+            figure=_spec.number,
+            datasets=list(figure_runs(_spec)),
+            runs=figure_runs(_spec),
+            run_seed=FIGURE_RUN_SEED,
+        threads: 1
+        resources:
+            mem_mb=3000,
+            runtime=15,
+        conda:
+            "../envs/drai.yaml"
+        script:
+            "../workflow_scripts/figures.py"

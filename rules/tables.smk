@@ -1,0 +1,72 @@
+# Tables I-VI: per-run metrics aggregated over seeds, beside the paper's numbers.
+
+rule table:
+    input:
+        metrics=table_metrics,
+        evaluators=table_evaluators,
+    output:
+        md="results/tables/table{number}.md",
+        tex="results/tables/table{number}.tex",
+        csv="results/tables/table{number}.csv",
+        html=report(
+            "results/tables/table{number}.html",
+            caption="../report/table.rst",
+            category="Tables",
+            labels={"table": "{number}"},
+        ),
+    wildcard_constraints:
+        number="[1-6]",
+    log:
+        "results/logs/tables/table{number}.log",
+    benchmark:
+        "results/benchmarks/tables/table{number}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/drai.yaml"
+    script:
+        "../workflow_scripts/table.py"
+
+
+rule learning_check:
+    input:
+        trained=expand(
+            "results/runs/{dataset}/DRAI/seed{seed}/metrics.json",
+            dataset=TRAIN["datasets"],
+            seed=TRAIN["seeds"],
+        ),
+        untrained=expand(
+            "results/untrained/{dataset}/DRAI/seed{seed}/metrics.json",
+            dataset=TRAIN["datasets"],
+            seed=TRAIN["seeds"],
+        ),
+    output:
+        md="results/tables/learning.md",
+        csv=report("results/tables/learning.csv", caption="../report/learning.rst", category="Tables"),
+    log:
+        "results/logs/tables/learning.log",
+    benchmark:
+        "results/benchmarks/tables/learning.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/drai.yaml"
+    script:
+        "../workflow_scripts/learning_check.py"
+
+
+TABLES = expand("results/tables/table{number}.{ext}", number=TABLE_SPECS, ext=TABLE_FORMATS)
+if "DRAI" in TRAIN["variants"]:
+    TABLES += rules.learning_check.output
+
+for _number in TABLE_SPECS:
+
+    rule:
+        name:
+            f"table{_number}"
+        input:
+            expand("results/tables/table{number}.{ext}", number=_number, ext=TABLE_FORMATS),

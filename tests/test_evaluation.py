@@ -1,0 +1,141 @@
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from drai.evaluation import (
+    EvaluationSettings,
+    evaluate_run,
+    evaluation_data,
+    lidc_retrieval_sets,
+    pixel_matched_retrieval,
+)
+from drai.metrics.evaluator import (
+    Evaluator,
+    EvaluatorSettings,
+    load_evaluator,
+    save_evaluator,
+    train_evaluator,
+)
+from drai.models.family import ModelFamily, Shape
+from drai.models.variants import get_variant
+
+
+def toy_lidc(path, nodules=12, slices=(0,)):
+    """A patch file in the LIDC layout: bright discs whose radius is the size bin."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in range(nodules):
+        size_bin = n % 5
+        for offset in slices:
+            rows.append((n, size_bin, offset))
+    yy, xx = np.mgrid[:64, :64]
+    images, vectors, sizes, bins, malignancy, splits, curated, query, ids, offsets = ([] for _ in range(10))
+    for n, size_bin, offset in rows:
+        disc = ((yy - 32) ** 2 + (xx - 32) ** 2 <= (3 + 4 * size_bin) ** 2).astype(np.float32)
+        images.append((disc * 1.6 - 0.8 + rng.normal(0, 0.05, (64, 64)))[None].astype(np.float32))
+        vector = np.zeros(17, np.float32)
+        vector[12 + size_bin] = 1
+        vector[n % 12] = 1
+        vectors.append(vector)
+        sizes.append(3.0 + 2 * size_bin)
+        bins.append(size_bin)
+        malign = [1.0, 2.0, 4.0, 5.0, 3.0][n % 5]
+        malignancy.append(malign)
+        splits.append("test" if n % 3 == 0 else "train")
+        curated.append(malign != 3)
+        query.append(malign == 3 and n % 3 == 0)
+        ids.append(f"N{n}")
+        offsets.append(offset)
+    np.savez(path, images=np.stack(images), vectors=np.stack(vectors), sizes=np.array(sizes, np.float32),
+             size_bins=np.array(bins), malignancy=np.array(malignancy, np.float32), splits=np.array(splits),
+             curated=np.array(curated), query=np.array(query), nodule_ids=np.array(ids),
+             slice_offsets=np.array(offsets), source=np.array("synthetic"))
+    return path
+
+
+def test_lidc_labels_size_or_malignancy(tmp_path):
+    path = toy_lidc(tmp_path / "p.npz", nodules=30)
+    size = evaluation_data(path, "lidc", "size")
+    assert size.class_names[0] == "<4 mm" and len(size.class_names) == 5
+    # Median malignancy 3 is not curated: it is in neither split.
+    assert len(size.train.labels) + len(size.test.labels) == 24
+    malignancy = evaluation_data(path, "lidc", "malignancy")
+    assert set(np.unique(malignancy.test.labels)) <= {0, 1} and malignancy.class_names == ("benign", "malignant")
+    with pytest.raises(ValueError, match="lidc_labels"):
+        evaluation_data(path, "lidc", "colour")
+
+
+def test_retrieval_uses_central_slices_only(tmp_path):
+    path = toy_lidc(tmp_path / "p.npz", nodules=30, slices=(-1, 0, 1))
+    sets = lidc_retrieval_sets(path)
+    assert len(sets["search_images"]) == 8 and len(sets["query_images"]) == 2
+    # Queries are discs of size bin 4 (median malignancy 3: not curated); the two largest
+    # search discs (bin 3) are both the pixel neighbours and the nearest in attributes.
+    scores = pixel_matched_retrieval(path, top_n=2)
+    assert scores["label_overlap_pct"] == 100.0
+    assert scores["disagreement_divergence"] == pytest.approx((2 + 2 + 2.0 ** 2) / 18)
+
+
+def test_evaluator_learns_a_separable_toy_and_reports_it():
+    rng = np.random.default_rng(0)
+    labels = np.arange(48) % 2
+    images = (labels[:, None, None, None] * 1.2 - 0.6 + rng.normal(0, 0.1, (48, 1, 64, 64))).astype(np.float32)
+    model, report = train_evaluator(images[:32], labels[:32], images[32:], labels[32:], 2,
+                                    EvaluatorSettings(steps=12, batch_size=16, input_size=64), progress=False)
+    assert report["test_accuracy"] == 1.0
+    assert report["initialization"] == "random" and report["chance_accuracy"] == 0.5
+    assert [h["step"] for h in report["history"]][-1] == 12
+
+
+def test_evaluator_starts_from_a_local_imagenet_file(tmp_path):
+    torch.manual_seed(1)
+    reference = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=True)
+    torch.save(reference.state_dict(), tmp_path / "inception.pth")
+    model = Evaluator(3, 64, imagenet_weights=tmp_path / "inception.pth")
+    assert torch.equal(model.blocks[-1].branch3x3.conv.weight, reference.Mixed_6a.branch3x3.conv.weight)
+    torch.save({"something": torch.zeros(3)}, tmp_path / "other.pth")
+    with pytest.raises(ValueError, match="evaluate.weights"):
+        Evaluator(3, 64, imagenet_weights=tmp_path / "other.pth")
+    with pytest.raises(FileNotFoundError, match="evaluate.weights"):
+        Evaluator(3, 64, imagenet_weights=tmp_path / "absent.pth")
+
+
+@pytest.fixture(scope="module")
+def toy_setting(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("evaluation")
+    patches = toy_lidc(folder / "p.npz", nodules=30, slices=(-1, 0, 1))
+    torch.manual_seed(0)
+    save_evaluator(Evaluator(5, 64), folder / "evaluator.pt")
+    return patches, folder / "evaluator.pt", evaluation_data(patches, "lidc")
+
+
+def tiny(variant):
+    torch.manual_seed(0)
+    return ModelFamily(get_variant(variant), Shape(1, 17, width=4, z_dim=4, c_dim=4)).eval()
+
+
+def test_run_metrics_do_not_depend_on_the_batch_size(toy_setting):
+    patches, evaluator, data = toy_setting
+    small = evaluate_run(tiny("DRAI"), data, evaluator, EvaluationSettings(samples=40, cifc_pairs=20, batch_size=7),
+                         patches)
+    large = evaluate_run(tiny("DRAI"), data, evaluator, EvaluationSettings(samples=40, cifc_pairs=20, batch_size=64),
+                         patches)
+    assert set(small) >= {"fid", "is", "kid", "precision", "recall", "cgacc", "cifc", "disagreement_divergence",
+                          "label_overlap_pct"}
+    for key, value in small.items():
+        assert value == pytest.approx(large[key], rel=1e-4, abs=1e-6), key
+
+
+def test_cgacc_is_the_evaluators_accuracy_on_generated_images(toy_setting):
+    patches, evaluator, data = toy_setting
+    flat = load_evaluator(evaluator)
+    torch.nn.init.zeros_(flat.fc.weight)
+    with torch.no_grad():
+        flat.fc.bias.copy_(torch.tensor([0.0, 0.0, 5.0, 0.0, 0.0]))  # always says class 2
+    save_evaluator(flat, patches.parent / "class2.pt")
+    metrics = evaluate_run(tiny("cInfoGAN"), data, patches.parent / "class2.pt",
+                           EvaluationSettings(samples=200, cifc_pairs=4), patches)
+    picks = np.random.default_rng(0).integers(0, len(data.test.labels), 200)
+    assert metrics["cgacc"] == pytest.approx(np.mean(data.test.labels[picks] == 2))
+    assert metrics["cifc"] is None  # one-code model

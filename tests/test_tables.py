@@ -1,0 +1,115 @@
+import math
+
+import pytest
+from scipy import stats
+
+from drai.tables import (
+    build_table,
+    context_of,
+    learning_check,
+    learning_markdown,
+    paper_results,
+    summarize,
+    table_specs,
+    to_latex,
+    to_markdown,
+)
+
+
+def record(dataset, variant, seed, source="synthetic", **metrics):
+    return {"dataset": dataset, "variant": variant, "seed": seed, "data_source": source, "metrics": metrics,
+            "config": {"preset": "demo"}}
+
+
+@pytest.fixture
+def golden():
+    """A small golden set: two seeds of DRAI and DAI on LIDC, one of cInfoGAN."""
+    return [
+        record("lidc", "DRAI", 0, fid=1.0, **{"is": 1.2}, cgacc=0.5, cifc=0.4),
+        record("lidc", "DRAI", 1, fid=3.0, **{"is": 1.4}, cgacc=0.7, cifc=0.6),
+        record("lidc", "DAI", 0, fid=2.0, **{"is": 1.1}, cgacc=0.6, cifc=0.9),
+        record("lidc", "DAI", 1, fid=2.0, **{"is": 1.3}, cgacc=0.6, cifc=1.1),
+        record("lidc", "cInfoGAN", 0, fid=5.0, **{"is": 1.0}, cgacc=0.3, cifc=None),
+        record("ham10000", "DRAI", 0, fid=9.0, **{"is": 1.5}, cgacc=0.9, cifc=0.2),
+    ]
+
+
+def test_paper_numbers_are_all_there():
+    paper = paper_results()
+    assert len(paper) == 36 + 8 + 18 + 24 + 24  # Tables I+II, III, IV, V, VI
+    assert set(paper["method"]) >= {"cVAE", "D-cVAE", "DRAI", "Pixel Matched"}  # cAAVE renamed
+    assert not paper["dataset"].isna().any()
+
+
+def test_specs_follow_the_papers_order():
+    specs = table_specs()
+    assert specs[1].methods == ("cInfoGAN", "cVAE", "D-cInfoGAN", "D-cVAE", "DAI", "DRAI")
+    assert specs[1].columns == (("lidc", "FID"), ("lidc", "IS"), ("lidc", "CGAcc"))
+    assert specs[3].datasets == ("ham10000", "lidc")
+    assert specs[4].methods[0] == "Pixel Matched" and specs[4].methods[-1] == "DRAI"
+    assert specs[5].methods[:2] == ("DAI", "DRAI")
+
+
+def test_summary_is_mean_sample_std_and_t_interval():
+    s = summarize([1.0, 3.0])
+    assert s["mean"] == 2.0
+    assert s["std"] == pytest.approx(math.sqrt(2))
+    half = stats.t.ppf(0.975, 1) * math.sqrt(2) / math.sqrt(2)
+    assert (s["ci95_low"], s["ci95_high"]) == pytest.approx((2.0 - half, 2.0 + half))
+    one = summarize([4.0])
+    assert one["n"] == 1 and one["mean"] == 4.0 and math.isnan(one["std"])
+
+
+def test_table1_from_the_golden_set(golden):
+    table = build_table(table_specs()[1], golden)
+    assert list(dict.fromkeys(table["method"])) == ["cInfoGAN", "cVAE", "D-cInfoGAN", "D-cVAE", "DAI", "DRAI"]
+    drai_fid = table[(table.method == "DRAI") & (table.metric == "FID")].iloc[0]
+    assert (drai_fid["n"], drai_fid["mean"], drai_fid["std"]) == (2, 2.0, pytest.approx(math.sqrt(2)))
+    assert drai_fid["paper_mean"] == 0.089 and drai_fid["paper_std"] == 0.02
+    assert table[(table.method == "cVAE")]["n"].eq(0).all()  # not run: no number
+    # The HAM10000 run does not leak into the LIDC table.
+    assert table[(table.method == "DRAI") & (table.metric == "IS")].iloc[0]["mean"] == pytest.approx(1.3)
+
+    markdown = to_markdown(table_specs()[1], table, context_of(golden, {}))
+    lines = markdown.splitlines()
+    assert lines[0].startswith("Table I:") and "embedded synthetic" in lines[0] and "preset demo" in lines[0]
+    drai_line = next(line for line in lines if line.startswith("| DRAI "))
+    assert "2.000 ± 1.414" in drai_line and "0.089 ± 0.020" in drai_line
+    cvae_line = next(line for line in lines if line.startswith("| cVAE "))
+    assert "| — |" in cvae_line and "0.181 ± 0.030" in cvae_line
+    latex = to_latex(table_specs()[1], table, context_of(golden, {}))
+    assert r"2.000 $\pm$ 1.414" in latex and r"\begin{tabular}" in latex
+
+
+def test_cifc_table_has_both_datasets_and_skips_one_code_models(golden):
+    table = build_table(table_specs()[3], golden)
+    drai = table[table.method == "DRAI"].set_index("dataset")
+    assert drai.loc["ham10000", "mean"] == 0.2 and drai.loc["lidc", "mean"] == pytest.approx(0.5)
+    assert "cInfoGAN" not in set(table.method)
+
+
+def test_retrieval_table_takes_the_pixel_matched_row():
+    records = [{"dataset": "lidc", "variant": "Pixel Matched", "data_source": "nbia",
+                "metrics": {"disagreement_divergence": 2.5, "label_overlap_pct": 30.0}}]
+    table = build_table(table_specs()[4], records)
+    pixel = table[(table.method == "Pixel Matched") & (table.metric == "label_overlap_pct")].iloc[0]
+    assert pixel["mean"] == 30.0 and pixel["paper_mean"] == 35.27
+    assert "real data (nbia)" in to_markdown(table_specs()[4], table, context_of(records, {}))
+
+
+def test_caption_reports_the_evaluator(golden):
+    evaluators = {"lidc": {"labels": "size", "initialization": "random", "test_accuracy": 0.61,
+                           "chance_accuracy": 0.4}}
+    table = build_table(table_specs()[1], golden)
+    assert "test accuracy 0.610" in to_markdown(table_specs()[1], table, context_of(golden, evaluators))
+
+
+def test_learning_check_compares_trained_with_untrained(golden):
+    trained = [r for r in golden if r["variant"] == "DRAI" and r["dataset"] == "lidc"]
+    untrained = [record("lidc", "DRAI", 0, fid=10.0, cgacc=0.7), record("lidc", "DRAI", 1, fid=12.0, cgacc=0.9)]
+    row = learning_check(trained, untrained).iloc[0]
+    assert row["fid_trained"] == 2.0 and row["fid_untrained"] == 11.0 and row["fid_better"]
+    assert row["cgacc_trained"] == pytest.approx(0.6) and not row["cgacc_better"]
+    assert "| FID only |" in learning_markdown(learning_check(trained, untrained))
+    worse = [record("lidc", "DRAI", 0, fid=1.0, cgacc=0.1)]
+    assert "| lidc | DRAI | 2.000 | 1.000 | 0.600 | 0.100 | CGAcc only |" in learning_markdown(learning_check(trained, worse))

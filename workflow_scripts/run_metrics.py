@@ -1,0 +1,32 @@
+"""Every metric of one run (trained or untrained) into metrics.json, with its config and data source."""
+
+import json
+
+import torch
+
+from _common import setup_logging
+from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
+from drai.io import write_json
+from drai.train import load_checkpoint, load_model, pick_device
+
+log = setup_logging(snakemake)
+cfg = snakemake.params.evaluate
+torch.set_num_threads(snakemake.threads)
+w = snakemake.wildcards
+device = str(pick_device(cfg["device"]))
+data = evaluation_data(snakemake.input.patches, w.dataset, cfg["lidc_labels"])
+settings = EvaluationSettings(samples=cfg["samples"], cifc_pairs=cfg["cifc_pairs"],
+                              retrieval_top_n=cfg["retrieval_top_n"], batch_size=cfg["batch_size_eval"], seed=cfg["seed"])
+model = load_model(snakemake.input.model, device)
+steps = int(load_checkpoint(snakemake.input.model)["step"])
+log.info("%s %s seed %s (%s, %d steps): %s", w.dataset, w.variant, w.seed, w.stage, steps, settings)
+metrics = evaluate_run(model, data, snakemake.input.evaluator, settings, snakemake.input.patches, device)
+log.info("metrics: %s", metrics)
+with open(snakemake.input.evaluator_report) as f:
+    evaluator = json.load(f)
+write_json(snakemake.output.metrics, {
+    "dataset": w.dataset, "variant": w.variant, "seed": int(w.seed), "stage": w.stage, "steps": steps,
+    "data_source": data.source, "metrics": metrics,
+    "evaluator": {k: evaluator[k] for k in ("labels", "class_names", "test_accuracy", "chance_accuracy", "initialization")},
+    "config": {"preset": snakemake.params.preset, "train": snakemake.params.train, "evaluate": cfg},
+})

@@ -1,0 +1,31 @@
+"""Train the evaluator network of one dataset and report its test accuracy."""
+
+import torch
+
+from _common import setup_logging
+from drai.evaluation import evaluation_data
+from drai.io import write_json
+from drai.metrics.evaluator import EvaluatorSettings, save_evaluator, train_evaluator
+from drai.train import pick_device
+
+log = setup_logging(snakemake)
+cfg = snakemake.params.evaluate
+torch.set_num_threads(snakemake.threads)
+dataset = snakemake.wildcards.dataset
+data = evaluation_data(snakemake.input.patches, dataset, cfg["lidc_labels"])
+settings = EvaluatorSettings(
+    steps=cfg["steps"], batch_size=cfg["batch_size"], lr=cfg["lr"], input_size=cfg["input_size"],
+    seed=cfg["seed"], weights=cfg["weights"],
+)
+log.info("%s evaluator: %d training, %d test images, classes %s, %s", dataset, len(data.train.labels),
+         len(data.test.labels), data.class_names, settings)
+model, report = train_evaluator(
+    data.train.images, data.train.labels, data.test.images, data.test.labels, len(data.class_names), settings,
+    device=str(pick_device(cfg["device"])),
+)
+log.info("test accuracy %.3f (chance %.3f), %s initialization", report["test_accuracy"], report["chance_accuracy"],
+         report["initialization"])
+labels = cfg["lidc_labels"] if dataset == "lidc" else "lesion type"
+write_json(snakemake.output.report, {"dataset": dataset, "labels": labels, "class_names": list(data.class_names),
+                                     "data_source": data.source, "settings": vars(settings), **report})
+save_evaluator(model, snakemake.output.model)

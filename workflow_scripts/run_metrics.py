@@ -5,6 +5,7 @@ import json
 import torch
 
 from _common import setup_logging
+from drai.devices import claim_device
 from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
 from drai.io import write_json
 from drai.train import load_checkpoint, load_model, pick_device
@@ -13,14 +14,15 @@ log = setup_logging(snakemake)
 cfg = snakemake.params.evaluate
 torch.set_num_threads(snakemake.threads)
 w = snakemake.wildcards
-device = str(pick_device(cfg["device"]))
 data = evaluation_data(snakemake.input.patches, w.dataset, cfg["lidc_labels"])
 settings = EvaluationSettings(samples=cfg["samples"], cifc_pairs=cfg["cifc_pairs"],
                               retrieval_top_n=cfg["retrieval_top_n"], batch_size=cfg["batch_size_eval"], seed=cfg["seed"])
-model = load_model(snakemake.input.model, device)
 steps = int(load_checkpoint(snakemake.input.model)["step"])
 log.info("%s %s seed %s (%s, %d steps): %s", w.dataset, w.variant, w.seed, w.stage, steps, settings)
-metrics = evaluate_run(model, data, snakemake.input.evaluator, settings, snakemake.input.patches, device)
+with claim_device(cfg["device"]) as requested:  # one GPU per job on a multi-GPU machine
+    device = str(pick_device(requested))
+    model = load_model(snakemake.input.model, device)
+    metrics = evaluate_run(model, data, snakemake.input.evaluator, settings, snakemake.input.patches, device)
 log.info("metrics: %s", metrics)
 with open(snakemake.input.evaluator_report) as f:
     evaluator = json.load(f)

@@ -3,6 +3,7 @@
 import torch
 
 from _common import setup_logging
+from drai.devices import claim_device
 from drai.train import TrainSettings, load_training_set, train
 
 log = setup_logging(snakemake)
@@ -14,8 +15,10 @@ settings = TrainSettings(
 )
 images, vectors = load_training_set(snakemake.input.patches)
 log.info("%s on %s: %d training images, %s", snakemake.wildcards.variant, snakemake.wildcards.dataset, len(images), settings)
-model = train(
-    images, vectors, snakemake.wildcards.variant, snakemake.output.model.rsplit("/", 1)[0], settings,
-    device=cfg["device"], extra_config={"dataset": snakemake.wildcards.dataset, "data": snakemake.input.patches},
-)
+# Several GPU jobs on one machine: each locks a GPU of its own for the run.
+with claim_device(cfg["device"]) as device:
+    model = train(
+        images, vectors, snakemake.wildcards.variant, snakemake.output.model.rsplit("/", 1)[0], settings,
+        device=device, extra_config={"dataset": snakemake.wildcards.dataset, "data": snakemake.input.patches},
+    )
 log.info("wrote %s", model)

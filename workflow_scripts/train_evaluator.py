@@ -3,6 +3,7 @@
 import torch
 
 from _common import setup_logging
+from drai.devices import claim_device
 from drai.evaluation import evaluation_data
 from drai.io import write_json
 from drai.metrics.evaluator import EvaluatorSettings, save_evaluator, train_evaluator
@@ -13,16 +14,18 @@ cfg = snakemake.params.evaluate
 torch.set_num_threads(snakemake.threads)
 dataset = snakemake.wildcards.dataset
 data = evaluation_data(snakemake.input.patches, dataset, cfg["lidc_labels"])
+steps = cfg["steps"][dataset] if isinstance(cfg["steps"], dict) else cfg["steps"]
 settings = EvaluatorSettings(
-    steps=cfg["steps"], batch_size=cfg["batch_size"], lr=cfg["lr"], input_size=cfg["input_size"],
+    steps=steps, batch_size=cfg["batch_size"], lr=cfg["lr"], input_size=cfg["input_size"],
     seed=cfg["seed"], weights=cfg["weights"],
 )
 log.info("%s evaluator: %d training, %d test images, classes %s, %s", dataset, len(data.train.labels),
          len(data.test.labels), data.class_names, settings)
-model, report = train_evaluator(
-    data.train.images, data.train.labels, data.test.images, data.test.labels, len(data.class_names), settings,
-    device=str(pick_device(cfg["device"])),
-)
+with claim_device(cfg["device"]) as requested:  # one GPU per job on a multi-GPU machine
+    model, report = train_evaluator(
+        data.train.images, data.train.labels, data.test.images, data.test.labels, len(data.class_names), settings,
+        device=str(pick_device(requested)),
+    )
 log.info("test accuracy %.3f (chance %.3f), %s initialization", report["test_accuracy"], report["chance_accuracy"],
          report["initialization"])
 labels = cfg["lidc_labels"] if dataset == "lidc" else "lesion type"

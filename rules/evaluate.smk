@@ -23,6 +23,7 @@ rule train_evaluator:
     resources:
         mem_mb=6000,
         runtime=240,
+        gpu=1,  # used when there is one; see profiles/slurm and profiles/local-gpus
     conda:
         "../envs/drai.yaml"
     script:
@@ -70,6 +71,7 @@ rule run_metrics:
     resources:
         mem_mb=6000,
         runtime=60,
+        gpu=1,  # used when there is one; see profiles/slurm and profiles/local-gpus
     conda:
         "../envs/drai.yaml"
     script:

@@ -26,6 +26,7 @@ rule train:
     resources:
         mem_mb=4000,
         runtime=120,
+        gpu=1,  # used when there is one; see profiles/slurm and profiles/local-gpus
     conda:
         "../envs/drai.yaml"
     script:

@@ -1,4 +1,4 @@
-"""The conda environment that rules name pins what pyproject.toml pins."""
+"""The conda environment that rules name pins what pyproject.toml pins (with the slurm extra)."""
 
 import tomllib
 from pathlib import Path
@@ -13,5 +13,5 @@ def test_conda_env_pins_agree_with_pyproject():
     env = yaml.safe_load((ROOT / "envs" / "drai.yaml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     pinned = {line for line in pip_section if not line.startswith("-")}
-    assert pinned == set(project["dependencies"])
+    assert pinned == set(project["dependencies"]) | set(project["optional-dependencies"]["slurm"])
     assert "python=3.11" in env["dependencies"]

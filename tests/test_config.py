@@ -18,7 +18,7 @@ def config():
 def test_every_preset_resolves_completely(config, preset):
     config["preset"] = preset
     resolved = resolve(config)
-    for section in ("lidc", "ham10000"):
+    for section in ("lidc", "ham10000", "train", "evaluate"):
         assert set(resolved[section]) == set(load_schema()["$defs"][section]["properties"])
 
 
@@ -50,6 +50,12 @@ def test_top_level_section_overrides_the_preset(config):
         (lambda c: c["ham10000"].update(classes=["nv", "cat"]), "ham10000.classes.1"),
         (lambda c: c["ham10000"].update(augment_classes=["df"]), "ham10000.augment_classes"),
         (lambda c: c["ham10000"].update(source="medmnist"), "ham10000.medmnist_npz"),
+        (lambda c: c["train"].update(variants=["DRAI", "GAN"]), "train.variants.1"),
+        (lambda c: c["train"].update(datasets=["lidc", "chestxray"]), "train.datasets.1"),
+        (lambda c: c["evaluate"].update(lidc_labels="colour"), "evaluate.lidc_labels"),
+        (lambda c: c["evaluate"].update(samples="many"), "evaluate.samples"),
+        (lambda c: c["evaluate"].update(steps={"lidc": 10}), "evaluate.steps"),
+        (lambda c: c["evaluate"].update(cifc_pair=3), "evaluate"),
     ],
 )
 def test_bad_values_name_their_key(config, change, key):

@@ -161,8 +161,9 @@ def retrieval(sets: dict[str, np.ndarray], query_codes: np.ndarray, search_codes
 def pixel_matched_retrieval(patches_path: str | Path, top_n: int = 3) -> dict:
     """Table IV's "Pixel Matched" row: neighbours by mean absolute error between pixels."""
     sets = lidc_retrieval_sets(patches_path)
-    flat = {k: sets[f"{k}_images"].reshape(len(sets[f"{k}_images"]), 64 * 64 * sets[f"{k}_images"].shape[1]) for k in ("query", "search")}
-    return retrieval(sets, flat["query"], flat["search"], top_n)
+    query, search = sets["query_images"], sets["search_images"]
+    flat = lambda x: x.reshape(len(x), int(np.prod(x.shape[1:])))  # noqa: E731  (also for empty sets)
+    return retrieval(sets, flat(query), flat(search), top_n)
 
 
 def evaluate_run(

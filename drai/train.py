@@ -46,6 +46,11 @@ class TrainSettings:
     checkpoint_every: int = 50
     seed: int = 0
 
+    @classmethod
+    def from_config(cls, train_config: dict, seed: int) -> "TrainSettings":
+        """The settings of one run from the workflow's resolved ``train`` section."""
+        return cls(seed=seed, **{k: train_config[k] for k in cls.__dataclass_fields__ if k != "seed"})
+
 
 def load_training_set(patches_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Training images (N, C, 64, 64) float32 and conditioning vectors of a patch set.
@@ -77,6 +82,11 @@ def build(variant_name: str, channels: int, t_dim: int, settings: TrainSettings)
     opt_g = torch.optim.Adam(model.generator_side(), lr=settings.lr, betas=betas)
     opt_d = torch.optim.Adam(model.discriminator_side(), lr=settings.lr, betas=betas) if model.discriminator_side() else None
     return model, opt_g, opt_d
+
+
+def run_meta(variant_name: str, channels: int, t_dim: int, settings: TrainSettings) -> dict:
+    """What a checkpoint says about its run: enough to rebuild the model, and to tell other settings apart."""
+    return {"variant": variant_name, "channels": int(channels), "t_dim": int(t_dim), "settings": asdict(settings)}
 
 
 def _state(model, opt_g, opt_d, step, noise, rng, history, meta) -> dict:
@@ -150,8 +160,7 @@ def train(
     rng = np.random.default_rng(settings.seed)
     history: list[dict] = []
     step = 0
-    meta = {"variant": variant_name, "channels": int(images.shape[1]), "t_dim": int(vectors.shape[1]),
-            "settings": asdict(settings)}
+    meta = run_meta(variant_name, images.shape[1], vectors.shape[1], settings)
     state = load_checkpoint(checkpoint_path, dev) if checkpoint_path.exists() else None
     if state is not None and state["meta"] != meta:
         # The settings changed (that is why the workflow reruns the job): start afresh.
@@ -221,8 +230,8 @@ def save_untrained(variant_name: str, channels: int, t_dim: int, settings: Train
     """
     torch.manual_seed(settings.seed)
     model, _, _ = build(variant_name, channels, t_dim, settings)
-    meta = {"variant": variant_name, "channels": int(channels), "t_dim": int(t_dim), "settings": asdict(settings)}
-    save_checkpoint(Path(path), {"model": model.state_dict(), "meta": meta, "step": 0})
+    save_checkpoint(Path(path), {"model": model.state_dict(), "meta": run_meta(variant_name, channels, t_dim, settings),
+                                 "step": 0})
     return Path(path)
 
 

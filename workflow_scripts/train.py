@@ -9,10 +9,7 @@ from drai.train import TrainSettings, load_training_set, train
 log = setup_logging(snakemake)
 cfg = snakemake.params.train
 torch.set_num_threads(snakemake.threads)
-settings = TrainSettings(
-    steps=cfg["steps"], batch_size=cfg["batch_size"], width=cfg["width"], z_dim=cfg["z_dim"], c_dim=cfg["c_dim"],
-    lr=cfg["lr"], beta1=cfg["beta1"], checkpoint_every=cfg["checkpoint_every"], seed=int(snakemake.wildcards.seed),
-)
+settings = TrainSettings.from_config(cfg, seed=int(snakemake.wildcards.seed))
 images, vectors = load_training_set(snakemake.input.patches)
 log.info("%s on %s: %d training images, %s", snakemake.wildcards.variant, snakemake.wildcards.dataset, len(images), settings)
 # Several GPU jobs on one machine: each locks a GPU of its own for the run.

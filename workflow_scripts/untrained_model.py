@@ -5,10 +5,7 @@ from drai.train import TrainSettings, load_training_set, save_untrained
 
 log = setup_logging(snakemake)
 cfg = snakemake.params.train
-settings = TrainSettings(
-    steps=cfg["steps"], batch_size=cfg["batch_size"], width=cfg["width"], z_dim=cfg["z_dim"], c_dim=cfg["c_dim"],
-    lr=cfg["lr"], beta1=cfg["beta1"], checkpoint_every=cfg["checkpoint_every"], seed=int(snakemake.wildcards.seed),
-)
+settings = TrainSettings.from_config(cfg, seed=int(snakemake.wildcards.seed))
 images, vectors = load_training_set(snakemake.input.patches)
 save_untrained(snakemake.wildcards.variant, images.shape[1], vectors.shape[1], settings, snakemake.output.model)
 log.info("wrote the untrained %s to %s", snakemake.wildcards.variant, snakemake.output.model)

@@ -232,11 +232,12 @@ def test_generated_images_follow_the_condition(tmp_path, one_thread):
     """q(c|t) carries t to the generator: the content codes and images of two conditions differ.
 
     With the KL of q(c|t) summed over the code dimensions, q(c|t) collapsed to
-    N(0, I) within a few steps (code gap about 0.05) and both conditions gave
-    the same images.
+    N(0, I) within 200 steps and both conditions gave the same images. After
+    400 steps, run seeds 0-3 give code gaps of 1.0-2.4 and image gaps of
+    0.02-0.08; the summed KL gave 0.03-0.05 and 0.000.
     """
     images, vectors = discs([3, 14], n_per_class=32)
-    settings = TrainSettings(steps=300, batch_size=16, width=4, lr=2e-4, checkpoint_every=300)
+    settings = TrainSettings(steps=400, batch_size=16, width=4, lr=2e-4, checkpoint_every=400)
     model = load_model(train(images, vectors, "DAI", tmp_path, settings, device="cpu", progress=False))
     torch.manual_seed(1)
     with torch.no_grad():
@@ -244,5 +245,5 @@ def test_generated_images_follow_the_condition(tmp_path, one_thread):
         small, large = (model.content_of(torch.eye(2)[[label] * 64]) for label in (0, 1))
         code_gap = (small[0] - large[0]).norm().item()
         image_gap = (model.generate(z, small) - model.generate(z, large)).abs().mean().item()
-    assert code_gap > 1.0
-    assert image_gap > 0.02
+    assert code_gap > 0.5
+    assert image_gap > 0.005

@@ -30,6 +30,15 @@ def cuda_device_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
+def make_current(index: int) -> None:
+    """Make ``cuda:index`` torch's current device: libraries that move work with a
+    bare ``.cuda()`` (torch-fidelity) then use the claimed GPU, not GPU 0."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.set_device(index)
+
+
 def _lock_names(count: int) -> list[str]:
     """A name per visible device for its lock file: the physical id from
     CUDA_VISIBLE_DEVICES when set, so jobs that see different subsets agree."""
@@ -81,6 +90,7 @@ def claim_device(
             fd = _try_lock(path)
             if fd is not None:
                 log.info("using cuda:%d (lock %s)", index, path)
+                make_current(index)
                 try:
                     yield f"cuda:{index}"
                 finally:

@@ -95,3 +95,16 @@ def test_lock_files_name_the_physical_gpus(tmp_path, monkeypatch):
         with claim_device("auto", tmp_path, device_count=2) as second:
             assert (first, second) == ("cuda:0", "cuda:1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gpu-3.lock", "gpu-5.lock"]
+
+
+def test_the_claimed_gpu_becomes_the_current_device(tmp_path, monkeypatch):
+    # torch-fidelity moves work with a bare .cuda(): it must land on the claimed GPU.
+    import torch
+
+    current = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_device", current.append)
+    with claim_device("auto", tmp_path, device_count=2):
+        with claim_device("auto", tmp_path, device_count=2) as second:
+            assert second == "cuda:1"
+            assert current == [0, 1]

@@ -98,6 +98,13 @@ class EvaluationSettings:
     batch_size: int = 250
     seed: int = 0
 
+    @classmethod
+    def from_config(cls, evaluate_config: dict) -> "EvaluationSettings":
+        """Settings from the resolved ``evaluate`` section, whose batch size here is ``batch_size_eval``."""
+        return cls(samples=evaluate_config["samples"], cifc_pairs=evaluate_config["cifc_pairs"],
+                   retrieval_top_n=evaluate_config["retrieval_top_n"], batch_size=evaluate_config["batch_size_eval"],
+                   seed=evaluate_config["seed"])
+
 
 @torch.no_grad()
 def generate_from_vectors(

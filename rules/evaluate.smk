@@ -1,5 +1,9 @@
 # Evaluation: the evaluator network per dataset, then the metrics of every run.
 
+from dataclasses import asdict
+
+from drai.metrics.evaluator import EvaluatorSettings
+
 EVALUATE = SETTINGS["evaluate"]
 
 
@@ -18,7 +22,10 @@ rule train_evaluator:
     benchmark:
         "results/benchmarks/evaluator/{dataset}.tsv"
     params:
-        evaluate=EVALUATE,
+        # Only what this dataset's evaluator depends on: other evaluate keys retrain nothing.
+        settings=lambda w: asdict(EvaluatorSettings.from_config(EVALUATE, w.dataset)),
+        lidc_labels=lambda w: EVALUATE["lidc_labels"] if w.dataset == "lidc" else None,
+        device=EVALUATE["device"],
     threads: 2
     resources:
         mem_mb=6000,

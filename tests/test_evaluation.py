@@ -139,3 +139,13 @@ def test_cgacc_is_the_evaluators_accuracy_on_generated_images(toy_setting):
     picks = np.random.default_rng(0).integers(0, len(data.test.labels), 200)
     assert metrics["cgacc"] == pytest.approx(np.mean(data.test.labels[picks] == 2))
     assert metrics["cifc"] is None  # one-code model
+
+
+def test_settings_from_the_evaluate_section():
+    section = {"steps": {"lidc": 240, "ham10000": 80}, "batch_size": 64, "lr": 1e-3, "input_size": 64, "seed": 3,
+               "weights": None, "samples": 500, "cifc_pairs": 50, "retrieval_top_n": 3, "batch_size_eval": 250}
+    assert EvaluatorSettings.from_config(section, "ham10000").steps == 80
+    assert EvaluatorSettings.from_config({**section, "steps": 7}, "lidc").steps == 7
+    assert EvaluatorSettings.from_config(section, "lidc").seed == 3
+    assert EvaluationSettings.from_config(section) == EvaluationSettings(
+        samples=500, cifc_pairs=50, retrieval_top_n=3, batch_size=250, seed=3)

@@ -15,8 +15,7 @@ cfg = snakemake.params.evaluate
 torch.set_num_threads(snakemake.threads)
 w = snakemake.wildcards
 data = evaluation_data(snakemake.input.patches, w.dataset, cfg["lidc_labels"])
-settings = EvaluationSettings(samples=cfg["samples"], cifc_pairs=cfg["cifc_pairs"],
-                              retrieval_top_n=cfg["retrieval_top_n"], batch_size=cfg["batch_size_eval"], seed=cfg["seed"])
+settings = EvaluationSettings.from_config(cfg)
 steps = int(load_checkpoint(snakemake.input.model)["step"])
 log.info("%s %s seed %s (%s, %d steps): %s", w.dataset, w.variant, w.seed, w.stage, steps, settings)
 with claim_device(cfg["device"]) as requested:  # one GPU per job on a multi-GPU machine

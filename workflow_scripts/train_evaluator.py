@@ -10,25 +10,21 @@ from drai.metrics.evaluator import EvaluatorSettings, save_evaluator, train_eval
 from drai.train import pick_device
 
 log = setup_logging(snakemake)
-cfg = snakemake.params.evaluate
+params = snakemake.params
 torch.set_num_threads(snakemake.threads)
 dataset = snakemake.wildcards.dataset
-data = evaluation_data(snakemake.input.patches, dataset, cfg["lidc_labels"])
-steps = cfg["steps"][dataset] if isinstance(cfg["steps"], dict) else cfg["steps"]
-settings = EvaluatorSettings(
-    steps=steps, batch_size=cfg["batch_size"], lr=cfg["lr"], input_size=cfg["input_size"],
-    seed=cfg["seed"], weights=cfg["weights"],
-)
+data = evaluation_data(snakemake.input.patches, dataset, params.lidc_labels)
+settings = EvaluatorSettings(**params.settings)
 log.info("%s evaluator: %d training, %d test images, classes %s, %s", dataset, len(data.train.labels),
          len(data.test.labels), data.class_names, settings)
-with claim_device(cfg["device"]) as requested:  # one GPU per job on a multi-GPU machine
+with claim_device(params.device) as requested:  # one GPU per job on a multi-GPU machine
     model, report = train_evaluator(
         data.train.images, data.train.labels, data.test.images, data.test.labels, len(data.class_names), settings,
         device=str(pick_device(requested)),
     )
 log.info("test accuracy %.3f (chance %.3f), %s initialization", report["test_accuracy"], report["chance_accuracy"],
          report["initialization"])
-labels = cfg["lidc_labels"] if dataset == "lidc" else "lesion type"
+labels = params.lidc_labels if dataset == "lidc" else "lesion type"
 write_json(snakemake.output.report, {"dataset": dataset, "labels": labels, "class_names": list(data.class_names),
                                      "data_source": data.source, "settings": vars(settings), **report})
 save_evaluator(model, snakemake.output.model)

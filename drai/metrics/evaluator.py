@@ -84,6 +84,13 @@ class EvaluatorSettings:
     seed: int = 0
     weights: str | None = None
 
+    @classmethod
+    def from_config(cls, evaluate_config: dict, dataset: str) -> "EvaluatorSettings":
+        """One dataset's evaluator settings from the resolved ``evaluate`` section (``steps`` may be per dataset)."""
+        steps = evaluate_config["steps"]
+        steps = steps[dataset] if isinstance(steps, dict) else steps
+        return cls(steps=steps, **{k: evaluate_config[k] for k in cls.__dataclass_fields__ if k != "steps"})
+
 
 @torch.no_grad()
 def predict(model: Evaluator, images: np.ndarray, batch_size: int = 250, device="cpu") -> np.ndarray:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from drai.data.lidc_labels import BINARY_CLASSES, BINARY_CUTS, SIZE_BIN_LABELS
 from drai.metrics.disentanglement import cifc, random_pairs
 from drai.metrics.evaluator import load_evaluator, predict
 from drai.metrics.fidelity import fidelity_metrics
@@ -33,10 +34,6 @@ from drai.metrics.retrieval import attributes, retrieval_scores
 from drai.models.family import ModelFamily
 
 log = logging.getLogger(__name__)
-
-LIDC_SIZE_CLASSES = ("<4 mm", "4-6 mm", "6-8 mm", "8-10 mm", ">=10 mm")
-LIDC_MALIGNANCY_CLASSES = ("benign", "malignant")
-
 
 @dataclass(frozen=True)
 class LabelledSplit:
@@ -65,9 +62,10 @@ def evaluation_data(patches_path: str | Path, dataset: str, lidc_labels: str = "
         if dataset == "lidc":
             keep = data["curated"]
             if lidc_labels == "size":
-                labels, names = data["size_bins"].astype(np.int64), LIDC_SIZE_CLASSES
+                labels, names = data["size_bins"].astype(np.int64), SIZE_BIN_LABELS
             elif lidc_labels == "malignancy":
-                labels, names = (data["malignancy"] > 3).astype(np.int64), LIDC_MALIGNANCY_CLASSES
+                malignant = data["malignancy"] > BINARY_CUTS["malignancy"]
+                labels, names = malignant.astype(np.int64), BINARY_CLASSES["malignancy"]
             else:
                 raise ValueError(f"evaluate.lidc_labels must be 'size' or 'malignancy', got {lidc_labels!r}")
             test_keep = keep

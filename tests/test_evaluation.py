@@ -3,6 +3,7 @@ import pytest
 import torch
 import torchvision
 
+from drai.data.lidc_labels import SIZE_BIN_LABELS
 from drai.evaluation import (
     EvaluationSettings,
     evaluate_run,
@@ -57,7 +58,7 @@ def toy_lidc(path, nodules=12, slices=(0,)):
 def test_lidc_labels_size_or_malignancy(tmp_path):
     path = toy_lidc(tmp_path / "p.npz", nodules=30)
     size = evaluation_data(path, "lidc", "size")
-    assert size.class_names[0] == "<4 mm" and len(size.class_names) == 5
+    assert size.class_names == SIZE_BIN_LABELS
     # Median malignancy 3 is not curated: it is in neither split.
     assert len(size.train.labels) + len(size.test.labels) == 24
     malignancy = evaluation_data(path, "lidc", "malignancy")

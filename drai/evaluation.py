@@ -121,25 +121,32 @@ def generate_from_vectors(
 
 
 @torch.no_grad()
-def codes(model: ModelFamily, images: np.ndarray, batch_size: int = 250, device="cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Style and content codes of images; for one-code models both are the single code."""
+def codes(model: ModelFamily, images: np.ndarray, batch_size: int = 250,
+          device="cpu") -> tuple[np.ndarray, np.ndarray | None]:
+    """Style and content codes (posterior means) of images; content is None for one-code models."""
     if len(images) == 0:
-        c_dim = model.shape.c_dim if model.variant.two_codes else model.shape.z_dim
-        return np.zeros((0, model.shape.z_dim), np.float32), np.zeros((0, c_dim), np.float32)
+        return np.zeros((0, model.shape.z_dim), np.float32), (
+            np.zeros((0, model.shape.c_dim), np.float32) if model.variant.two_codes else None)
     styles, contents = [], []
     for start in range(0, len(images), batch_size):
-        z, c = model.infer(torch.as_tensor(images[start:start + batch_size], device=device))
+        z, c = model.infer(torch.as_tensor(images[start:start + batch_size], dtype=torch.float32, device=device))
         styles.append(z.float().cpu())
-        contents.append((c if c is not None else z).float().cpu())
-    return torch.cat(styles).numpy(), torch.cat(contents).numpy()
+        if c is not None:
+            contents.append(c.float().cpu())
+    return torch.cat(styles).numpy(), (torch.cat(contents).numpy() if contents else None)
+
+
+def lidc_retrieval_masks(data) -> tuple[np.ndarray, np.ndarray]:
+    """Query and search masks of Table IV over an LIDC patch set: central slices of
+    the test split, of the query set and of the curated nodules respectively."""
+    central_test = (data["slice_offsets"] == 0) & (data["splits"] == "test")
+    return central_test & data["query"], central_test & data["curated"]
 
 
 def lidc_retrieval_sets(patches_path: str | Path) -> dict[str, np.ndarray]:
     """Images, vectors and attributes of the LIDC query and search sets (central slices)."""
     with np.load(patches_path) as data:
-        central = data["slice_offsets"] == 0
-        test = data["splits"] == "test"
-        query, search = central & test & data["query"], central & test & data["curated"]
+        query, search = lidc_retrieval_masks(data)
         out = {}
         for name, mask in (("query", query), ("search", search)):
             out[f"{name}_images"] = data["images"][mask].astype(np.float32)
@@ -204,7 +211,11 @@ def evaluate_run(
         if patches_path is None:
             raise ValueError("the LIDC retrieval scores need patches_path")
         sets = lidc_retrieval_sets(patches_path)
-        query = codes(model, sets["query_images"], settings.batch_size, device)[1]
-        search = codes(model, sets["search_images"], settings.batch_size, device)[1]
+
+        def content(images):  # one-code models retrieve by their single code
+            z, c = codes(model, images, settings.batch_size, device)
+            return z if c is None else c
+
+        query, search = content(sets["query_images"]), content(sets["search_images"])
         metrics.update(retrieval(sets, query, search, settings.retrieval_top_n))
     return {k: (None if v is None else float(v)) for k, v in metrics.items()}

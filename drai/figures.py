@@ -35,7 +35,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from drai.data.lidc_labels import SIZE_BIN_LABELS
+from drai.evaluation import codes, lidc_retrieval_masks
 from drai.io import save_figure
+from drai.metrics.retrieval import attributes, disagreement, nearest
 
 log = logging.getLogger(__name__)
 
@@ -128,15 +131,12 @@ def load_image_sets(patches_path: str | Path, dataset: str) -> tuple[ImageSet, I
         splits = data["splits"]
         images, vectors = data["images"], data["vectors"]
         if dataset == "lidc":
-            from drai.data.lidc_labels import SIZE_BIN_LABELS
-
-            central = data["slice_offsets"] == 0 if "slice_offsets" in data.files else np.ones(len(splits), bool)
-            test = (splits == "test") & central
-            keep, note = test & data["curated"], "curated test nodules"
+            query, keep = lidc_retrieval_masks(data)  # Table IV's query and search sets
+            note = "curated test nodules"
             if not keep.any():
-                keep, note = test, "test nodules (no curated one in this preset)"
-                log.warning("%s: no curated test nodule; the figures use all %d test nodules", patches_path, test.sum())
-            query = test & data["query"]
+                keep = (splits == "test") & (data["slice_offsets"] == 0)
+                note = "test nodules (no curated one in this preset)"
+                log.warning("%s: no curated test nodule; the figures use all %d test nodules", patches_path, keep.sum())
             sizes = data["sizes"].astype(np.float64)
             everything = ImageSet(
                 dataset, images.astype(np.float32), vectors.astype(np.float32), data["size_bins"].astype(np.int64),
@@ -203,20 +203,12 @@ def _tensor(model, array) -> torch.Tensor:
 
 def infer_codes(model, images: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
     """Style and content codes (posterior means) of images; content None for one-code models."""
-    zs, cs = [], []
     with _evaluating(model):
-        for start in range(0, len(images), batch_size):
-            z, c = model.infer(_tensor(model, images[start:start + batch_size]))
-            zs.append(z.cpu().numpy())
-            if c is not None:
-                cs.append(c.cpu().numpy())
-    return np.concatenate(zs), (np.concatenate(cs) if cs else None)
+        return codes(model, images, batch_size, _device(model))
 
 
-def content_codes(model, images: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    """Content codes of images: inferred from the image, or from its vector for one-code models."""
-    if model.variant.two_codes:
-        return infer_codes(model, images)[1]
+def content_of(model, vectors: np.ndarray) -> np.ndarray:
+    """Content codes E_phi(t) of conditioning vectors (the mean of q(c|t))."""
     with _evaluating(model):
         return model.content_of(_tensor(model, vectors)).cpu().numpy()
 
@@ -239,8 +231,7 @@ def conditional_grid(model, references: np.ndarray, vectors: np.ndarray, n_sampl
 
     Column k + 1 uses the same sampled style z_k in every row.
     """
-    with _evaluating(model):
-        c = model.content_of(_tensor(model, vectors)).cpu().numpy()
+    c = content_of(model, vectors)
     z = sample_styles(model, n_samples, seed)
     rows, k = len(references), n_samples
     hybrids = generate(model, np.tile(z, (rows, 1)), np.repeat(c, k, axis=0))
@@ -259,7 +250,7 @@ def hybrid_grid(model, style_images: np.ndarray, content_images: np.ndarray,
     else:
         if content_vectors is None:
             raise ValueError(f"{model.variant.name} has one code: its content comes from the conditioning vectors")
-        c = content_codes(model, content_images, content_vectors)
+        c = content_of(model, content_vectors)
     rows, cols = len(c), len(z)
     images = generate(model, np.tile(z, (rows, 1)), np.repeat(c, cols, axis=0))
     return images.reshape(rows, cols, *images.shape[1:])
@@ -282,8 +273,6 @@ def retrieval_panel(query_codes: tuple[np.ndarray, np.ndarray | None],
     ((1, dim) or (dim,)) and the search set; ``exclude`` drops one search index
     (the query itself, when it is in the search set).
     """
-    from drai.metrics.retrieval import nearest
-
     keep = np.array([i for i in range(len(search_codes[0])) if i != exclude], dtype=np.int64)
     n = min(n, len(keep))
 
@@ -299,16 +288,14 @@ def retrieval_panel(query_codes: tuple[np.ndarray, np.ndarray | None],
 
 def target_image(query_attributes: np.ndarray, search_attributes: np.ndarray, exclude: int | None = None) -> int:
     """The search image of lowest disagreement divergence (attribute MSE) to the query; ties by index."""
-    disagreement = ((np.reshape(query_attributes, (1, -1)) - search_attributes) ** 2).mean(axis=1)
-    if exclude is not None and len(disagreement) > 1:
-        disagreement[exclude] = np.inf
-    return int(np.argmin(disagreement))
+    divergence = disagreement(np.reshape(query_attributes, (1, -1)), search_attributes)[0]
+    if exclude is not None and len(divergence) > 1:
+        divergence[exclude] = np.inf
+    return int(np.argmin(divergence))
 
 
 def pixel_match(query_image: np.ndarray, search_images: np.ndarray, exclude: int | None = None) -> int:
     """The search image nearest the query in pixel space (mean absolute error)."""
-    from drai.metrics.retrieval import nearest
-
     search = search_images.reshape(len(search_images), -1).astype(np.float64)
     order = nearest(query_image.reshape(1, -1).astype(np.float64), search, len(search))[0]
     return int(next((i for i in order if i != exclude), order[0]))
@@ -542,8 +529,6 @@ def retrieval_grids(models: Mapping[str, object], tests: ImageSet, queries: Imag
     like = query.images
     header = None
     if tests.sizes is not None:  # LIDC: the attribute-based target and the pixel-space neighbour
-        from drai.metrics.retrieval import attributes
-
         target = target_image(attributes(query.vectors, query.sizes)[0], attributes(tests.vectors, tests.sizes), exclude)
         matched = pixel_match(query.images[0], tests.images, exclude)
         first = np.stack([query.images[0], tests.images[target], tests.images[matched]])[None]
@@ -649,7 +634,6 @@ def make_figure(spec: FigureSpec, patches: Mapping[str, str | Path], models: Map
         draw_message(heading, f"No model of this figure ({names}) is trained in this preset "
                               f"for {', '.join(DATASET_NAMES[d] for d in spec.datasets)}.", output)
         return
-    torch.manual_seed(seed)
     if spec.kind == "interpolation":
         grids = []
         for dataset, ms in loaded.items():

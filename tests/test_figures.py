@@ -1,6 +1,5 @@
 """Figures 10-19 (drai.figures) on tiny untrained models and random images."""
 
-from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -29,7 +28,7 @@ from drai.figures import (
 )
 from drai.models.family import ModelFamily, Shape
 from drai.models.variants import VARIANTS, get_variant
-from drai.train import TrainSettings
+from drai.train import TrainSettings, save_untrained
 
 TINY = TrainSettings(width=4, z_dim=4, c_dim=4)
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -268,19 +267,20 @@ def test_figures_are_reproducible(tmp_path, patch_sets, trained):
 
 
 def test_a_figure_of_models_given_as_files(tmp_path, patch_sets):
-    path = tmp_path / "model.pt"
-    model = tiny_model("DRAI", 1, 17)
-    meta = {"variant": "DRAI", "channels": 1, "t_dim": 17, "settings": asdict(TINY)}
-    torch.save({"model": model.state_dict(), "meta": meta, "step": 0}, path)
+    path = save_untrained("DRAI", 1, 17, TINY, tmp_path / "model.pt")
     output = tmp_path / "fig18.png"
     make_figure(FIGURE_SPECS[18], {"lidc": patch_sets["lidc"]}, {"lidc": {"DRAI": str(path)}}, output)
     assert output.read_bytes()[:8] == PNG
 
 
-def test_a_figure_without_models_says_so(tmp_path, patch_sets):
+def test_a_figure_without_models_says_so(tmp_path, patch_sets, monkeypatch):
+    messages = []
+    draw_message = figures.draw_message
+    monkeypatch.setattr(figures, "draw_message", lambda *args: messages.append(args) or draw_message(*args))
     output = tmp_path / "fig10.png"
     make_figure(FIGURE_SPECS[10], patch_sets, {"lidc": {}}, output)
     assert output.read_bytes()[:8] == PNG
+    assert len(messages) == 1 and "No model of this figure" in messages[0][1]
 
 
 def test_tiny_presets_still_draw(tmp_path, trained):

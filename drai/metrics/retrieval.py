@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 
-SIZE_SCALE = 1.0  # sizes stay in mm
+def attributes(vectors: np.ndarray, sizes_mm: np.ndarray) -> np.ndarray:
+    """The attribute vector of each nodule: its conditioning vector and its size in mm."""
+    return np.concatenate([vectors, sizes_mm[:, None]], axis=1).astype(np.float64)
 
 
-def attributes(vectors: np.ndarray, sizes_mm: np.ndarray, size_scale: float = SIZE_SCALE) -> np.ndarray:
-    return np.concatenate([vectors, (sizes_mm * size_scale)[:, None]], axis=1).astype(np.float64)
+def disagreement(query_attributes: np.ndarray, search_attributes: np.ndarray) -> np.ndarray:
+    """(queries, search items) mean squared difference of the attribute vectors."""
+    return ((query_attributes[:, None, :] - search_attributes[None, :, :]) ** 2).mean(axis=2)
 
 
 def nearest(query_codes: np.ndarray, search_codes: np.ndarray, n: int = 3) -> np.ndarray:
@@ -43,9 +46,9 @@ def retrieval_scores(
     n: int = 3,
 ) -> dict[str, float]:
     found = nearest(query_codes.reshape(len(query_codes), -1), search_codes.reshape(len(search_codes), -1), n)
-    disagreement = ((query_attributes[:, None, :] - search_attributes[None, :, :]) ** 2).mean(axis=2)
-    divergence = np.take_along_axis(disagreement, found, axis=1).mean()
-    truth = disagreement.argmin(axis=1)
+    divergence_all = disagreement(query_attributes, search_attributes)
+    divergence = np.take_along_axis(divergence_all, found, axis=1).mean()
+    truth = divergence_all.argmin(axis=1)
     hits = [
         any(np.array_equal(search_vectors[j], search_vectors[truth[q]]) for j in found[q]) for q in range(len(found))
     ]

@@ -40,7 +40,6 @@ TITLES = {
     6: "Ablation study on HAM10000",
 }
 #: Rows of Table IV that are not trained models.
-FIXED_ROWS = ("Pixel Matched",)
 
 
 @dataclass(frozen=True)
@@ -120,12 +119,12 @@ def _number(value: float, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
-def format_ours(row: pd.Series, digits: int = 3, pm: str = "±") -> str:
+def format_ours(row: pd.Series, digits: int = 3) -> str:
     if row["n"] == 0:
         return "—"
     text = _number(row["mean"], digits)
     if row["n"] > 1:
-        text += f" {pm} {_number(row['std'], digits)}"
+        text += f" ± {_number(row['std'], digits)}"
     return text
 
 
@@ -135,12 +134,12 @@ def format_interval(row: pd.Series, digits: int = 3) -> str:
     return f"[{_number(row['ci95_low'], digits)}, {_number(row['ci95_high'], digits)}]"
 
 
-def format_paper(row: pd.Series, digits: int = 3, pm: str = "±") -> str:
+def format_paper(row: pd.Series, digits: int = 3) -> str:
     if math.isnan(row["paper_mean"]):
         return "—"
     text = _number(row["paper_mean"], digits)
     if not math.isnan(row["paper_std"]):
-        text += f" {pm} {_number(row['paper_std'], digits)}"
+        text += f" ± {_number(row['paper_std'], digits)}"
     return text
 
 
@@ -151,7 +150,7 @@ def _column_label(spec: TableSpec, dataset: str, metric: str) -> str:
     return label
 
 
-def _grid(spec: TableSpec, table: pd.DataFrame, pm: str) -> tuple[list[str], list[list[str]]]:
+def _grid(spec: TableSpec, table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     header = ["Method"]
     for dataset, metric in spec.columns:
         label = _column_label(spec, dataset, metric)
@@ -161,7 +160,7 @@ def _grid(spec: TableSpec, table: pd.DataFrame, pm: str) -> tuple[list[str], lis
         line = [method]
         for dataset, metric in spec.columns:
             row = table[(table["method"] == method) & (table["dataset"] == dataset) & (table["metric"] == metric)].iloc[0]
-            line += [format_ours(row, pm=pm), format_interval(row), format_paper(row, pm=pm)]
+            line += [format_ours(row), format_interval(row), format_paper(row)]
         body.append(line)
     return header, body
 
@@ -194,7 +193,7 @@ def caption(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
 
 
 def to_markdown(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
-    header, body = _grid(spec, table, "±")
+    header, body = _grid(spec, table)
     lines = [caption(spec, table, context), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(line) + " |" for line in body]
     return "\n".join(lines) + "\n"
@@ -207,7 +206,7 @@ def _latex_escape(text: str) -> str:
 
 
 def to_latex(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
-    header, body = _grid(spec, table, "±")
+    header, body = _grid(spec, table)
     lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{_latex_escape(caption(spec, table, context))}}}",
              rf"\label{{tab:drai-{spec.number}}}", r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\hline",
              " & ".join(_latex_escape(h) for h in header) + r" \\", r"\hline"]
@@ -217,7 +216,7 @@ def to_latex(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
 
 
 def to_html(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
-    header, body = _grid(spec, table, "±")
+    header, body = _grid(spec, table)
     frame = pd.DataFrame(body, columns=header)
     return f"<p>{caption(spec, table, context)}</p>\n" + frame.to_html(index=False, border=0)
 

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -140,6 +142,11 @@ def test_cgacc_is_the_evaluators_accuracy_on_generated_images(toy_setting):
     picks = np.random.default_rng(0).integers(0, len(data.test.labels), 200)
     assert metrics["cgacc"] == pytest.approx(np.mean(data.test.labels[picks] == 2))
     assert metrics["cifc"] is None  # one-code model
+    # Whatever items are drawn: all right when every test image is of class 2, all wrong when none is.
+    for label, expected in ((2, 1.0), (0, 0.0)):
+        relabelled = replace(data, test=replace(data.test, labels=np.full_like(data.test.labels, label)))
+        assert evaluate_run(tiny("cInfoGAN"), relabelled, patches.parent / "class2.pt",
+                            EvaluationSettings(samples=50, cifc_pairs=4), patches)["cgacc"] == expected
 
 
 def test_settings_from_the_evaluate_section():

@@ -1,6 +1,5 @@
 """Figures 10-19 (drai.figures) on tiny untrained models and random images."""
 
-
 import numpy as np
 import pytest
 import torch

@@ -1,15 +1,19 @@
 """profiles/slurm on a real SLURM: a single-node cluster that this test starts itself.
 
 With snakemake-executor-plugin-slurm and the profile as shipped (only the GPU
-rules' gpu set to 0: the node has none), it proves that
+rules' gpu set to 0: the node has none; status from squeue, and a short wait
+before the first status check), it proves that
 
 (a) the ci preset runs to completion (see below), every job an sbatch job,
     the job status coming from squeue (accounting is off, so sacct cannot
     answer);
-(b) a job that fails makes snakemake exit non-zero, after the profile's retry;
+(b) a job that fails makes snakemake exit non-zero (retries off, so it is
+    submitted once);
 (c) a training job that SLURM kills and puts back in the queue (`scontrol
     requeue`, what preemption does) runs again under the same job id and
-    resumes from its checkpoint.
+    resumes from its checkpoint;
+(d) sbatch asks for what the profile says: one GPU and requeue for the GPU
+    rules.
 
 The cluster: munged (as user munge, in /run/munge, with /etc/munge/munge.key),
 `slurmctld -i` and slurmd started directly (no systemd); configuration, state,

@@ -133,8 +133,9 @@ def load_checkpoint(path: str | Path, device="cpu", required: tuple[str, ...] = 
             f"{path}: not a DRAI checkpoint (it holds something other than tensors and plain values, "
             "which is not loaded)"
         ) from None
-    except Exception as error:  # truncated or foreign files raise RuntimeError, EOFError, ...
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    except Exception as error:  # truncated or foreign files raise RuntimeError, EOFError, KeyError, ...
+        # torch's zip reader says what is wrong in its first sentence; other errors say nothing useful.
+        reason = str(error).split(". ")[0] if isinstance(error, RuntimeError) else "not a file torch.save wrote"
         raise CheckpointError(f"{path}: not a DRAI checkpoint, or a damaged one ({reason})") from None
     missing = [key for key in required if not isinstance(state, dict) or key not in state]
     if missing:

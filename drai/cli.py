@@ -140,14 +140,16 @@ def main(argv=None) -> None:
             print(model_card(get_variant(args.variant)), end="")
         except ValueError as error:
             parser.exit(2, f"drai card: {error}\n")
-    elif args.command == "sample":
-        if (args.vector is None) == (args.data is None):
-            parser.error("sample takes either --vector or --data")
-        cmd_sample(args)
-    elif args.command == "hybrid":
-        cmd_hybrid(args)
     else:
-        cmd_neighbours(args)
+        from drai.train import CheckpointError
+
+        if args.command == "sample" and (args.vector is None) == (args.data is None):
+            parser.error("sample takes either --vector or --data")
+        command = {"sample": cmd_sample, "hybrid": cmd_hybrid, "neighbours": cmd_neighbours}[args.command]
+        try:
+            command(args)
+        except CheckpointError as error:
+            parser.exit(2, f"drai {args.command}: {error}\n")
 
 
 if __name__ == "__main__":

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 
 import jsonschema
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
 SECTIONS = ("lidc", "ham10000", "train", "evaluate")
+#: The generative networks take 64x64 images only (drai/models/networks.py).
+NETWORK_IMAGE_SIZE = 64
 
 
 class ConfigError(ValueError):
@@ -24,16 +27,63 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def _validate(config: dict, schema: dict) -> None:
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+def _raise_all(errors: list[str]) -> None:
+    """One ConfigError listing every error, each naming its key."""
+    if len(errors) == 1:
+        raise ConfigError(errors[0])
     if errors:
-        error = errors[0]
+        raise ConfigError(f"{len(errors)} config errors:\n  " + "\n  ".join(errors))
+
+
+def _schema_errors(config: dict, schema: dict) -> list[str]:
+    validator = jsonschema.Draft202012Validator(schema)
+    messages = []
+    for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
         key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         message = error.message
         if error.validator == "additionalProperties":
             message = f"unknown key: {message}"
-        raise ConfigError(f"config key {key}: {message}")
+        messages.append(f"config key {key}: {message}")
+    return messages
+
+
+def _non_finite_errors(value, key: str = "") -> list[str]:
+    """NaN and infinities anywhere (YAML's .nan, .inf): JSON Schema's number bounds let NaN through."""
+    if isinstance(value, dict):
+        return [e for k, v in value.items() for e in _non_finite_errors(v, f"{key}.{k}" if key else str(k))]
+    if isinstance(value, (list, tuple)):
+        return [e for i, v in enumerate(value) for e in _non_finite_errors(v, f"{key}.{i}")]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"config key {key}: must be a finite number, got {value}"]
+    return []
+
+
+def _validate(config: dict, schema: dict) -> None:
+    _raise_all(_schema_errors(config, schema) + _non_finite_errors(config))
+
+
+def _relation_errors(resolved: dict) -> list[str]:
+    """Values that pass the schema one by one but not together."""
+    errors = []
+    lidc, ham = resolved["lidc"], resolved["ham10000"]
+    if lidc["patch_slices"] % 2 == 0:
+        errors.append(f"config key lidc.patch_slices: must be odd, got {lidc['patch_slices']}")
+    if not lidc["hu_window"][0] < lidc["hu_window"][1]:
+        errors.append(f"config key lidc.hu_window: must be increasing, got {lidc['hu_window']}")
+    if lidc["patch_size"] > lidc["volume_size"]:
+        errors.append(f"config key lidc.patch_size: {lidc['patch_size']} voxels do not fit in the "
+                      f"lidc.volume_size of {lidc['volume_size']} voxels")
+    for section in ("lidc", "ham10000"):
+        size = resolved[section]["output_size"]
+        if size != NETWORK_IMAGE_SIZE:
+            errors.append(f"config key {section}.output_size: the networks take "
+                          f"{NETWORK_IMAGE_SIZE}x{NETWORK_IMAGE_SIZE} images, got {size}")
+    stray = sorted(set(ham["augment_classes"]) - set(ham["classes"]))
+    if stray:
+        errors.append(f"config key ham10000.augment_classes: {stray} not among ham10000.classes")
+    if ham["source"] == "medmnist" and not ham["medmnist_npz"]:
+        errors.append("config key ham10000.medmnist_npz: must name dermamnist_64.npz when source is medmnist")
+    return errors
 
 
 def resolve(config: dict, schema: dict | None = None) -> dict:
@@ -46,26 +96,16 @@ def resolve(config: dict, schema: dict | None = None) -> dict:
     _validate(config, schema)
     preset = config.get("preset", "demo")
     resolved = {"preset": preset}
+    missing = []
     for section in SECTIONS:
         merged = copy.deepcopy(config["presets"][preset].get(section, {}))
         merged.update(copy.deepcopy(config.get(section, {}) or {}))
         required = set(schema["$defs"][section]["properties"])
-        missing = sorted(required - set(merged))
-        if missing:
-            raise ConfigError(
-                f"config key {section}.{missing[0]}: not set, neither in section {section!r} "
-                f"nor in presets.{preset}.{section}"
-            )
+        missing += [
+            f"config key {section}.{key}: not set, neither in section {section!r} nor in presets.{preset}.{section}"
+            for key in sorted(required - set(merged))
+        ]
         resolved[section] = merged
-    lidc = resolved["lidc"]
-    if lidc["patch_slices"] % 2 == 0:
-        raise ConfigError(f"config key lidc.patch_slices: must be odd, got {lidc['patch_slices']}")
-    if not lidc["hu_window"][0] < lidc["hu_window"][1]:
-        raise ConfigError(f"config key lidc.hu_window: must be increasing, got {lidc['hu_window']}")
-    ham = resolved["ham10000"]
-    stray = sorted(set(ham["augment_classes"]) - set(ham["classes"]))
-    if stray:
-        raise ConfigError(f"config key ham10000.augment_classes: {stray} not among ham10000.classes")
-    if ham["source"] == "medmnist" and not ham["medmnist_npz"]:
-        raise ConfigError("config key ham10000.medmnist_npz: must name dermamnist_64.npz when source is medmnist")
+    _raise_all(missing)
+    _raise_all(_relation_errors(resolved))
     return resolved

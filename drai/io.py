@@ -4,13 +4,37 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def _remove_leftovers(path: Path, suffix: str, folders: bool = False) -> None:
+    """Remove the temporary files (or folders) an earlier, killed write of ``path`` left.
+
+    Only names of this module's own pattern for ``path`` (``.NAME.XXXXXXXX`` +
+    suffix, as tempfile makes them) are touched; each output is written by one
+    job at a time, so none of them is in use.
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}{re.escape(suffix)}")
+    for entry in path.parent.iterdir():
+        if not pattern.fullmatch(entry.name) or entry.is_symlink():
+            continue
+        if folders and entry.is_dir():
+            shutil.rmtree(entry)
+        elif not folders and entry.is_file():
+            entry.unlink()
+        else:
+            continue
+        log.info("removed %s, left by an interrupted write of %s", entry, path)
 
 
 @contextlib.contextmanager
@@ -22,9 +46,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=suffix or "".join(path.suffixes) or ".tmp"
-    )
+    suffix = suffix or "".join(path.suffixes) or ".tmp"
+    _remove_leftovers(path, suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.close(fd)
     tmp = Path(tmp)
     # mkstemp makes the file private; give it the permissions of a normal new file.
@@ -43,6 +67,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; move it onto ``path`` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(path, "", folders=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:
         yield tmp

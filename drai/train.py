@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import pickle
+import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +31,10 @@ from drai.models.family import TRANSFORMS, ModelFamily, Shape, training_losses, 
 from drai.models.variants import get_variant, loss_terms, model_card
 
 log = logging.getLogger(__name__)
+
+
+class CheckpointError(ValueError):
+    """A file that is not a readable DRAI checkpoint; the message names it."""
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -102,14 +109,45 @@ def _state(model, opt_g, opt_d, step, noise, rng, history, meta) -> dict:
     }
 
 
+CHECKPOINT_KEYS = ("model", "opt_g", "opt_d", "step", "noise", "rng", "history", "meta")
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save(state, tmp)
 
 
-def load_checkpoint(path: str | Path, device="cpu") -> dict:
-    """A checkpoint's contents; ``weights_only`` refuses anything but tensors and plain values."""
-    return torch.load(path, map_location=device, weights_only=True)
+def load_checkpoint(path: str | Path, device="cpu", required: tuple[str, ...] = ("model", "meta")) -> dict:
+    """A checkpoint's contents; ``weights_only`` refuses anything but tensors and plain values.
+
+    Anything else (a truncated file, another program's file, a pickle carrying
+    code) raises CheckpointError naming the file. torch's own messages are not
+    passed on: they suggest ``weights_only=False``, which would run that code.
+    """
+    if not Path(path).is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path}: not a DRAI checkpoint (it holds something other than tensors and plain values, "
+            "which is not loaded)"
+        ) from None
+    except Exception as error:  # truncated or foreign files raise RuntimeError, EOFError, KeyError, ...
+        # torch's zip reader says what is wrong in its first sentence; other errors say nothing useful.
+        reason = str(error).split(". ")[0] if isinstance(error, RuntimeError) else "not a file torch.save wrote"
+        raise CheckpointError(f"{path}: not a DRAI checkpoint, or a damaged one ({reason})") from None
+    missing = [key for key in required if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise CheckpointError(f"{path}: not a DRAI checkpoint (no {', '.join(missing)})")
+    return state
+
+
+def set_aside(path: Path) -> Path:
+    """Rename an unreadable file out of the way (kept for inspection, never deleted)."""
+    aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    os.replace(path, aside)
+    return aside
 
 
 def train_step(model, opt_g, opt_d, x, t, noise, x_transformed, autocast) -> dict[str, float]:
@@ -161,7 +199,13 @@ def train(
     history: list[dict] = []
     step = 0
     meta = run_meta(variant_name, images.shape[1], vectors.shape[1], settings)
-    state = load_checkpoint(checkpoint_path, dev) if checkpoint_path.exists() else None
+    state = None
+    if checkpoint_path.exists():
+        try:
+            state = load_checkpoint(checkpoint_path, dev, required=CHECKPOINT_KEYS)
+        except CheckpointError as error:
+            # A damaged checkpoint would stop every rerun: keep it aside and start afresh.
+            log.warning("%s; set aside as %s, starting afresh", error, set_aside(checkpoint_path))
     if state is not None and state["meta"] != meta:
         # The settings changed (that is why the workflow reruns the job): start afresh.
         log.warning("%s was made with other settings; starting afresh", checkpoint_path)
@@ -238,11 +282,15 @@ def save_untrained(variant_name: str, channels: int, t_dim: int, settings: Train
 def load_model(path: str | Path, device: str = "cpu") -> ModelFamily:
     """A trained model from ``model.pt`` (or a checkpoint), in eval mode."""
     state = load_checkpoint(path, device)
-    meta = state["meta"]
-    settings = TrainSettings(**meta["settings"])
-    model = ModelFamily(get_variant(meta["variant"]),
-                        Shape(meta["channels"], meta["t_dim"], settings.width, settings.z_dim, settings.c_dim))
-    model.load_state_dict(state["model"])
+    try:
+        meta = state["meta"]
+        settings = TrainSettings(**meta["settings"])
+        model = ModelFamily(get_variant(meta["variant"]),
+                            Shape(meta["channels"], meta["t_dim"], settings.width, settings.z_dim, settings.c_dim))
+        model.load_state_dict(state["model"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(f"{path}: not a DRAI checkpoint (its run description or weights do not fit: {reason})") from None
     return model.to(device).eval()
 
 

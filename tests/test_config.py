@@ -69,3 +69,52 @@ def test_missing_key_is_named(config):
     del config["presets"]["demo"]["lidc"]["synthetic_cases"]
     with pytest.raises(ConfigError, match="lidc.synthetic_cases: not set"):
         resolve(config)
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        (lambda c: c["presets"]["demo"]["train"].update(lr=float("nan")), "presets.demo.train.lr"),
+        (lambda c: c["evaluate"].update(lr=float("inf")), "evaluate.lr"),
+        (lambda c: c["ham10000"].update(lesion_margin=float("-inf")), "ham10000.lesion_margin"),
+    ],
+)
+def test_non_finite_numbers_are_refused(config, change, key):
+    change(config)
+    with pytest.raises(ConfigError, match=f"config key {key}: must be a finite number"):
+        resolve(config)
+
+
+def test_yaml_nan_is_refused(config):
+    config["train"].update(yaml.safe_load("lr: .nan"))
+    with pytest.raises(ConfigError, match="config key train.lr: must be a finite number, got nan"):
+        resolve(config)
+
+
+@pytest.mark.parametrize(
+    "change, key, message",
+    [
+        (lambda c: c["lidc"].update(patch_size=4000, volume_size=32), "lidc.patch_size", "do not fit"),
+        (lambda c: c["lidc"].update(output_size=32), "lidc.output_size", "the networks take 64x64"),
+        (lambda c: c["ham10000"].update(output_size=128), "ham10000.output_size", "the networks take 64x64"),
+    ],
+)
+def test_values_that_do_not_fit_together_are_refused(config, change, key, message):
+    change(config)
+    with pytest.raises(ConfigError, match=f"config key {key}: .*{message}"):
+        resolve(config)
+
+
+def test_every_error_is_reported_at_once(config):
+    schema_bad = copy.deepcopy(config)
+    schema_bad["lidc"].update(source="ftp")
+    schema_bad["evaluate"].update(lr=float("nan"), samples="many")
+    with pytest.raises(ConfigError) as raised:
+        resolve(schema_bad)
+    for key in ("lidc.source", "evaluate.lr", "evaluate.samples"):
+        assert f"config key {key}:" in str(raised.value)
+    config["lidc"].update(patch_size=4000, volume_size=32, output_size=32, patch_slices=2)
+    with pytest.raises(ConfigError) as raised:
+        resolve(config)
+    for key in ("lidc.patch_size", "lidc.output_size", "lidc.patch_slices"):
+        assert f"config key {key}:" in str(raised.value)

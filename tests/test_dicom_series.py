@@ -1,3 +1,4 @@
+import contextlib
 import shutil
 
 import numpy as np
@@ -116,3 +117,104 @@ def test_any_file_order_gives_the_same_volume(phantom):
     shuffled = [files[i] for i in np.random.default_rng(1).permutation(len(files))]
     np.testing.assert_array_equal(read_series(shuffled).hu, read_series(files).hu)
     np.testing.assert_array_equal(read_series(files[::-1]).hu, read_series(files).hu)
+
+
+def compress_series(source, target, syntax: str):
+    """A copy of a plain series with compressed pixel data: ``rle``, ``jpeg2000`` (lossless) or ``jpeg-lossless``.
+
+    pydicom encodes RLE and JPEG 2000; it has no JPEG Lossless encoder, so
+    GDCM (in SimpleITK) encodes those pixels and pydicom puts them in the
+    original header.
+    """
+    from pydicom.uid import JPEG2000Lossless, RLELossless
+
+    target.mkdir(parents=True)
+    for path in sorted(source.iterdir()):
+        dataset = pydicom.dcmread(path)
+        if syntax == "jpeg-lossless":
+            writer = sitk.ImageFileWriter()
+            writer.SetUseCompression(True)
+            writer.SetCompressor("JPEG")
+            writer.SetFileName(str(target / "gdcm.dcm"))
+            writer.Execute(sitk.GetImageFromArray(dataset.pixel_array[None]))
+            encoded = pydicom.dcmread(target / "gdcm.dcm")
+            (target / "gdcm.dcm").unlink()
+            dataset.file_meta.TransferSyntaxUID = encoded.file_meta.TransferSyntaxUID
+            dataset.PixelData = encoded.PixelData
+            dataset["PixelData"].VR = "OB"
+            dataset["PixelData"].is_undefined_length = True
+        else:
+            dataset.compress({"rle": RLELossless, "jpeg2000": JPEG2000Lossless}[syntax])
+        dataset.save_as(target / path.name)
+    return target
+
+
+@pytest.mark.parametrize(
+    "syntax, uid",
+    [("jpeg-lossless", "1.2.840.10008.1.2.4.70"), ("jpeg2000", "1.2.840.10008.1.2.4.90"), ("rle", "1.2.840.10008.1.2.5")],
+)
+def test_compressed_series_read_to_the_same_hu(phantom, tmp_path, syntax, uid):
+    from drai.data.dicom_series import transfer_syntax
+
+    compressed = compress_series(phantom, tmp_path / syntax, syntax)
+    files = _files(compressed)
+    assert {transfer_syntax(f) for f in files} == {uid}
+    plain, series = read_series(_files(phantom)), read_series(files)
+    np.testing.assert_array_equal(series.hu, plain.hu)
+    assert series.geometry == plain.geometry
+    # SimpleITK decodes all three itself: a complete compressed file is not taken for a truncated one.
+    from drai.data.dicom_series import _read_with_sitk
+
+    _, fast = _read_with_sitk(files)
+    _, reference = _read_with_sitk(_files(phantom))
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(fast), sitk.GetArrayFromImage(reference))
+
+
+@pytest.mark.parametrize("syntax", ["jpeg-lossless", "jpeg2000", "rle"])
+def test_compressed_slices_decode_with_pydicom_too(phantom, tmp_path, syntax):
+    from drai.data.dicom_series import _read_with_pydicom
+
+    compressed = compress_series(phantom, tmp_path / syntax, syntax)
+    _, careful = _read_with_pydicom(_files(compressed))
+    _, plain = _read_with_pydicom(_files(phantom))
+    np.testing.assert_array_equal(careful, plain)
+
+
+@pytest.mark.parametrize("keep", [-200, 700], ids=["in-pixel-data", "in-header"])
+def test_truncated_compressed_slice_gives_the_reason(phantom, tmp_path, keep):
+    compressed = compress_series(phantom, tmp_path / "rle", "rle")
+    path = _files(compressed)[4]
+    data = path.read_bytes()
+    path.write_bytes(data[:keep])
+    with pytest.warns(UserWarning) if keep < 0 else contextlib.nullcontext():  # pydicom warns of the cut delimiter
+        with pytest.raises(SeriesError, match=f"{path}: truncated: its pixel data is missing or cut short"):
+            read_series(_files(compressed))
+
+
+def test_stray_files_among_extensionless_dicom_are_skipped(phantom, tmp_path, caplog):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for path in _files(phantom):
+        shutil.copy(path, bare / path.stem)
+    strays = {"README.txt": "about this series", ".DS_Store": "\0\0\0\1Bud1", "Thumbs.db": "x", "notes.xml": "<a/>",
+              "info.json": "{}"}
+    for name, text in strays.items():
+        (bare / name).write_text(text)
+    with caplog.at_level("INFO", logger="drai.data.dicom_series"):
+        files = dicom_files(bare)
+    assert len(files) == 8 and not {f.name for f in files} & set(strays)
+    assert all(f"{bare / name}: not a DICOM slice; skipped" in caplog.text for name in strays)
+    bare_series, plain = read_series(files), read_series(_files(phantom))  # kept: .hu is a view of their images
+    np.testing.assert_array_equal(bare_series.hu, plain.hu)
+
+
+def test_a_broken_file_that_claims_to_be_dicom_is_refused(phantom, tmp_path):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for path in _files(phantom):
+        shutil.copy(path, bare / path.stem)
+    broken = bare / _files(phantom)[3].stem
+    broken.write_bytes(broken.read_bytes()[:400])
+    assert broken in dicom_files(bare)
+    with pytest.raises(SeriesError, match=str(broken)):
+        read_series(dicom_files(bare))

@@ -2,6 +2,8 @@
 
 import io
 import os
+import stat
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import pytest
 from fault_server import FaultyServer
 
 from drai.data.dicom_series import SeriesError
-from drai.data.download import DownloadError, download_series
+from drai.data.download import SLICE_BYTES_LIMIT, DownloadError, download_series, safe_extract
 from drai.data.synthetic_ct import render_phantom
 
 SERIES_UID = "1.2.826.0.1.3680043.8.498.1"
@@ -128,3 +130,78 @@ def test_zip_entry_outside_target_is_refused(tmp_path, name):
     assert not dest.exists()
     assert not (tmp_path / "d" / "escape.dcm").exists()
     assert not (tmp_path / "escape.dcm").exists()
+
+
+def zip_of(entries: list[tuple[str | zipfile.ZipInfo, bytes]], compression=zipfile.ZIP_STORED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zipfile warns of the duplicate names some tests need
+        for name, data in entries:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_duplicated_entry_is_refused_and_nothing_is_committed(tmp_path):
+    folder = render_phantom(tmp_path / "src", matrix=16, pixel_spacing=10.0, slice_spacing=5.0,
+                            n_slices=N_SLICES, nodule_world=(0, 0, -90), series_uid=SERIES_UID)
+    slices = sorted(folder.glob("*.dcm"))
+    entries = [(p.name, p.read_bytes()) for p in slices[:-1]] + [(slices[0].name, slices[-1].read_bytes())]
+    dest = tmp_path / "d" / SERIES_UID
+    with FaultyNBIA(zip_of(entries), []) as server:
+        with pytest.raises(DownloadError, match=f"entry '{slices[0].name}' appears more than once"):
+            fetch(server, dest)
+    assert not dest.exists() and not list(dest.parent.iterdir())  # no folder, no part file
+    with FaultyNBIA(series_zip(tmp_path, SERIES_UID), []) as server:
+        assert len(fetch(server, dest)) == N_SLICES  # a rerun downloads again
+
+
+def test_zip_bomb_is_refused_before_anything_is_written(tmp_path):
+    dest = tmp_path / "d" / SERIES_UID
+    buffer = io.BytesIO(series_zip(tmp_path, SERIES_UID))
+    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.dcm", bytes(20 << 20))
+    with FaultyNBIA(buffer.getvalue(), []) as server:
+        with pytest.raises(DownloadError, match="refusing entry 'zeros.dcm': it expands .* more than 200 times"):
+            fetch(server, dest)
+    assert not dest.exists() and not list(dest.parent.iterdir())
+
+
+def test_extraction_beyond_the_size_limit_is_refused(tmp_path):
+    archive = tmp_path / "series.zip"
+    archive.write_bytes(series_zip(tmp_path, SERIES_UID))
+    (tmp_path / "out").mkdir()
+    with pytest.raises(DownloadError, match=f"{archive}: refusing to extract .* more than the 1000"):
+        safe_extract(archive, tmp_path / "out", max_total_bytes=1000)
+    assert not list((tmp_path / "out").iterdir())
+    assert len(safe_extract(archive, tmp_path / "out", max_total_bytes=N_SLICES * SLICE_BYTES_LIMIT)) == N_SLICES
+
+
+def symlink_entry(name: str, target: str) -> tuple[zipfile.ZipInfo, bytes]:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info, target.encode()
+
+
+@pytest.mark.parametrize(
+    "entries, message",
+    [
+        ([("a", b"x"), ("a/b.dcm", b"y")], "entry 'a' is both a file and a folder"),
+        ([("a/b.dcm", b"y"), ("a", b"x")], "entry 'a' is both a file and a folder"),
+        ([symlink_entry("link", "/tmp"), ("link/b.dcm", b"y")], "refusing entry 'link': a symbolic link"),
+    ],
+    ids=["file-then-folder", "folder-then-file", "symlink"],
+)
+def test_colliding_or_linked_entries_are_refused_naming_archive_and_entry(tmp_path, entries, message):
+    archive = tmp_path / "series.zip"
+    archive.write_bytes(zip_of(entries))
+    (tmp_path / "out").mkdir()
+    with pytest.raises(DownloadError, match=f"{archive}: {message}"):
+        safe_extract(archive, tmp_path / "out")
+    assert not list((tmp_path / "out").iterdir())
+
+
+def test_truncated_archive_is_named(tmp_path):
+    archive = tmp_path / "series.zip"
+    archive.write_bytes(series_zip(tmp_path, SERIES_UID)[:500])
+    with pytest.raises(DownloadError, match=f"{archive}: not a readable zip file"):
+        safe_extract(archive, tmp_path / "out")

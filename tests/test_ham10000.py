@@ -10,6 +10,7 @@ from drai.data.ham10000 import (
     build_patches,
     crop_patch,
     estimate_lesion,
+    find_files,
     from_medmnist,
     lesion_from_mask,
     read_metadata,
@@ -152,3 +153,51 @@ def test_medmnist_is_mapped_onto_the_classes(tmp_path):
     np.savez(tmp_path / "broken.npz", **arrays)
     with pytest.raises(DataError, match="missing key.*val_labels"):
         from_medmnist(tmp_path / "broken.npz")
+
+
+def test_an_image_listed_twice_is_refused_naming_the_lines(tmp_path):
+    root = write_dataset(tmp_path / "raw", SyntheticDermSettings(train_images=20, test_images=0, width=96, height=72))
+    metadata = pd.read_csv(root / "HAM10000_metadata.csv")
+    twice = metadata.iloc[3].image_id
+    metadata.loc[len(metadata)] = {**metadata.iloc[3].to_dict(), "lesion_id": "HAM_9999999",
+                                   "dx": "mel" if metadata.iloc[3].dx != "mel" else "nv"}
+    metadata.to_csv(root / "HAM10000_metadata.csv", index=False)
+    with pytest.raises(DataError, match=f"HAM10000_metadata.csv: image_id {twice} is listed more than once "
+                                        rf"\(lines 5, {len(metadata) + 1}\)"):
+        build_patches(root, progress=False)
+
+
+def test_an_image_in_both_training_and_test_lists_is_refused(tmp_path):
+    root = write_dataset(tmp_path / "raw", SyntheticDermSettings(train_images=20, test_images=5, width=96, height=72))
+    truth = pd.read_csv(root / "ISIC2018_Task3_Test_GroundTruth.csv")
+    truth.loc[0, "image"] = pd.read_csv(root / "HAM10000_metadata.csv").image_id.iloc[0]
+    truth.to_csv(root / "ISIC2018_Task3_Test_GroundTruth.csv", index=False)
+    with pytest.raises(DataError, match="is also listed in .*HAM10000_metadata.csv .* both the training and the test"):
+        build_patches(root, progress=False)
+
+
+def test_an_image_in_both_image_folders_is_logged(tmp_path, caplog):
+    root = write_dataset(tmp_path / "raw", SyntheticDermSettings(train_images=20, test_images=0, width=96, height=72))
+    first = sorted((root / "HAM10000_images_part_1").glob("*.jpg"))[0]
+    copy = root / "HAM10000_images_part_2" / first.name
+    copy.write_bytes(first.read_bytes())
+    with caplog.at_level("WARNING", logger="drai.data.ham10000"):
+        files = find_files(root)
+    assert files.images[first.stem] == copy
+    assert f"image {first.stem} is also in {first}; using {copy}" in caplog.text
+
+
+def test_an_absent_image_is_reported_with_the_path_looked_for(tmp_path):
+    root = write_dataset(tmp_path / "raw", SyntheticDermSettings(train_images=20, test_images=5, width=96, height=72))
+    metadata = pd.read_csv(root / "HAM10000_metadata.csv")
+    absent = metadata[metadata.dx.isin(["nv", "mel", "bkl"])].image_id.iloc[0]
+    next(root.rglob(f"{absent}.jpg")).unlink()
+    truth = pd.read_csv(root / "ISIC2018_Task3_Test_GroundTruth.csv")
+    absent_test = truth.image.iloc[0]
+    truth.loc[0, ["MEL", "NV", "BKL"]] = [0, 1, 0]
+    truth.loc[0, [c for c in truth.columns if c not in ("image", "MEL", "NV", "BKL")]] = 0
+    truth.to_csv(root / "ISIC2018_Task3_Test_GroundTruth.csv", index=False)
+    next(root.rglob(f"{absent_test}.jpg")).unlink()
+    skipped = build_patches(root, progress=False)[2].set_index("image_id")
+    assert skipped.file[absent] == str(root / "**" / f"{absent}.jpg")
+    assert skipped.file[absent_test] == str(root / "**" / "ISIC2018_Task3_Test_Images" / "**" / f"{absent_test}.jpg")

@@ -130,3 +130,16 @@ def test_zip_entry_outside_the_folder_is_refused(files, tmp_path):
             fetch(server, tmp_path / "raw")
     assert not (tmp_path / "evil.jpg").exists()
     shutil.rmtree(tmp_path / "raw")
+
+
+def test_a_truncated_zip_of_the_user_is_named_and_kept(files, tmp_path):
+    root = tmp_path / "raw"
+    root.mkdir()
+    for name, (data, _) in files.items():
+        (root / name).write_bytes(data)
+    truncated = root / "HAM10000_images_part_1.zip"
+    truncated.write_bytes(files["HAM10000_images_part_1.zip"][0][:1000])
+    with dataverse(files, []) as server:
+        with pytest.raises(DownloadError, match=f"{truncated}: not a readable zip file"):
+            fetch(server, root)
+    assert truncated.is_file() and not (root / "HAM10000_images_part_1").exists()

@@ -10,7 +10,7 @@ from drai.models import losses
 from drai.models.family import ModelFamily, Shape, training_losses, transform
 from drai.models.networks import reverse_gradient
 from drai.models.variants import VARIANTS, get_variant, loss_terms
-from drai.train import NonFiniteLoss, TrainSettings, load_checkpoint, load_model, train
+from drai.train import CheckpointError, NonFiniteLoss, TrainSettings, load_checkpoint, load_model, train
 
 TINY = TrainSettings(steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
 
@@ -149,8 +149,52 @@ class Payload:
 def test_loading_never_unpickles_objects(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"model": Payload()}, path)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(CheckpointError, match=f"{path}: not a DRAI checkpoint") as raised:
         load_checkpoint(path)
+    assert "weights_only" not in str(raised.value)
+
+
+def test_a_truncated_checkpoint_is_set_aside_and_the_run_starts_afresh(tmp_path, caplog):
+    images, vectors = fake_data(1, 17)
+    checkpoint = train(images, vectors, "DAI", tmp_path / "run", TINY, device="cpu", stop_after=1, progress=False)
+    damaged = checkpoint.read_bytes()[: checkpoint.stat().st_size // 2]
+    checkpoint.write_bytes(damaged)
+    with caplog.at_level("WARNING", logger="drai.train"):
+        resumed = train(images, vectors, "DAI", tmp_path / "run", TINY, device="cpu", progress=False)
+    aside = list((tmp_path / "run").glob("checkpoint.pt.unreadable-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == damaged
+    assert str(checkpoint) in caplog.text and str(aside[0]) in caplog.text
+    fresh = train(images, vectors, "DAI", tmp_path / "fresh", TINY, device="cpu", progress=False)
+    a, b = load_checkpoint(resumed)["model"], load_checkpoint(fresh)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("kind", ["text", "code", "foreign", "truncated"])
+@pytest.mark.parametrize("command", ["sample", "hybrid", "neighbours"])
+def test_commands_refuse_a_file_that_is_not_a_drai_checkpoint(tmp_path, capsys, kind, command):
+    from drai.cli import main
+
+    path = tmp_path / "model.pt"
+    if kind == "text":
+        path.write_text("not a model\n")
+    elif kind == "code":
+        torch.save({"model": Payload(), "meta": {}}, path)
+    elif kind == "foreign":
+        torch.save({"weights": torch.zeros(3)}, path)
+    else:
+        torch.save({"model": {"w": torch.zeros(64, 64)}, "meta": {}}, path)
+        path.write_bytes(path.read_bytes()[:1000])
+    images, vectors = fake_data(3, 3, n=6)
+    np.savez(tmp_path / "patches.npz", images=images, vectors=vectors)
+    data = ["--data", str(tmp_path / "patches.npz")]
+    extra = {"sample": data, "hybrid": data + ["--content", "0", "--style", "1"], "neighbours": data + ["--query", "0"]}
+    with pytest.raises(SystemExit) as exited:
+        main([command, str(path), *extra[command], "-o", str(tmp_path / "out.png")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"drai {command}: {path}: not a DRAI checkpoint" in err
+    assert "weights_only" not in err and "Traceback" not in err
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_transforms_keep_shape_and_change_the_image():

@@ -8,6 +8,7 @@ sizes or pixel spacings.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,10 @@ import numpy as np
 import pydicom
 import SimpleITK as sitk
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_file_meta_info
 from pydicom.pixels import apply_modality_lut
+
+log = logging.getLogger(__name__)
 
 
 class SeriesError(ValueError):
@@ -59,14 +63,30 @@ def hu_from_dataset(dataset: pydicom.Dataset) -> np.ndarray:
     return np.asarray(apply_modality_lut(dataset.pixel_array, dataset), dtype=np.float32)
 
 
+def _claims_dicom(path: Path) -> bool:
+    """Whether a file says it is DICOM: the 'DICM' marker after the 128-byte preamble."""
+    with open(path, "rb") as handle:
+        return handle.read(132)[128:] == b"DICM"
+
+
 def dicom_files(folder: str | os.PathLike) -> list[Path]:
-    """The DICOM files of a series folder: ``*.dcm``, or every file when none is so named."""
+    """The DICOM files of a series folder: ``*.dcm``, or, when none is so named,
+    every file that claims to be DICOM (the 'DICM' marker).
+
+    Anything else (README.txt, .DS_Store, Thumbs.db, a DICOMDIR index) is
+    skipped with a log line; a file that claims to be DICOM and is broken is
+    refused later, by the reader, naming it.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise SeriesError(f"{folder}: series folder does not exist")
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".dcm")
     if not files:
-        files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        for path in sorted(p for p in folder.iterdir() if p.is_file()):
+            if path.name.upper() != "DICOMDIR" and _claims_dicom(path):
+                files.append(path)
+            else:
+                log.info("%s: not a DICOM slice; skipped", path)
     if not files:
         raise SeriesError(f"{folder}: no DICOM files")
     return files
@@ -90,13 +110,18 @@ def _read_slice(path: Path) -> tuple[pydicom.Dataset, np.ndarray]:
         raise SeriesError(f"{path}: not a DICOM file") from None
     except Exception as error:
         raise SeriesError(f"{path}: unreadable DICOM file ({error})") from None
+    if "PixelData" not in dataset:
+        # pydicom reads a file cut short up to where it ends, and drops cut encapsulated pixel data.
+        raise SeriesError(f"{path}: truncated: its pixel data is missing or cut short ({path.stat().st_size} bytes)")
     for keyword in ("ImagePositionPatient", "PixelSpacing", "Rows", "Columns"):
         if keyword not in dataset:
             raise SeriesError(f"{path}: {keyword} is missing")
+    syntax = dataset.file_meta.get("TransferSyntaxUID", "") if hasattr(dataset, "file_meta") else ""
     try:
         hu = hu_from_dataset(dataset)
     except Exception as error:
-        raise SeriesError(f"{path}: pixel data cannot be decoded ({error})") from None
+        name = getattr(syntax, "name", "") or "uncompressed"
+        raise SeriesError(f"{path}: {name} pixel data cannot be decoded, truncated or corrupt ({error})") from None
     if hu.shape != (int(dataset.Rows), int(dataset.Columns)):
         raise SeriesError(f"{path}: pixel data shape {hu.shape} does not match Rows x Columns")
     return dataset, hu
@@ -220,13 +245,34 @@ def _read_with_sitk(files: list[Path]) -> tuple[list[_SliceHeader], sitk.Image]:
 
 
 _UNCOMPRESSED = {"", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
+#: How encapsulated (compressed) pixel data ends: a sequence delimitation item of length 0.
+_SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+
+
+def transfer_syntax(path: Path) -> str:
+    """The transfer syntax UID from a file's meta header ('' when it has none).
+
+    SimpleITK's series reader does not keep the file meta group (0002), so it
+    is read here, by pydicom, which reads nothing beyond that group.
+    """
+    try:
+        return str(read_file_meta_info(path).get("TransferSyntaxUID", "")).rstrip("\x00 ")
+    except Exception:  # no or broken meta header: the readers will say what is wrong
+        return ""
 
 
 def _truncated(path: Path, tag) -> bool:
-    """Whether an uncompressed file is too short to hold its pixel data."""
-    syntax = tag("0002|0010").rstrip("\x00 ")
+    """Whether a file may be too short to hold its pixel data.
+
+    Uncompressed: shorter than rows x columns x bytes per pixel. Compressed:
+    not ending where encapsulated pixel data ends (GDCM decodes some cut
+    fragments without complaint); pydicom then decodes it, or says why not.
+    """
+    syntax = transfer_syntax(path)
     if syntax not in _UNCOMPRESSED:
-        return False
+        with open(path, "rb") as handle:
+            handle.seek(max(path.stat().st_size - len(_SEQUENCE_DELIMITER), 0))
+            return handle.read() != _SEQUENCE_DELIMITER
     try:
         pixel_bytes = int(tag("0028|0010")) * int(tag("0028|0011")) * int(tag("0028|0100") or 16) // 8
     except ValueError:

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import shutil
+import stat
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import requests
@@ -27,6 +30,11 @@ from drai.io import atomic_dir
 
 NBIA_API = "https://services.cancerimagingarchive.net/nbia-api/services/v4"
 CHUNK = 1 << 16
+#: Largest plausible CT slice file: a 512x512 16-bit slice is 0.5 MiB; this allows 1024x1024 and big headers.
+SLICE_BYTES_LIMIT = 4 << 20
+#: Largest expansion of an archive: deflate packs CT slices a few times and JPEGs hardly
+#: at all; a zip bomb of zeros expands about a thousand times.
+ARCHIVE_RATIO_LIMIT = 200
 log = logging.getLogger(__name__)
 
 
@@ -71,6 +79,9 @@ def fetch_to_file(
                 except ValueError as error:
                     part.unlink(missing_ok=True)
                     raise _Retry(str(error)) from None
+                except DownloadError:
+                    part.unlink(missing_ok=True)  # refused for good: a rerun must not resume it
+                    raise
             return part
         except _Retry as error:
             last_error = str(error)
@@ -106,34 +117,110 @@ def _transfer(session, url, params, part: Path, timeout_s, progress, what) -> No
             raise _Retry(f"connection closed after {received} of {expected} bytes")
 
 
-def check_zip(path: Path) -> None:
-    """ValueError when ``path`` is not a complete, readable zip."""
+def series_archive_limit(expected_slices: int | None) -> int | None:
+    """Most bytes a series' zip may expand to: its slice count times a generous slice size."""
+    return None if expected_slices is None else expected_slices * SLICE_BYTES_LIMIT
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise DownloadError(f"{path}: not a readable zip file ({error})") from None
+
+
+def check_entries(
+    archive: zipfile.ZipFile,
+    archive_path: Path,
+    max_total_bytes: int | None = None,
+    max_ratio: float | None = ARCHIVE_RATIO_LIMIT,
+) -> None:
+    """DownloadError naming the archive and the entry, for entries that must not be extracted.
+
+    Refused, from the entry list alone (nothing is decompressed): names that
+    land outside the target, a name given twice, a name that is a file in one
+    entry and a folder in another, symbolic links, and archives that expand
+    beyond ``max_total_bytes`` or by more than ``max_ratio``.
+    """
+    files, folders, seen = set(), set(), set()
+    total = packed = 0
+    for member in archive.infolist():
+        name = member.filename
+        normal = posixpath.normpath(name.replace("\\", "/"))
+        if os.path.isabs(name) or normal == ".." or normal.startswith("../") or posixpath.isabs(normal):
+            raise DownloadError(f"{archive_path}: refusing entry {name!r} outside the target folder")
+        if stat.S_ISLNK(member.external_attr >> 16):
+            raise DownloadError(f"{archive_path}: refusing entry {name!r}: a symbolic link")
+        if normal in seen:
+            raise DownloadError(f"{archive_path}: entry {name!r} appears more than once")
+        seen.add(normal)
+        (folders if member.is_dir() else files).add(normal)
+        parent = posixpath.dirname(normal)
+        while parent:
+            folders.add(parent)
+            parent = posixpath.dirname(parent)
+        total += member.file_size
+        packed += member.compress_size
+        if max_ratio is not None and member.file_size > max_ratio * max(member.compress_size, 1024):
+            raise DownloadError(
+                f"{archive_path}: refusing entry {name!r}: it expands {member.compress_size} bytes to "
+                f"{member.file_size}, more than {max_ratio:g} times"
+            )
+    clash = sorted(files & folders)
+    if clash:
+        raise DownloadError(f"{archive_path}: entry {clash[0]!r} is both a file and a folder")
+    if max_total_bytes is not None and total > max_total_bytes:
+        raise DownloadError(
+            f"{archive_path}: refusing to extract {total} bytes, more than the {max_total_bytes} this archive may hold"
+        )
+    if max_ratio is not None and total > max_ratio * max(packed, 1024):
+        raise DownloadError(f"{archive_path}: refusing to extract: it expands {packed} bytes to {total}, "
+                            f"more than {max_ratio:g} times")
+
+
+def check_zip(path: Path, max_total_bytes: int | None = None, max_ratio: float | None = ARCHIVE_RATIO_LIMIT) -> None:
+    """ValueError when ``path`` is not a complete, readable zip; DownloadError when it must not be extracted."""
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path.name} is not a complete zip file")
-    with zipfile.ZipFile(path) as archive:
-        bad = archive.testzip()
+    with _open_zip(path) as archive:
+        check_entries(archive, path, max_total_bytes, max_ratio)
+        try:
+            bad = archive.testzip()
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+            raise ValueError(f"{path.name}: corrupt zip ({error})") from None
         if bad is not None:
             raise ValueError(f"{path.name}: corrupt member {bad}")
 
 
-def safe_extract(archive_path: Path, target: Path) -> list[Path]:
-    """Extract a zip into ``target``, refusing entries that would land outside it."""
+def safe_extract(
+    archive_path: Path,
+    target: Path,
+    max_total_bytes: int | None = None,
+    max_ratio: float | None = ARCHIVE_RATIO_LIMIT,
+) -> list[Path]:
+    """Extract a zip into ``target``; returns the files now there, counted on disk.
+
+    Every entry is checked before anything is written (:func:`check_entries`);
+    an error names the archive and the entry.
+    """
     target = target.resolve()
-    written = []
-    with zipfile.ZipFile(archive_path) as archive:
+    with _open_zip(archive_path) as archive:
+        check_entries(archive, archive_path, max_total_bytes, max_ratio)
         for member in archive.infolist():
             destination = (target / member.filename).resolve()
-            if not destination.is_relative_to(target) or os.path.isabs(member.filename):
-                raise DownloadError(f"{archive_path.name}: refusing entry {member.filename!r} outside the target folder")
+            if not destination.is_relative_to(target):
+                raise DownloadError(f"{archive_path}: refusing entry {member.filename!r} outside the target folder")
         for member in archive.infolist():
             if member.is_dir():
                 continue
             destination = target / member.filename
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(member) as source, open(destination, "wb") as out:
-                shutil.copyfileobj(source, out)
-            written.append(destination)
-    return written
+            try:
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(member) as source, open(destination, "xb") as out:
+                    shutil.copyfileobj(source, out)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+                raise DownloadError(f"{archive_path}: entry {member.filename!r} cannot be extracted ({error})") from None
+    return sorted(p for p in target.rglob("*") if p.is_file())
 
 
 def verify_series(files: list[Path], series_uid: str, expected_slices: int | None) -> list[Path]:
@@ -174,12 +261,12 @@ def download_series(
         timeout_s=timeout_s,
         session=session,
         progress=progress,
-        check=check_zip,
+        check=lambda path: check_zip(path, series_archive_limit(expected_slices)),
         what=f"series {series_uid}",
     )
     try:
         with atomic_dir(folder) as tmp:
-            files = safe_extract(part, tmp)
+            files = safe_extract(part, tmp, series_archive_limit(expected_slices))
             verify_series(files, series_uid, expected_slices)
     finally:
         # A bad archive is not worth resuming: the next run starts afresh.

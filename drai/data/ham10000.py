@@ -70,6 +70,14 @@ class RawFiles:
     masks: dict[str, Path]  # image_id -> segmentation png
     ground_truth: Path | None
     test_images: dict[str, Path]
+    root: Path | None = None  # the folder searched
+
+
+def _looked_for(files: RawFiles, image_id: str, split: str) -> str:
+    """Where an image would have been found (find_files searches every subfolder)."""
+    root = files.root or files.metadata.parent
+    folder = root / "**" / TEST_IMAGE_FOLDER if split == "test" else root
+    return str(folder / "**" / f"{image_id}.jpg")
 
 
 def _first(root: Path, names) -> Path | None:
@@ -91,11 +99,13 @@ def find_files(root: str | Path) -> RawFiles:
     images, test_images, masks = {}, {}, {}
     for path in sorted(root.rglob("*.jpg")):
         target = test_images if TEST_IMAGE_FOLDER in path.parts else images
+        if path.stem in target:
+            log.warning("%s: image %s is also in %s; using %s", root, path.stem, target[path.stem], path)
         target[path.stem] = path
     for path in sorted(root.rglob(f"*{MASK_SUFFIX}.png")):
         masks[path.stem[: -len(MASK_SUFFIX)]] = path
     ground_truth = _first(root, GROUND_TRUTH_NAMES)
-    return RawFiles(metadata, images, masks, ground_truth if test_images else None, test_images)
+    return RawFiles(metadata, images, masks, ground_truth if test_images else None, test_images, root)
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -110,7 +120,20 @@ def read_metadata(path: Path) -> pd.DataFrame:
     missing = [c for c in METADATA_COLUMNS if c not in table.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)} (has {', '.join(map(str, table.columns))})")
+    _refuse_duplicates(table, path, "image_id")
     return table
+
+
+def _refuse_duplicates(table: pd.DataFrame, path: Path, column: str) -> None:
+    """DataError naming the lines of an image listed twice: its label and split would be ambiguous."""
+    ids = table[column].astype(str)
+    repeated = ids[ids.duplicated(keep=False)]
+    if repeated.empty:
+        return
+    first = repeated.iloc[0]
+    lines = ", ".join(str(i + 2) for i in repeated.index[repeated == first])  # line 1 is the header
+    raise DataError(f"{path}: {column} {first} is listed more than once (lines {lines}); "
+                    f"{repeated.nunique()} image(s) are listed more than once, each must be listed once")
 
 
 def read_ground_truth(path: Path) -> pd.DataFrame:
@@ -119,6 +142,7 @@ def read_ground_truth(path: Path) -> pd.DataFrame:
     missing = [c for c in ("image", *GROUND_TRUTH_COLUMNS) if c not in table.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+    _refuse_duplicates(table, path, "image")
     onehot = table.loc[:, list(GROUND_TRUTH_COLUMNS)].to_numpy(float)
     return pd.DataFrame(
         {
@@ -280,6 +304,10 @@ def collect(files: RawFiles, classes: tuple[str, ...], test_fraction: float, see
     train = metadata[~strange & metadata["dx"].isin(classes)]
     if files.ground_truth is not None:
         test = read_ground_truth(files.ground_truth)
+        both = sorted(set(test["image_id"]) & set(metadata["image_id"].astype(str)))
+        if both:
+            raise DataError(f"{files.ground_truth}: image_id {both[0]} is also listed in {files.metadata} "
+                            f"({len(both)} such images); an image cannot be in both the training and the test set")
         test = test[test["dx"].isin(classes)]
         train, test = train.assign(split="train"), test.assign(split="test")
         split_source = "ISIC 2018 Task 3 test set"
@@ -294,7 +322,7 @@ def collect(files: RawFiles, classes: tuple[str, ...], test_fraction: float, see
     table["path"] = paths
     absent = table["path"].isna()
     for row in table[absent].itertuples():
-        skipped.append({"image_id": row.image_id, "file": str(files.metadata if row.split == "train" else files.ground_truth),
+        skipped.append({"image_id": row.image_id, "file": _looked_for(files, row.image_id, row.split),
                         "reason": "listed but no image file found"})
     return table[~absent].reset_index(drop=True), skipped, split_source
 

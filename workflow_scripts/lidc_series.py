@@ -1,4 +1,4 @@
-"""One case's CT series: rendered, found in the local NBIA folder, or downloaded."""
+"""One case's CT series: rendered, found in the local folder, or downloaded (NBIA or IDC)."""
 
 import pandas as pd
 
@@ -19,5 +19,6 @@ manifest = prepare_series(
     api_url=lidc["api_url"],
     synthetic=SyntheticSettings(lidc["synthetic_matrix"], lidc["synthetic_slice_spacing_mm"], lidc["seed"]),
     download_options={"retries": lidc["download_retries"], "timeout_s": lidc["download_timeout_s"]},
+    idc_endpoint_url=lidc["idc_endpoint_url"],
 )
 log.info("%s: %d slices in %s (%s)", manifest["case"], len(manifest["files"]), manifest["folder"], manifest["source"])

@@ -22,6 +22,7 @@ from drai.data.dicom_series import (
     unique_positions,
 )
 from drai.data.download import NBIA_API, download_series
+from drai.data.idc import IDC_ENDPOINT, download_series_idc
 from drai.data.lidc_labels import SIZE_BIN_LABELS, VECTOR_COLUMNS
 from drai.data.lidc_patches import PatchSettings, ResampledGrid, annotation_to_world, case_patches
 from drai.data.synthetic_ct import SyntheticSettings, render_case
@@ -29,7 +30,7 @@ from drai.io import write_json, write_npz
 from drai.qc import patch_grid
 
 log = logging.getLogger(__name__)
-SOURCES = ("synthetic", "nbia")
+SOURCES = ("synthetic", "nbia", "idc")
 
 
 def wanted(nodules: pd.DataFrame) -> pd.DataFrame:
@@ -71,8 +72,15 @@ def prepare_series(
     api_url: str = NBIA_API,
     synthetic: SyntheticSettings = SyntheticSettings(),
     download_options: dict | None = None,
+    idc_endpoint_url: str = IDC_ENDPOINT,
 ) -> dict:
-    """Make one case's series available under ``root`` and write its manifest."""
+    """Make one case's series available under ``root`` and write its manifest.
+
+    ``nbia`` and ``idc`` share the layout ``root/PatientID/StudyInstanceUID/
+    SeriesInstanceUID``; a series is found by its UID below the patient folder
+    and, when missing and ``download`` is set, fetched from TCIA's NBIA API or
+    from IDC's bucket (``idc_endpoint_url``).
+    """
     first = case_nodules.iloc[0]
     patient_id, series_uid = str(first["patient_id"]), str(first["series_uid"])
     expected = int(first["n_slices"])
@@ -80,7 +88,7 @@ def prepare_series(
     if source == "synthetic":
         folder = render_case(int(first["scan_id"]), root, synthetic)
         expected = None  # a synthetic series has its own slice count
-    elif source == "nbia":
+    elif source in ("nbia", "idc"):
         try:
             folder = find_series_folder(root, patient_id, series_uid)
         except SeriesError:
@@ -89,7 +97,10 @@ def prepare_series(
                     f"{root}: series {series_uid} of {patient_id} is not there and lidc.download is false"
                 ) from None
             folder = root / patient_id / str(first["study_uid"]) / series_uid
-            download_series(series_uid, folder, expected, api_url, **(download_options or {}))
+            if source == "idc":
+                download_series_idc(series_uid, folder, expected, idc_endpoint_url, **(download_options or {}))
+            else:
+                download_series(series_uid, folder, expected, api_url, **(download_options or {}))
     else:
         raise ValueError(f"lidc.source must be one of {SOURCES}, got {source!r}")
     files = dicom_files(folder)

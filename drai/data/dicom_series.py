@@ -152,6 +152,7 @@ def read_series(
     order = _without_duplicates([slices[i] for i in order], order, spacing_tolerance_mm)
     slices = [slices[i] for i in order]
     image = _in_order(image, order)
+    image = _padding_to_air(image, slices)
     folder = files[0].parent
     zs = np.array([item.z for item in slices])
     if expected_slices is not None and len(slices) != expected_slices:
@@ -192,6 +193,20 @@ def _without_duplicates(ordered: list, order: np.ndarray, tolerance: float) -> n
         if winner is item:
             keep[-1] = i
     return order[keep]
+
+
+PADDING_HU = -1000.0  # what padded pixels (no data: outside the scanner's field of view) become: air
+
+
+def _padding_to_air(image: sitk.Image, slices: list) -> sitk.Image:
+    """Pixels equal to a slice's PixelPaddingValue set to air, so interpolation never blends them in."""
+    padded = [i for i, item in enumerate(slices) if item.padding_hu is not None]
+    if not padded:
+        return image
+    volume = sitk.GetArrayFromImage(image)
+    for i in padded:
+        volume[i][volume[i] == slices[i].padding_hu] = PADDING_HU
+    return sitk.GetImageFromArray(volume)
 
 
 def _number(value: float) -> str:
@@ -259,6 +274,7 @@ class _SliceHeader:
     orientation: tuple[float, ...]
     pixel_spacing: tuple[float, float]  # (row spacing, column spacing)
     instance_number: float = float("inf")  # missing sorts last
+    padding_hu: float | None = None  # PixelPaddingValue after the rescale: no data there
 
     @property
     def z(self) -> float:
@@ -303,9 +319,22 @@ def _read_with_sitk(files: list[Path]) -> tuple[list[_SliceHeader], sitk.Image]:
                 orientation=_floats(tag("0020|0037", "1\\0\\0\\0\\1\\0")),
                 pixel_spacing=_floats(tag("0028|0030")),
                 instance_number=_instance_number(tag("0020|0013")),
+                padding_hu=_padding_hu(tag("0028|0120"), tag("0028|1053"), tag("0028|1052")),
             )
         )
     return headers, image
+
+
+def _padding_hu(padding: str, slope: str, intercept: str) -> float | None:
+    """The HU value that PixelPaddingValue becomes (as the rescale maps every stored value), or None."""
+    try:
+        value = float(padding)
+    except ValueError:
+        return None
+    try:
+        return value * float(slope or 1) + float(intercept or 0)
+    except ValueError:
+        return None
 
 
 def _instance_number(text: str) -> float:
@@ -343,6 +372,8 @@ def _read_with_pydicom(files: list[Path]) -> tuple[list[_SliceHeader], np.ndarra
                 orientation=tuple(float(v) for v in dataset.get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0])),
                 pixel_spacing=tuple(float(v) for v in dataset.PixelSpacing),
                 instance_number=_instance_number(str(dataset.get("InstanceNumber", "") or "")),
+                padding_hu=_padding_hu(str(dataset.get("PixelPaddingValue", "")), str(dataset.get("RescaleSlope", "")),
+                                       str(dataset.get("RescaleIntercept", ""))),
             )
         )
         pixels.append((path, dataset, hu))

@@ -89,7 +89,7 @@ def download_series_idc(
     exponential backoff, then raises :class:`DownloadError`.
     """
     folder = Path(folder)
-    if folder.exists():
+    if folder.exists() and any(folder.iterdir()):
         # Never replace a folder the download did not make.
         raise DownloadError(f"{folder}: exists but does not hold series {series_uid}; move it away to download")
     record = series_record(series_uid)

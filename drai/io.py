@@ -62,21 +62,56 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         tmp.unlink(missing_ok=True)
 
 
+#: The file by which a folder of synthetic data marks itself (readers of real data refuse such a folder).
+SYNTHETIC_MARKER = "SYNTHETIC_DATA_NOT_REAL.txt"
+
+
+def mark_synthetic(folder: str | os.PathLike, what: str) -> None:
+    """Mark ``folder`` as holding synthetic data this project rendered (``what``)."""
+    (Path(folder) / SYNTHETIC_MARKER).write_text(
+        f"{what}\nRendered by the drai workflow from annotations: synthetic, not patient data. "
+        "This folder may be replaced when the data is rendered again.\n"
+    )
+
+
+def is_synthetic(folder: str | os.PathLike) -> bool:
+    return (Path(folder) / SYNTHETIC_MARKER).is_file()
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder beside ``path``; move it onto ``path`` on success."""
+    """Yield a temporary folder beside ``path``; move it onto ``path`` on success.
+
+    An existing ``path`` is replaced only when it is empty or marked synthetic
+    (:func:`mark_synthetic`): a folder this project did not render is never
+    deleted (FileExistsError, before anything is written).
+    """
     path = Path(path)
+    _check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(path, "", folders=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:
         yield tmp
         if path.exists():
+            _check_replaceable(path)
             shutil.rmtree(path)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_replaceable(path: Path) -> None:
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise FileExistsError(f"{path}: exists and is not a folder; not replaced")
+    if any(path.iterdir()) and not is_synthetic(path):
+        raise FileExistsError(
+            f"{path}: exists and holds data this project did not render as synthetic "
+            f"(no {SYNTHETIC_MARKER}); not replaced: move it away or choose another folder"
+        )
 
 
 def write_text(path, text: str) -> None:

@@ -40,9 +40,18 @@ def lidc_cases(wildcards=None):
     from drai.data.lidc import select_cases
 
     table = checkpoints.lidc_nodules.get().output.table
-    return select_cases(
-        pd.read_csv(table), LIDC["source"], LIDC["synthetic_cases"], tuple(LIDC["exclude_cases"])
-    )
+    return select_cases(pd.read_csv(table), LIDC["source"], LIDC["synthetic_cases"])
+
+
+def downloaded_lidc_series(wildcards):
+    """The `download` target's LIDC part: every series manifest the preset uses."""
+    if "lidc" not in TRAIN["datasets"]:
+        return []
+    return expand("results/data/lidc/series/{case}.json", case=lidc_cases())
+
+
+# The `download` target's HAM10000 part: its raw files' manifest.
+DOWNLOADED_HAM10000 = ["results/data/ham10000/raw.json"] if "ham10000" in TRAIN["datasets"] else []
 
 
 def lidc_case_patch_files(wildcards):

@@ -25,7 +25,7 @@ def test_every_preset_resolves_completely(config, preset):
 def test_paper_preset_uses_real_data_and_the_paper_geometry(config):
     config["preset"] = "paper"
     lidc = resolve(config)["lidc"]
-    assert lidc["source"] == "nbia" and lidc["download"]
+    assert lidc["source"] == "idc" and lidc["download"]
     assert (lidc["volume_size"], lidc["patch_size"], lidc["output_size"]) == (256, 48, 64)
     assert lidc["min_annotations"] == 3 and lidc["train_case_limit"] == 899
 

@@ -45,27 +45,62 @@ def _files(folder):
     return dicom_files(folder)
 
 
-def test_missing_slice(phantom):
+def test_missing_slice_is_a_recorded_gap_and_fails_the_record(phantom):
     files = _files(phantom)
+    z_before, z_after = (float(pydicom.dcmread(files[i]).ImagePositionPatient[2]) for i in (2, 4))
     files[3].unlink()
-    with pytest.raises(SeriesError, match="1 missing slice"):
-        read_series(_files(phantom))
+    series = read_series(_files(phantom), max_gap_mm=6.0)
+    assert series.hu.shape == (8, 32, 32)  # interpolated across the gap, on the regular grid
+    assert series.gaps == (pytest.approx((min(z_before, z_after), max(z_before, z_after))),)
+    with pytest.raises(SeriesError, match="7 slice positions, the record says 8"):
+        read_series(_files(phantom), expected_slices=8)
 
 
-def test_duplicated_slice(phantom):
+def _set_instance(path, instance_number):
+    ds = pydicom.dcmread(path)
+    ds.InstanceNumber = instance_number
+    ds.save_as(path)
+
+
+def test_duplicated_slice_keeps_the_lower_instance_number_as_pylidc(phantom, caplog):
     files = _files(phantom)
-    shutil.copy(files[2], phantom / "copy.dcm")
-    with pytest.raises(SeriesError, match="duplicated slice"):
-        read_series(_files(phantom))
+    plain_series = read_series(files, expected_slices=8)
+    plain = plain_series.hu
+    duplicate = phantom / "copy.dcm"
+    shutil.copy(files[2], duplicate)
+    ds = pydicom.dcmread(duplicate)
+    ds.SOPInstanceUID = ds.SOPInstanceUID + ".9"
+    ds.PixelData = (ds.pixel_array + 7).astype(ds.pixel_array.dtype).tobytes()
+    ds.InstanceNumber = 99
+    ds.save_as(duplicate)
+    with caplog.at_level("WARNING"):
+        series = read_series(_files(phantom), expected_slices=8)
+    np.testing.assert_array_equal(series.hu, plain)
+    assert str(duplicate) not in series.files
+    assert "copy.dcm" in caplog.text and files[2].name in caplog.text
+    _set_instance(duplicate, 0)  # now the copy has the lower number and wins
+    series = read_series(_files(phantom), expected_slices=8)
+    assert str(duplicate) in series.files and str(files[2]) not in series.files
+    np.testing.assert_allclose(series.hu[2], plain[2] + 7 * float(ds.RescaleSlope))
 
 
-def test_uneven_spacing(phantom):
-    path = _files(phantom)[5]
+def test_uneven_spacing_is_read_at_the_true_positions(phantom):
+    files = _files(phantom)
+    regular = read_series(files)
+    path = files[5]
     ds = pydicom.dcmread(path)
     ds.ImagePositionPatient = [ds.ImagePositionPatient[0], ds.ImagePositionPatient[1], ds.ImagePositionPatient[2] + 1.7]
     ds.save_as(path)
-    with pytest.raises(SeriesError, match="uneven slice spacing"):
-        read_series(_files(phantom))
+    series = read_series(_files(phantom), max_gap_mm=7.0)
+    assert series.geometry == regular.geometry and series.gaps == ()
+    # The moved slice (index k, now 1.7 mm higher) no longer lies on the grid: grid point k is
+    # interpolated between slice k-1 (5 mm below) and the moved slice (1.7 mm above).
+    z_old = float(ds.ImagePositionPatient[2]) - 1.7
+    k = int(round((z_old - regular.geometry.origin[2]) / 5.0))
+    others = [i for i in range(8) if i != k]
+    np.testing.assert_array_equal(series.hu[others], regular.hu[others])
+    expected = regular.hu[k - 1] + 5.0 / 6.7 * (regular.hu[k] - regular.hu[k - 1])
+    np.testing.assert_allclose(series.hu[k], expected, rtol=1e-5, atol=1e-3)
 
 
 def test_non_ct_modality_names_the_file(phantom):
@@ -95,7 +130,7 @@ def test_non_dicom_file_names_the_file(phantom):
 def test_wrong_series_and_slice_count(phantom):
     with pytest.raises(SeriesError, match="not the expected"):
         read_series(_files(phantom), series_uid="1.2.3.4")
-    with pytest.raises(SeriesError, match="record says 9"):
+    with pytest.raises(SeriesError, match="8 slice positions, the record says 9"):
         read_series(_files(phantom), expected_slices=9)
 
 

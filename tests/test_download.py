@@ -115,7 +115,7 @@ def test_wrong_series_is_refused(tmp_path):
 def test_incomplete_series_is_refused(tmp_path):
     dest = tmp_path / "d" / SERIES_UID
     with FaultyNBIA(series_zip(tmp_path, SERIES_UID), []) as server:
-        with pytest.raises(SeriesError, match="6 slices downloaded, the record says 7"):
+        with pytest.raises(SeriesError, match="6 slice positions downloaded, the record says 7"):
             fetch(server, dest, expected=7)
     assert not dest.exists()
 

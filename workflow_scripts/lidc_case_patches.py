@@ -21,5 +21,5 @@ settings = PatchSettings(
     hu_window=tuple(lidc["hu_window"]),
     patch_slices=lidc["patch_slices"],
 )
-count = case_patches_file(manifest, case_nodules, snakemake.output.patches, settings)
+count = case_patches_file(manifest, case_nodules, snakemake.output.patches, settings, lidc["max_slice_gap_mm"])
 log.info("%s: %d patches of %d nodules", snakemake.wildcards.case, count, len(case_nodules))

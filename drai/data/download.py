@@ -25,7 +25,7 @@ from pathlib import Path
 import requests
 from tqdm import tqdm
 
-from drai.data.dicom_series import SeriesError, read_header
+from drai.data.dicom_series import SeriesError, read_header, unique_positions
 from drai.io import atomic_dir
 
 NBIA_API = "https://services.cancerimagingarchive.net/nbia-api/services/v4"
@@ -232,8 +232,13 @@ def verify_series(files: list[Path], series_uid: str, expected_slices: int | Non
         uid = str(read_header(path).get("SeriesInstanceUID", ""))
         if uid != series_uid:
             raise SeriesError(f"{path.name}: belongs to series {uid}, not the requested {series_uid}")
-    if expected_slices is not None and len(dicom) != expected_slices:
-        raise SeriesError(f"series {series_uid}: {len(dicom)} slices downloaded, the record says {expected_slices}")
+    if expected_slices is not None:
+        # The archive may hold two instances at one position; the record counts positions.
+        positions = unique_positions(dicom)
+        if positions != expected_slices:
+            raise SeriesError(
+                f"series {series_uid}: {positions} slice positions downloaded, the record says {expected_slices}"
+            )
     return dicom
 
 

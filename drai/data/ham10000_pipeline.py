@@ -19,7 +19,7 @@ from drai.data.ham10000 import (
 )
 from drai.data.ham10000_download import download_dataset
 from drai.data.synthetic_derm import SyntheticDermSettings, write_dataset
-from drai.io import write_csv, write_json, write_npz, write_text
+from drai.io import SYNTHETIC_MARKER, is_synthetic, write_csv, write_json, write_npz, write_text
 from drai.qc import patch_grid
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,16 @@ def prepare_raw(ham: dict, manifest_path: str | Path) -> dict:
             ham["synthetic_train_images"], ham["synthetic_test_images"],
             ham["synthetic_width"], ham["synthetic_height"], seed=ham["seed"],
         )
-        write_dataset(ham["raw_dir"], settings)
-        root = ham["raw_dir"]
+        # Synthetic images get a folder of their own: raw_dir is for real data only.
+        root = ham["synthetic_dir"]
+        write_dataset(root, settings)
     elif source == "dataverse":
         root = ham["raw_dir"]
+        if is_synthetic(root):
+            raise DataError(
+                f"{root}: synthetic images rendered by this project ({Path(root) / SYNTHETIC_MARKER}), "
+                "not HAM10000; point ham10000.raw_dir at real data"
+            )
         if ham["download"]:
             download_dataset(root, ham["server"], ham["doi"], retries=ham["download_retries"],
                              timeout_s=ham["download_timeout_s"])

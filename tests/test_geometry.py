@@ -111,7 +111,7 @@ def test_centre_crop_of_the_stored_patch_is_the_64_pixel_patch(tmp_path):
 
 
 def test_all_slices_are_those_within_the_nodule_z_extent(tmp_path):
-    from drai.data.lidc_patches import ResampledGrid, slice_offsets
+    from drai.data.lidc_patches import ResampledGrid, slice_offsets, slices_per_nodule
 
     image, points = chest_wall_phantom(tmp_path)
     grid = ResampledGrid.of(image, 256)
@@ -124,6 +124,8 @@ def test_all_slices_are_those_within_the_nodule_z_extent(tmp_path):
     inside = np.sum((grid.origin[2] + np.arange(256) * grid.spacing[2] >= extent_mm[0, 0])
                     & (grid.origin[2] + np.arange(256) * grid.spacing[2] <= extent_mm[0, 1]))
     assert len(made.slice_offsets) == inside >= 5
+    # The count from slice positions alone (what the paper preset's count is computed with) agrees.
+    assert slices_per_nodule(-110.0, 48, 2.5, points[0, 2], tuple(extent_mm[0]), 256, "all") == inside
     # A nodule on one slice between two grid slices still gets its central slice.
     assert list(slice_offsets(10.0, (10.4, 10.4), "all")) == [0]
     assert list(slice_offsets(10.0, None, 3)) == [-1, 0, 1]

@@ -227,6 +227,21 @@ def slice_offsets(centre_z: float, z_extent: tuple[float, float] | None, patch_s
     return np.arange(first - centre, last - centre + 1)
 
 
+def slices_per_nodule(first_z_mm: float, n_slices: int, slice_spacing_mm: float, centre_z_mm: float,
+                      z_extent_mm: tuple[float, float], volume_size: int, patch_slices: int | str) -> int:
+    """How many patches a nodule gets, from its scan's slice positions alone (no images needed).
+
+    The resampled grid spans the series' z-extent as :meth:`ResampledGrid.of`
+    makes it: ``volume_size`` slices over ``n_slices`` x ``slice_spacing_mm``.
+    """
+    spacing = slice_spacing_mm * n_slices / volume_size
+    origin = first_z_mm + 0.5 * (spacing - slice_spacing_mm)
+    centre = (centre_z_mm - origin) / spacing
+    extent = tuple((z - origin) / spacing for z in z_extent_mm)
+    offsets = slice_offsets(centre, extent, patch_slices) + int(np.round(centre))
+    return int(((offsets >= 0) & (offsets < volume_size)).sum())
+
+
 @dataclass(frozen=True)
 class CasePatches:
     """The patches of one case's nodules, one row per (nodule, slice)."""

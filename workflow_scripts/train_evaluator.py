@@ -25,7 +25,7 @@ with claim_device(params.device) as requested:  # one GPU per job on a multi-GPU
     )
 log.info("test accuracy %.3f (chance %.3f), %s initialization", report["test_accuracy"], report["chance_accuracy"],
          report["initialization"])
-labels = params.lidc_labels if dataset == "lidc" else f"lesion type ({len(data.class_names)}-way)"
+labels = params.lidc_labels if dataset == "lidc" else f"{len(data.class_names)}-way lesion type"
 write_json(snakemake.output.report, {"dataset": dataset, "labels": labels, "class_names": list(data.class_names),
                                      "data_source": data.source, "settings": vars(settings), **report})
 save_evaluator(model, snakemake.output.model)

@@ -47,7 +47,7 @@ from drai.data.dicom_series import dicom_files, read_series
 from drai.data.lidc_patches import case_patches
 start = time.perf_counter()
 series = read_series(dicom_files(sys.argv[1]))
-patches, _ = case_patches(series.to_sitk(), np.array([[40.0, -20.0, -30.0]]))
+patches = case_patches(series.to_sitk(), np.array([[40.0, -20.0, -30.0]])).images
 elapsed = time.perf_counter() - start
 peak_kb = int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 print(json.dumps({"seconds": elapsed, "peak_mb": peak_kb / 1024}))

@@ -66,8 +66,13 @@ def _relation_errors(resolved: dict) -> list[str]:
     """Values that pass the schema one by one but not together."""
     errors = []
     lidc, ham = resolved["lidc"], resolved["ham10000"]
-    if lidc["patch_slices"] % 2 == 0:
-        errors.append(f"config key lidc.patch_slices: must be odd, got {lidc['patch_slices']}")
+    if lidc["patch_slices"] != "all" and lidc["patch_slices"] % 2 == 0:
+        errors.append(f"config key lidc.patch_slices: must be odd or 'all', got {lidc['patch_slices']}")
+    for section in ("lidc", "ham10000"):
+        stored, output = resolved[section]["stored_size"], resolved[section]["output_size"]
+        if stored < output or (stored - output) % 2:
+            errors.append(f"config key {section}.stored_size: must be at least {section}.output_size ({output}) "
+                          f"and differ from it by an even number, got {stored}")
     if not lidc["hu_window"][0] < lidc["hu_window"][1]:
         errors.append(f"config key lidc.hu_window: must be increasing, got {lidc['hu_window']}")
     if lidc["patch_size"] > lidc["volume_size"]:

@@ -2,8 +2,9 @@
 
 Section III-C of the paper. Everything is computed on the test split:
 
-* real images: the test patches (LIDC: the curated test nodules, every
-  slice; HAM10000: the official or fallback test split, no augmented copies);
+* real images: the test patches, centre 64x64 crops (LIDC: the curated test
+  nodules, every slice; HAM10000: the modelled lesion types of the official
+  or fallback test split, no augmented copies);
 * generated images: ``samples`` images from conditioning vectors drawn with
   replacement from the test items, styles z ~ N(0, I); both fixed by ``seed``;
 * CGAcc: the evaluator's accuracy on those generated images against the class
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from drai.data.crops import centre_crop
 from drai.data.lidc_labels import BINARY_CLASSES, BINARY_CUTS, SIZE_BIN_LABELS
 from drai.metrics.disentanglement import cifc, random_pairs
 from drai.metrics.evaluator import load_evaluator, predict
@@ -37,25 +39,39 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class LabelledSplit:
-    images: np.ndarray  # (N, C, 64, 64) float32 in [-1, 1]
-    vectors: np.ndarray  # (N, t_dim) conditioning vectors
-    labels: np.ndarray  # (N,) evaluator classes
+    images: np.ndarray  # (N, C, 64, 64) float32 in [-1, 1]: the centre crops of the stored patches
+    vectors: np.ndarray  # (N, t_dim) conditioning vectors (zeros for HAM10000's unmodelled types)
+    labels: np.ndarray  # (N,) evaluator classes (indices into class_names)
 
 
 @dataclass(frozen=True)
 class EvaluationData:
+    """The model's items and the evaluator's own sets of one patch set.
+
+    ``train``/``test`` are what the generative models are trained and judged on
+    (HAM10000: the modelled lesion types; test without the flipped copies);
+    ``evaluator_train``/``evaluator_test`` are the evaluator's sets (HAM10000:
+    all seven lesion types, Section III-C). On LIDC both are the curated nodules.
+    """
+
     dataset: str
     class_names: tuple[str, ...]
     train: LabelledSplit
     test: LabelledSplit
     source: str
+    evaluator_train: LabelledSplit
+    evaluator_test: LabelledSplit
 
 
 def evaluation_data(patches_path: str | Path, dataset: str, lidc_labels: str = "size") -> EvaluationData:
-    """Train and test splits of a patch set with the evaluator's labels.
+    """The model's and the evaluator's train and test sets of a patch set, with the evaluator's labels.
 
     LIDC: the curated nodules (median malignancy other than 3), labelled by
-    size bin or by benign (median < 3) / malignant (> 3). HAM10000: lesion type.
+    size bin or by benign (median < 3) / malignant (> 3). HAM10000: lesion
+    type, seven-way for the evaluator ("a 7 way classification on lesion type",
+    Section III-C); the models' items are the ``modelled`` rows, whose labels
+    are their vectors' argmax. Images are the centre 64x64 crops of the stored
+    patches.
     """
     with np.load(patches_path) as data:
         split = data["splits"]
@@ -68,10 +84,13 @@ def evaluation_data(patches_path: str | Path, dataset: str, lidc_labels: str = "
                 labels, names = malignant.astype(np.int64), BINARY_CLASSES["malignancy"]
             else:
                 raise ValueError(f"evaluate.lidc_labels must be 'size' or 'malignancy', got {lidc_labels!r}")
-            test_keep = keep
+            evaluator_keep, evaluator_test_keep, test_keep = keep, keep, keep
         elif dataset == "ham10000":
-            keep = np.ones(len(split), bool)
-            test_keep = ~data["augmented"]
+            # A patch set without 'modelled' has the modelled classes only.
+            modelled = data["modelled"] if "modelled" in data.files else np.ones(len(split), bool)
+            original = ~data["augmented"]
+            keep, test_keep = modelled, modelled & original
+            evaluator_keep, evaluator_test_keep = np.ones(len(split), bool), original
             labels, names = data["labels"].astype(np.int64), tuple(str(n) for n in data["class_names"])
         else:
             raise ValueError(f"unknown dataset {dataset!r}")
@@ -79,13 +98,15 @@ def evaluation_data(patches_path: str | Path, dataset: str, lidc_labels: str = "
         source = str(data["source"])
 
         def part(mask):
-            return LabelledSplit(images[mask].astype(np.float32), vectors[mask], labels[mask])
+            return LabelledSplit(centre_crop(images[mask]).astype(np.float32), vectors[mask], labels[mask])
 
         train, test = part(keep & (split == "train")), part(test_keep & (split == "test"))
-    for name, s in (("training", train), ("test", test)):
+        evaluator_train = part(evaluator_keep & (split == "train"))
+        evaluator_test = part(evaluator_test_keep & (split == "test"))
+    for name, s in (("training", evaluator_train), ("test", evaluator_test), ("model test", test)):
         if len(s.labels) < 2:
             raise ValueError(f"{patches_path}: only {len(s.labels)} {name} images for the evaluator")
-    return EvaluationData(dataset, names, train, test, source)
+    return EvaluationData(dataset, names, train, test, source, evaluator_train, evaluator_test)
 
 
 @dataclass(frozen=True)

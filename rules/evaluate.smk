@@ -2,18 +2,43 @@
 
 from dataclasses import asdict
 
-from drai.metrics.evaluator import EvaluatorSettings
+from drai.metrics.evaluator import EvaluatorSettings, imagenet_weights_path
 
 EVALUATE = SETTINGS["evaluate"]
+# The ImageNet weights file a preset downloads (empty when evaluate.weights is
+# not 'imagenet'): a download, like the data.
+IMAGENET_WEIGHTS = (
+    [str(imagenet_weights_path(EVALUATE["imagenet_url"]))] if EVALUATE["weights"] == "imagenet" else []
+)
 
 
 wildcard_constraints:
     stage="runs|untrained",
 
 
+if IMAGENET_WEIGHTS:
+
+    rule imagenet_weights:
+        output:
+            weights=IMAGENET_WEIGHTS[0],
+        log:
+            "results/logs/evaluator/imagenet_weights.log",
+        params:
+            url=EVALUATE["imagenet_url"],
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=30,
+        conda:
+            "../envs/drai.yaml"
+        script:
+            "../workflow_scripts/imagenet_weights.py"
+
+
 rule train_evaluator:
     input:
         patches="results/data/{dataset}/patches.npz",
+        imagenet_weights=IMAGENET_WEIGHTS,
     output:
         model="results/evaluators/{dataset}/evaluator.pt",
         report="results/evaluators/{dataset}/evaluator.json",

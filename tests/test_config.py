@@ -30,6 +30,16 @@ def test_paper_preset_uses_real_data_and_the_paper_geometry(config):
     assert lidc["min_annotations"] == 3 and lidc["train_case_limit"] == 899
 
 
+def test_paper_preset_takes_every_nodule_slice_and_imagenet_weights_the_others_random(config):
+    config["preset"] = "paper"
+    paper = resolve(config)
+    assert paper["lidc"]["patch_slices"] == "all" and paper["evaluate"]["weights"] == "imagenet"
+    assert paper["lidc"]["stored_size"] == paper["ham10000"]["stored_size"] == 72
+    for preset in ("demo", "ci"):
+        config["preset"] = preset
+        assert resolve(config)["evaluate"]["weights"] is None
+
+
 def test_top_level_section_overrides_the_preset(config):
     config["preset"] = "ci"
     config["lidc"]["synthetic_cases"] = 2
@@ -45,6 +55,10 @@ def test_top_level_section_overrides_the_preset(config):
         (lambda c: c["lidc"].update(source="ftp"), "lidc.source"),
         (lambda c: c["lidc"].update(hu_window=[400, -1000]), "lidc.hu_window"),
         (lambda c: c["lidc"].update(patch_slices=2), "lidc.patch_slices"),
+        (lambda c: c["lidc"].update(patch_slices="some"), "lidc.patch_slices"),
+        (lambda c: c["lidc"].update(stored_size=67), "lidc.stored_size"),
+        (lambda c: c["ham10000"].update(stored_size=60), "ham10000.stored_size"),
+        (lambda c: c["evaluate"].update(imagenet_url="ftp://x/y.pth"), "evaluate.imagenet_url"),
         (lambda c: c["presets"]["ci"]["lidc"].update(synthetic_matrix=8), "presets.ci.lidc.synthetic_matrix"),
         (lambda c: c.update(lidcc={}), "(top level)"),
         (lambda c: c["ham10000"].update(classes=["nv", "cat"]), "ham10000.classes.1"),

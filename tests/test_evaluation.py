@@ -69,6 +69,36 @@ def test_lidc_labels_size_or_malignancy(tmp_path):
         evaluation_data(path, "lidc", "colour")
 
 
+def test_ham10000_evaluator_sets_hold_seven_types_and_model_sets_the_modelled(tmp_path):
+    from drai.data.crops import centre_crop
+
+    rng = np.random.default_rng(0)
+    labels = np.tile(np.arange(7), 6)  # nv mel bkl (modelled), then four evaluator-only types
+    splits = np.where(np.arange(42) < 28, "train", "test")
+    augmented = np.zeros(42, bool)
+    # Two flipped copies of training mel and bkl, as the balancing makes them.
+    copies = np.flatnonzero((splits == "train") & np.isin(labels, [1, 2]))[:2]
+    labels, splits = np.concatenate([labels, labels[copies]]), np.concatenate([splits, splits[copies]])
+    augmented = np.concatenate([augmented, np.ones(2, bool)])
+    images = rng.uniform(-1, 1, (len(labels), 3, 72, 72)).astype(np.float16)
+    modelled = labels < 3
+    vectors = np.eye(4, 3, dtype=np.float32)[np.minimum(labels, 3)]
+    names = np.array(["nv", "mel", "bkl", "akiec", "bcc", "df", "vasc"])
+    path = tmp_path / "ham.npz"
+    np.savez(path, images=images, labels=labels, vectors=vectors, splits=splits, augmented=augmented,
+             modelled=modelled, class_names=names, source=np.array("synthetic"))
+    data = evaluation_data(path, "ham10000")
+    assert data.class_names == tuple(names)
+    assert set(data.evaluator_train.labels) == set(range(7)) and set(data.evaluator_test.labels) == set(range(7))
+    assert len(data.evaluator_train.labels) == 30 and len(data.evaluator_test.labels) == 14
+    assert set(data.train.labels) == {0, 1, 2} and set(data.test.labels) == {0, 1, 2}
+    assert len(data.test.labels) == 6  # modelled test items, no copies
+    np.testing.assert_array_equal(data.test.vectors.argmax(1), data.test.labels)
+    assert data.test.images.shape[1:] == (3, 64, 64)
+    test_rows = np.flatnonzero(modelled & (splits == "test"))
+    np.testing.assert_array_equal(data.test.images, centre_crop(images[test_rows]).astype(np.float32))
+
+
 def test_retrieval_uses_central_slices_only(tmp_path):
     path = toy_lidc(tmp_path / "p.npz", nodules=30, slices=(-1, 0, 1))
     sets = lidc_retrieval_sets(path)
@@ -157,3 +187,48 @@ def test_settings_from_the_evaluate_section():
     assert EvaluatorSettings.from_config(section, "lidc").seed == 3
     assert EvaluationSettings.from_config(section) == EvaluationSettings(
         samples=500, cifc_pairs=50, retrieval_top_n=3, batch_size=250, seed=3)
+
+
+def test_imagenet_weights_are_fetched_checked_and_refused_offline(tmp_path):
+    import hashlib
+    import io
+    import socket
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fault_server import FaultyServer
+
+    from drai.data.download import DownloadError
+    from drai.metrics.evaluator import fetch_imagenet_weights, imagenet_weights_path, resolve_weights
+
+    buffer = io.BytesIO()
+    torch.save(torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), buffer)
+    payload = buffer.getvalue()
+    name = f"inception_v3_google-{hashlib.sha256(payload).hexdigest()[:8]}.pth"
+    with FaultyServer({f"/models/{name}": payload}, ["bad-checksum", "drop"]) as server:
+        url = f"{server.base}/models/{name}"
+        target = imagenet_weights_path(url, tmp_path / "weights")
+        assert target.name == name
+        fetch_imagenet_weights(url, target, retries=3, backoff_s=0.01, progress=False)
+    assert target.read_bytes() == payload and not list(target.parent.glob("*.part"))
+    Evaluator(3, 64, imagenet_weights=target)  # a usable torchvision state dict
+    assert resolve_weights({"weights": "imagenet", "imagenet_url": url}) == str(imagenet_weights_path(url))
+    assert resolve_weights({"weights": None, "imagenet_url": url}) is None
+    settings = EvaluatorSettings.from_config(
+        {"weights": "imagenet", "imagenet_url": url, "steps": {"lidc": 3}, "batch_size": 8, "lr": 1e-3,
+         "input_size": 64, "seed": 0}, "lidc")
+    assert settings.weights == str(imagenet_weights_path(url)) and settings.steps == 3
+    # Offline: nothing listens on the port.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    offline = tmp_path / "offline" / name
+    with pytest.raises(DownloadError) as error:
+        fetch_imagenet_weights(f"http://127.0.0.1:{port}/models/{name}", offline, retries=1, backoff_s=0.01,
+                               progress=False)
+    message = str(error.value)
+    assert "evaluate.weights" in message and "evaluate.imagenet_url" in message and "local" in message
+    assert not offline.exists()
+    with pytest.raises(ValueError, match="evaluate.imagenet_url"):
+        imagenet_weights_path("https://example.org/weights.pth")

@@ -43,7 +43,7 @@ def test_patch_is_centred_on_a_known_lesion(seed):
     cx, cy = np.clip(cx, 30, 170), np.clip(cy, 30, 120)
     yy, xx = np.mgrid[0:150, 0:200]
     disc = np.where(((xx - cx) ** 2 + (yy - cy) ** 2 <= 20**2)[..., None], 60, 200).astype(np.uint8).repeat(3, -1)
-    patch = crop_patch(disc, cx, cy, 40.0, LesionPatchSettings())
+    patch = crop_patch(disc, cx, cy, 40.0, LesionPatchSettings(stored_size=64))
     assert patch.shape == (3, 64, 64) and patch.min() >= -1 and patch.max() <= 1
     y, x = lesion_centre_in_patch(patch)
     assert abs(y - 31.5) <= 1.0 and abs(x - 31.5) <= 1.0
@@ -71,8 +71,9 @@ def test_patch_near_the_border_repeats_edge_pixels():
 def test_official_split_and_balance(dataset):
     table, patches, skipped, split_source, before = build_patches(dataset, progress=False)
     assert split_source == "ISIC 2018 Task 3 test set"
-    assert len(table) == len(patches) and patches.shape[1:] == (3, 64, 64)
-    assert set(table["dx"]) <= {"nv", "mel", "bkl"}
+    assert len(table) == len(patches) and patches.shape[1:] == (3, 72, 72)
+    # All seven lesion types are patched (for the evaluator); only the modelled ones are balanced.
+    assert set(table["dx"]) == {"nv", "mel", "bkl", "akiec", "bcc", "df", "vasc"}
     assert skipped.empty
     # Augmentation: only training mel and bkl, three copies each.
     copies = table[table["augmented"]]
@@ -110,7 +111,7 @@ def test_fallback_split_keeps_lesions_on_one_side(tmp_path):
 def test_bad_input_is_skipped_and_reported(tmp_path):
     root = write_dataset(tmp_path / "raw", SyntheticDermSettings(train_images=40, test_images=0, width=96, height=72))
     metadata = pd.read_csv(root / "HAM10000_metadata.csv")
-    kept = metadata[metadata.dx.isin(["nv", "mel", "bkl"])]
+    kept = metadata[metadata.dx.isin(["nv", "mel", "bkl", "akiec", "bcc", "df", "vasc"])]
     corrupt, absent, odd_mask = kept.image_id.iloc[0], kept.image_id.iloc[1], kept.image_id.iloc[2]
     corrupt_path = next(root.rglob(f"{corrupt}.jpg"))
     corrupt_path.write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
@@ -201,3 +202,43 @@ def test_an_absent_image_is_reported_with_the_path_looked_for(tmp_path):
     skipped = build_patches(root, progress=False)[2].set_index("image_id")
     assert skipped.file[absent] == str(root / "**" / f"{absent}.jpg")
     assert skipped.file[absent_test] == str(root / "**" / "ISIC2018_Task3_Test_Images" / "**" / f"{absent_test}.jpg")
+def test_centre_crop_of_the_stored_lesion_patch_is_the_64_pixel_patch():
+    from drai.data.crops import centre_crop
+
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        height, width = rng.integers(60, 300, 2)
+        image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        cx, cy, extent = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(5, 300)
+        wide = crop_patch(image, cx, cy, extent, LesionPatchSettings(stored_size=72))
+        narrow = crop_patch(image, cx, cy, extent, LesionPatchSettings(stored_size=64))
+        assert wide.shape == (3, 72, 72)
+        np.testing.assert_array_equal(centre_crop(wide), narrow)
+    with pytest.raises(ValueError, match="ham10000.stored_size: 68"):
+        crop_patch(image, cx, cy, extent, LesionPatchSettings(stored_size=68))
+
+
+def test_patch_set_has_seven_types_for_the_evaluator_and_vectors_for_the_modelled(dataset, tmp_path):
+    from drai.data.ham10000_pipeline import make_patch_set
+
+    ham = {"classes": ["nv", "mel", "bkl"], "augment_classes": ["mel", "bkl"], "augment_copies": 3, "patch_size": 48,
+           "output_size": 64, "stored_size": 72, "lesion_margin": 1.25, "min_crop_fraction": 0.25,
+           "test_fraction": 0.2, "seed": 0}
+    outputs = {name: tmp_path / f"{name}.{ext}" for name, ext in (
+        ("patches", "npz"), ("table", "csv"), ("counts_csv", "csv"), ("counts_md", "md"), ("skipped", "csv"),
+        ("qc", "png"))}
+    make_patch_set({"source": "synthetic", "root": str(dataset)}, ham, outputs)
+    with np.load(outputs["patches"]) as data:
+        names, labels, vectors = list(data["class_names"]), data["labels"], data["vectors"]
+        modelled, augmented = data["modelled"], data["augmented"]
+        assert data["images"].shape[1:] == (3, 72, 72)
+    assert names[:3] == ["nv", "mel", "bkl"] and sorted(names[3:]) == ["akiec", "bcc", "df", "vasc"]
+    assert modelled.any() and not modelled.all()
+    np.testing.assert_array_equal(modelled, labels < 3)
+    assert vectors.shape == (len(labels), 3)
+    np.testing.assert_array_equal(vectors[modelled].argmax(1), labels[modelled])
+    assert (vectors[modelled].sum(1) == 1).all() and (vectors[~modelled] == 0).all()
+    assert not augmented[~modelled].any()
+    counts = pd.read_csv(outputs["counts_csv"]).set_index("class")
+    assert list(counts.index) == names and list(counts["modelled"]) == [True] * 3 + [False] * 4
+    assert "evaluator only" in outputs["counts_md"].read_text()

@@ -95,6 +95,14 @@ def test_nodule_table_rules(some_nodules):
     assert (table.size_mm > 0).all()
 
 
+def test_z_extent_holds_the_centroid_and_spans_the_mask_slices(some_nodules):
+    table = some_nodules
+    assert (table.z_min_mm <= table.center_z_mm + 1e-6).all() and (table.center_z_mm <= table.z_max_mm + 1e-6).all()
+    # The extent covers as many slices as the consensus mask has (at least one), in slice spacings.
+    slices = (table.z_max_mm - table.z_min_mm) / table.slice_spacing_mm + 1
+    assert (slices >= 1 - 1e-6).all() and (slices > 2).any()
+
+
 def test_min_annotations_is_applied():
     from drai.data.lidc_labels import LabelSettings
 

@@ -37,7 +37,7 @@ def _render(folder, encoding):
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory):
     series = read_series(dicom_files(_render(tmp_path_factory.mktemp("plain") / "s", PLAIN)), "1.2.3.4", 16)
-    patches, _ = case_patches(series.to_sitk(), np.array([NODULE]), PatchSettings(volume_size=64, patch_slices=3))
+    patches = case_patches(series.to_sitk(), np.array([NODULE]), PatchSettings(volume_size=64, patch_slices=3)).images
     return series, patches
 
 
@@ -65,7 +65,7 @@ def test_a_quirk_gives_the_plain_volume_and_patches(name, plain, tmp_path):
     plain_series, plain_patches = plain
     assert series.geometry == plain_series.geometry
     np.testing.assert_array_equal(series.hu, plain_series.hu)
-    patches, _ = case_patches(series.to_sitk(), np.array([NODULE]), PatchSettings(volume_size=64, patch_slices=3))
+    patches = case_patches(series.to_sitk(), np.array([NODULE]), PatchSettings(volume_size=64, patch_slices=3)).images
     np.testing.assert_array_equal(patches, plain_patches)
 
 

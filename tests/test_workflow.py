@@ -34,17 +34,17 @@ def test_ci_preset_produces_patches(ci_run):
         images, vectors, splits = data["images"], data["vectors"], data["splits"]
         assert str(data["source"]) == "synthetic"
         assert len(data["sizes"]) == len(images) == len(data["nodule_ids"])
-    assert images.ndim == 4 and images.shape[1:] == (1, 64, 64)
+    assert images.ndim == 4 and images.shape[1:] == (1, 72, 72)  # the 64x64 window with a margin of context
     assert images.min() >= -1 and images.max() <= 1
     assert vectors.shape == (len(images), 17)
     assert (vectors[:, :12].reshape(-1, 6, 2).sum(-1) == 1).all() and (vectors[:, 12:].sum(1) == 1).all()
     assert set(splits) == {"train", "test"}
     # Nodules sit at the patch centre: the centre is denser than the rim of the patch.
-    centre = images[:, 0, 28:36, 28:36].mean()
-    rim = np.concatenate([images[:, 0, :6].ravel(), images[:, 0, -6:].ravel()]).mean()
+    centre = images[:, 0, 32:40, 32:40].mean()
+    rim = np.concatenate([images[:, 0, :10].ravel(), images[:, 0, -10:].ravel()]).mean()
     assert centre > rim
     nodules = pd.read_csv(lidc / "nodules.csv")
-    assert {"nodule_id", "split", "curated", "query", "size_mm"} <= set(nodules.columns)
+    assert {"nodule_id", "split", "curated", "query", "size_mm", "z_min_mm", "z_max_mm"} <= set(nodules.columns)
     assert (lidc / "qc_patches.png").stat().st_size > 1000
     assert (ci_run / "results" / "logs" / "lidc" / "nodules.log").exists()
 
@@ -53,11 +53,12 @@ def test_ci_preset_produces_ham10000_patches(ci_run):
     ham = ci_run / "results" / "data" / "ham10000"
     with np.load(ham / "patches.npz") as data:
         images, labels, vectors, splits = data["images"], data["labels"], data["vectors"], data["splits"]
-        assert list(data["class_names"]) == ["nv", "mel", "bkl"]
+        assert list(data["class_names"])[:3] == ["nv", "mel", "bkl"] and len(data["class_names"]) == 7
         assert str(data["split_source"]) == "ISIC 2018 Task 3 test set"
-        augmented = data["augmented"]
-    assert images.shape[1:] == (3, 64, 64) and images.min() >= -1 and images.max() <= 1
-    assert (vectors.argmax(1) == labels).all() and (vectors.sum(1) == 1).all()
+        augmented, modelled = data["augmented"], data["modelled"]
+    assert images.shape[1:] == (3, 72, 72) and images.min() >= -1 and images.max() <= 1
+    assert (vectors[modelled].argmax(1) == labels[modelled]).all() and (vectors[modelled].sum(1) == 1).all()
+    assert (vectors[~modelled] == 0).all()
     assert set(splits) == {"train", "test"}
     assert not augmented[splits == "test"].any()
     table = pd.read_csv(ham / "images.csv")

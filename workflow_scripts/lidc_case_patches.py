@@ -20,6 +20,7 @@ settings = PatchSettings(
     output_size=lidc["output_size"],
     hu_window=tuple(lidc["hu_window"]),
     patch_slices=lidc["patch_slices"],
+    stored_size=lidc["stored_size"],
 )
 count = case_patches_file(manifest, case_nodules, snakemake.output.patches, settings, lidc["max_slice_gap_mm"])
 log.info("%s: %d patches of %d nodules", snakemake.wildcards.case, count, len(case_nodules))

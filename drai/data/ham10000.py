@@ -1,7 +1,10 @@
 """HAM10000: dermoscopy images to balanced 64x64 lesion patches (paper, Section III-A1).
 
 * Classes: nv, mel and bkl by default (``classes``); the conditioning vector
-  is the one-hot class in that order.
+  is the one-hot class in that order. Patches of the other four lesion types
+  are made too, for the evaluator alone (Section III-C: "a 7 way
+  classification on lesion type"); :func:`all_classes` orders them after the
+  modelled ones.
 * Lesion centre and extent: from the lesion segmentation mask when there is
   one of the image's size; otherwise estimated from the image
   (:func:`estimate_lesion`): luminance, smoothed and flat-fielded against
@@ -59,6 +62,7 @@ class LesionPatchSettings:
     output_size: int = 64
     lesion_margin: float = 1.25
     min_crop_fraction: float = 0.25
+    stored_size: int = 72  # pixels stored per side: output_size plus a margin of context at the same scale
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,11 @@ def _looked_for(files: RawFiles, image_id: str, split: str) -> str:
     root = files.root or files.metadata.parent
     folder = root / "**" / TEST_IMAGE_FOLDER if split == "test" else root
     return str(folder / "**" / f"{image_id}.jpg")
+
+
+def all_classes(classes: tuple[str, ...]) -> tuple[str, ...]:
+    """The seven lesion types: the modelled ``classes`` first, in their order, then the others."""
+    return tuple(classes) + tuple(c for c in HAM_CLASSES if c not in classes)
 
 
 def _first(root: Path, names) -> Path | None:
@@ -189,23 +198,44 @@ def estimate_lesion(image: np.ndarray, rings: int = 16) -> tuple[float, float, f
 
 
 def crop_patch(image: np.ndarray, cx: float, cy: float, extent: float, settings: LesionPatchSettings) -> np.ndarray:
-    """The lesion patch as (3, output, output) float32 in [-1, 1]."""
+    """The lesion patch as (3, stored_size, stored_size) float32 in [-1, 1].
+
+    The lesion square is scaled to ``patch_size`` (so that 48x48 covers the
+    lesion), then resized to ``output_size`` per ``patch_size`` (bicubic); the
+    stored patch adds a margin of context at that scale around the same centre.
+    Both resizes work on a canvas twice the lesion square that does not depend
+    on ``stored_size`` and is cut only afterwards, so the centre
+    ``output_size``^2 pixels are the same for every stored size, and no pixel of
+    them is near a resize's edge.
+    """
+    patch, output, stored = settings.patch_size, settings.output_size, settings.stored_size
+    edge = 4  # output pixels of bicubic support kept beyond the stored patch
+    canvas = 2 * patch
+    needed = (stored + 2 * edge) * patch / output  # canvas pixels the stored patch and its bicubic support need
+    if stored < output or (stored - output) % 2 or needed % 1 or (canvas - needed) % 2 or needed > canvas:
+        raise ValueError(f"ham10000.stored_size: {stored} does not fit: it must be at least ham10000.output_size "
+                         f"({output}) and at most {2 * output - 2 * edge}, and ({stored} + {2 * edge}) x "
+                         f"{patch} / {output} must be a whole number of the same parity as {canvas}")
     height, width = image.shape[:2]
     short = min(height, width)
     side = float(np.clip(settings.lesion_margin * extent, settings.min_crop_fraction * short, short))
     # PIL's box is in pixel-edge coordinates: pixel i spans [i, i + 1).
-    left, top = cx + 0.5 - side / 2, cy + 0.5 - side / 2
-    box = (left, top, left + side, top + side)
+    left, top = cx + 0.5 - side, cy + 0.5 - side
+    box = (left, top, left + 2 * side, top + 2 * side)
     pad = int(np.ceil(max(0, -box[0], -box[1], box[2] - width, box[3] - height))) + 1
     padded = np.pad(image[..., :3], ((pad, pad), (pad, pad), (0, 0)), mode="edge") if pad > 1 else image[..., :3]
     shift = pad if pad > 1 else 0
     source = Image.fromarray(np.ascontiguousarray(padded))
-    patch = source.resize(
-        (settings.patch_size,) * 2, Image.Resampling.BOX if side > settings.patch_size else Image.Resampling.BILINEAR,
+    scaled = source.resize(
+        (canvas,) * 2, Image.Resampling.BOX if side > patch else Image.Resampling.BILINEAR,
         box=tuple(v + shift for v in box),
     )
-    patch = patch.resize((settings.output_size,) * 2, Image.Resampling.BICUBIC)
-    return (np.asarray(patch, np.float32).transpose(2, 0, 1) / 127.5 - 1.0).astype(np.float32)
+    needed = int(needed)
+    start = (canvas - needed) // 2
+    scaled = scaled.crop((start, start, start + needed, start + needed))
+    resized = scaled.resize((stored + 2 * edge,) * 2, Image.Resampling.BICUBIC)
+    resized = resized.crop((edge, edge, edge + stored, edge + stored))
+    return (np.asarray(resized, np.float32).transpose(2, 0, 1) / 127.5 - 1.0).astype(np.float32)
 
 
 def load_rgb(path: Path) -> np.ndarray:
@@ -338,9 +368,13 @@ def build_patches(
     processes: int = 1,
     progress: bool = True,
 ):
-    """Patches, per-image table, skipped rows and split source of a HAM10000 folder."""
+    """Patches, per-image table, skipped rows and split source of a HAM10000 folder.
+
+    Every lesion type is patched (the evaluator's seven); ``classes`` are the
+    modelled ones, and only ``augment_classes`` get flipped copies.
+    """
     files = find_files(root)
-    table, skipped, split_source = collect(files, tuple(classes), test_fraction, seed)
+    table, skipped, split_source = collect(files, all_classes(tuple(classes)), test_fraction, seed)
     jobs = [(r.image_id, r.path, files.masks.get(r.image_id), settings) for r in table.itertuples()]
     results = list(progress_map(process_image, jobs, processes, "HAM10000 patches", "img", progress, chunksize=16))
     kept, patches = [], []
@@ -395,12 +429,14 @@ def from_medmnist(path: str | Path, classes: tuple[str, ...] = DEFAULT_CLASSES):
     return pd.DataFrame(rows), patches
 
 
-def class_counts(before: pd.DataFrame, after: pd.DataFrame, classes: tuple[str, ...]) -> pd.DataFrame:
-    """Per class: training images before and after augmentation, and test images."""
+def class_counts(before: pd.DataFrame, after: pd.DataFrame, classes: tuple[str, ...],
+                 modelled: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Per class: training images before and after augmentation, test images, and whether the models use it."""
     def count(frame, split, dx):
         return int(((frame["split"] == split) & (frame["dx"] == dx)).sum())
 
+    modelled = classes if modelled is None else modelled
     return pd.DataFrame(
         [{"class": dx, "train_before": count(before, "train", dx), "train_after": count(after, "train", dx),
-          "test": count(after, "test", dx)} for dx in classes]
+          "test": count(after, "test", dx), "modelled": dx in modelled} for dx in classes]
     )

@@ -11,6 +11,7 @@ import pandas as pd
 from drai.data.ham10000 import (
     DataError,
     LesionPatchSettings,
+    all_classes,
     augment,
     build_patches,
     class_counts,
@@ -70,57 +71,72 @@ def prepare_raw(ham: dict, manifest_path: str | Path) -> dict:
 
 
 def make_patch_set(manifest: dict, ham: dict, outputs: dict, processes: int = 1) -> pd.DataFrame:
-    """patches.npz, images.csv, class counts, skipped rows and the QC figure."""
+    """patches.npz, images.csv, class counts, skipped rows and the QC figure.
+
+    Rows of all seven lesion types: ``class_names`` lists the modelled classes
+    (``ham10000.classes``) first, and ``labels`` index it, so a conditioning
+    vector's argmax is its label; ``vectors`` are one-hot over the modelled
+    classes (zeros for the others) and ``modelled`` marks the rows the
+    generative models use. The other types are for the evaluator alone.
+    """
     classes = tuple(ham["classes"])
+    names = all_classes(classes)
     if manifest["source"] == "medmnist":
-        table, patches = from_medmnist(manifest["npz"], classes)
+        # Whole 64x64 images: no margin to store.
+        table, patches = from_medmnist(manifest["npz"], names)
         before = table.copy()
         skipped = pd.DataFrame(columns=["image_id", "file", "reason"])
         split_source = "MedMNIST dermamnist_64 (train+val / test)"
         table, patches = augment(table, patches, tuple(ham["augment_classes"]), ham["augment_copies"], ham["seed"])
     else:
         settings = LesionPatchSettings(ham["patch_size"], ham["output_size"], ham["lesion_margin"],
-                                       ham["min_crop_fraction"])
+                                       ham["min_crop_fraction"], ham["stored_size"])
         table, patches, skipped, split_source, before = build_patches(
             manifest["root"], classes, settings, tuple(ham["augment_classes"]), ham["augment_copies"],
             ham["test_fraction"], ham["seed"], processes,
         )
-    class_ids = table["dx"].map({name: i for i, name in enumerate(classes)}).to_numpy(np.int64)
-    table = table.assign(class_id=class_ids, split_source=split_source)
+    class_ids = table["dx"].map({name: i for i, name in enumerate(names)}).to_numpy(np.int64)
+    modelled = class_ids < len(classes)
+    table = table.assign(class_id=class_ids, modelled=modelled, split_source=split_source)
     write_npz(
         outputs["patches"],
         images=patches.astype(np.float16),  # lossless for 8-bit RGB mapped to [-1, 1]
         labels=class_ids,
-        vectors=np.eye(len(classes), dtype=np.float32)[class_ids],
+        vectors=np.eye(len(classes) + 1, len(classes), dtype=np.float32)[np.minimum(class_ids, len(classes))],
+        modelled=modelled,
         splits=table["split"].to_numpy(dtype=str),
         image_ids=table["image_id"].to_numpy(dtype=str),
         lesion_ids=table["lesion_id"].astype(str).to_numpy(dtype=str),
         augmented=table["augmented"].to_numpy(bool),
         flips=table["flip"].to_numpy(dtype=str),
-        class_names=np.array(classes),
+        class_names=np.array(names),
         split_source=np.array(split_source),
         source=np.array(manifest["source"]),
     )
     write_csv(outputs["table"], table)
-    counts = class_counts(before, table, classes)
+    counts = class_counts(before, table, names, classes)
     write_csv(outputs["counts_csv"], counts)
     write_text(outputs["counts_md"], _counts_markdown(counts, split_source, manifest["source"]))
     write_csv(outputs["skipped"], skipped)
     for row in skipped.itertuples():
         log.warning("skipped %s (%s): %s", row.image_id, row.file, row.reason)
-    qc_figure(patches, table, classes, outputs["qc"], manifest["source"])
+    qc_figure(patches, table, names, outputs["qc"], manifest["source"], classes)
     return table
 
 
 def _counts_markdown(counts: pd.DataFrame, split_source: str, source: str) -> str:
     lines = [f"HAM10000 images per class ({source} data; test split: {split_source})", "",
-             "| class | train before augmentation | train after | test |", "|---|---|---|---|"]
-    lines += [f"| {r['class']} | {r.train_before} | {r.train_after} | {r.test} |" for _, r in counts.iterrows()]
+             "| class | train before augmentation | train after | test | used by |", "|---|---|---|---|---|"]
+    lines += [f"| {r['class']} | {r.train_before} | {r.train_after} | {r.test} | "
+              f"{'models and evaluator' if r.modelled else 'evaluator only'} |" for _, r in counts.iterrows()]
     return "\n".join(lines) + "\n"
 
 
-def qc_figure(patches: np.ndarray, table: pd.DataFrame, classes, output, source: str, per_class: int = 8) -> None:
-    """Patches per class, each titled with its split and flip."""
-    groups = {name: np.flatnonzero((table["dx"] == name).to_numpy()) for name in classes}
+def qc_figure(patches: np.ndarray, table: pd.DataFrame, classes, output, source: str, modelled=None,
+              per_class: int = 8) -> None:
+    """Patches per class (each row says whether the models use it), each titled with its split and flip."""
+    modelled = classes if modelled is None else modelled
+    groups = {f"{name} ({'modelled' if name in modelled else 'evaluator only'})":
+              np.flatnonzero((table["dx"] == name).to_numpy()) for name in classes}
     titles = [f"{split} {flip}".strip() for split, flip in zip(table["split"], table["flip"])]
     patch_grid(patches, groups, titles, f"HAM10000 lesion patches per class ({source} data)", output, per_class)

@@ -25,7 +25,7 @@ from drai.data.dicom_series import (
 from drai.data.download import NBIA_API, download_series
 from drai.data.idc import IDC_ENDPOINT, download_series_idc
 from drai.data.lidc_labels import SIZE_BIN_LABELS, VECTOR_COLUMNS
-from drai.data.lidc_patches import PatchSettings, ResampledGrid, annotation_to_world, case_patches
+from drai.data.lidc_patches import PatchSettings, ResampledGrid, annotation_to_world, case_patches, slice_offsets
 from drai.data.synthetic_ct import SYNTHETIC_MANUFACTURER, SyntheticSettings, render_case
 from drai.io import SYNTHETIC_MARKER, is_synthetic, write_json, write_npz
 from drai.qc import patch_grid
@@ -161,32 +161,47 @@ def case_patches_file(
             for r in case_nodules.itertuples()
         ]
     ).reshape(-1, 3)
-    usable = refuse_nodules_in_gaps(series.image, points, case_nodules["nodule_id"].astype(str), series.gaps, settings)
+    extents = case_nodules[["z_min_mm", "z_max_mm"]].to_numpy(float) if "z_min_mm" in case_nodules else None
+    usable = refuse_nodules_in_gaps(series.image, points, case_nodules["nodule_id"].astype(str), series.gaps, settings,
+                                    extents)
     case_nodules, points = case_nodules[usable], points[usable]
-    patches, centres = case_patches(series.to_sitk(), points, settings)
+    extents = None if extents is None else extents[usable]
+    made = case_patches(series.to_sitk(), points, settings, extents)
     write_npz(
         output,
-        patches=patches.astype(np.float32),
-        centres=centres,
+        patches=made.images.astype(np.float32),
+        patch_nodules=case_nodules["nodule_id"].to_numpy(dtype=str)[made.nodule_index],
+        slice_offsets=made.slice_offsets,
+        centres=made.centres,
+        lung_box_distance=made.lung_box_distance,
         nodule_ids=case_nodules["nodule_id"].to_numpy(dtype=str),
     )
-    return int(patches.shape[0] * patches.shape[1])
+    return int(len(made.images))
 
 
-def patch_z_extent_mm(image, point_world, settings: PatchSettings) -> tuple[float, float]:
-    """World z (mm) from the lowest to the highest resampled slice a nodule's patch samples."""
+def patch_z_extent_mm(image, point_world, settings: PatchSettings, z_extent_mm=None) -> tuple[float, float]:
+    """World z (mm) from the lowest to the highest resampled slice a nodule's patches sample.
+
+    ``z_extent_mm``: the world z of the consensus mask's first and last slice,
+    which ``patch_slices: all`` needs (as :func:`case_patches` takes it).
+    """
     grid = ResampledGrid.of(image, settings.volume_size)
-    centre = int(np.round(grid.index_of(point_world)[0]))
-    half = settings.patch_slices // 2
-    lowest, highest = (grid.origin[2] + (centre + k) * grid.spacing[2] for k in (-half, half))
+    centre = grid.index_of(point_world)[0]
+    extent = None
+    if z_extent_mm is not None:
+        extent = tuple(grid.index_of([point_world[0], point_world[1], z])[0] for z in z_extent_mm)
+    offsets = slice_offsets(centre, extent, settings.patch_slices) + int(np.round(centre))
+    lowest, highest = (grid.origin[2] + k * grid.spacing[2] for k in (offsets.min(), offsets.max()))
     return float(lowest), float(highest)
 
 
-def refuse_nodules_in_gaps(image, points_world, nodule_ids, gaps, settings: PatchSettings) -> np.ndarray:
+def refuse_nodules_in_gaps(image, points_world, nodule_ids, gaps, settings: PatchSettings,
+                           z_extents_mm=None) -> np.ndarray:
     """Which nodules keep their patch: those whose slices lie outside every wide gap (open interval)."""
     usable = np.ones(len(points_world), bool)
     for i, (point, nodule_id) in enumerate(zip(points_world, nodule_ids)):
-        low, high = patch_z_extent_mm(image, point, settings)
+        extent = None if z_extents_mm is None else z_extents_mm[i]
+        low, high = patch_z_extent_mm(image, point, settings, extent)
         for gap_low, gap_high in gaps:
             if low < gap_high and high > gap_low:
                 log.warning(
@@ -203,19 +218,18 @@ def assemble(case_files: list[str], nodules: pd.DataFrame, output: str | Path, s
     """Gather per-case patches into one ``patches.npz`` with labels and flags.
 
     Each slice of a nodule is one image; its row carries the nodule's vector,
-    size, split and flags. Returns the per-image table.
+    size, split and flags, and the nodule's in-plane distance (voxels of the
+    resampled grid) to the lung box's edge. Returns the per-image table.
     """
     table = nodules.set_index("nodule_id")
-    images, ids, offsets = [], [], []
+    images, ids, offsets, distances = [], [], [], []
     for path in case_files:
         with np.load(path) as data:
-            patches, nodule_ids = data["patches"], data["nodule_ids"]
-        half = patches.shape[1] // 2
-        for patch_stack, nodule_id in zip(patches, nodule_ids):
-            for offset, image in zip(range(-half, half + 1), patch_stack):
-                images.append(image)
-                ids.append(str(nodule_id))
-                offsets.append(offset)
+            distance = dict(zip(data["nodule_ids"].astype(str), data["lung_box_distance"]))
+            images.extend(data["patches"])
+            ids.extend(data["patch_nodules"].astype(str))
+            offsets.extend(data["slice_offsets"].astype(int))
+            distances.extend(distance[i] for i in data["patch_nodules"].astype(str))
     if not images:
         raise ValueError("no patches: every case was empty")
     rows = table.loc[ids]
@@ -232,15 +246,24 @@ def assemble(case_files: list[str], nodules: pd.DataFrame, output: str | Path, s
         query=rows["query"].to_numpy(bool),
         nodule_ids=np.array(ids),
         slice_offsets=np.array(offsets),
+        lung_box_distance=np.array(distances, np.float32),
         source=np.array(source),
     )
     return frame
 
 
 def qc_figure(patches_path: str | Path, output: str | Path, per_bin: int = 8) -> None:
-    """Patches grouped by size bin, one row per bin, each titled with its split."""
+    """Central-slice patches (with their stored margin) grouped by size bin, each titled with its split,
+    and a last row of the nodules nearest the lung box's edge, titled with that distance."""
     with np.load(patches_path) as data:
         images, bins, splits = data["images"], data["size_bins"], data["splits"]
+        central = data["slice_offsets"] == 0
+        distance = data["lung_box_distance"] if "lung_box_distance" in data else np.full(len(bins), np.nan)
         source = str(data["source"])
-    groups = {label: np.flatnonzero(bins == row) for row, label in enumerate(SIZE_BIN_LABELS)}
-    patch_grid(images, groups, list(splits), f"LIDC nodule patches by size bin ({source} data)", output, per_bin)
+    groups = {label: np.flatnonzero(central & (bins == row)) for row, label in enumerate(SIZE_BIN_LABELS)}
+    nearest = np.flatnonzero(central)[np.argsort(distance[central], kind="stable")][:per_bin]
+    groups["nearest lung edge"] = nearest
+    marked = set(nearest.tolist())
+    titles = [f"{split} {d:.0f} vx" if i in marked else str(split)
+              for i, (split, d) in enumerate(zip(splits, distance))]
+    patch_grid(images, groups, titles, f"LIDC nodule patches by size bin ({source} data)", output, per_bin)

@@ -12,6 +12,8 @@ Choices the paper leaves open, made here once:
   an even count the median can fall half-way (e.g. 3.5).
 * Binarization follows Shen et al. 2019 (HSCNN): a median strictly above the cut
   in :data:`BINARY_CUTS` is the "high" class. See :data:`BINARY_CLASSES`.
+* A nodule's z-extent (``z_min_mm``, ``z_max_mm``) is the world z of the first
+  and last slice its consensus mask crosses.
 * Nodule size is the diameter of the sphere with the volume of pylidc's 50 %
   consensus mask (voxel volume = pixel spacing^2 x slice spacing).
 * Size bins cover 2-12 mm in steps of 2 mm; sizes below 4 mm (also below 2 mm)
@@ -150,6 +152,7 @@ def _scan_nodules(scan_id: int, case_key: str, settings: LabelSettings) -> list[
             continue
         offset = np.array([s.start for s in bbox], dtype=float)
         centre = offset + np.argwhere(mask).mean(axis=0)  # (row, col, slice index)
+        mask_slices = offset[2] + np.flatnonzero(mask.any(axis=(0, 1)))  # slices the consensus mask crosses
         medians = {
             name: float(np.median([getattr(a, name) for a in annotations])) for name in ALL_RATINGS
         }
@@ -179,6 +182,8 @@ def _scan_nodules(scan_id: int, case_key: str, settings: LabelSettings) -> list[
                 "center_col": centre[1],
                 "center_slice": centre[2],
                 "center_z_mm": float(np.interp(centre[2], np.arange(len(zvals)), zvals)),
+                "z_min_mm": float(min(zvals[int(mask_slices[0])], zvals[int(mask_slices[-1])])),
+                "z_max_mm": float(max(zvals[int(mask_slices[0])], zvals[int(mask_slices[-1])])),
                 "split": split,
                 "curated": curated,
                 "query": split == "test" and not curated,

@@ -1,11 +1,20 @@
-"""From a CT series to 64x64 nodule patches (paper, Section III-A2).
+"""From a CT series to nodule patches (paper, Section III-A2).
 
-Per case: DICOM -> HU -> resampled to 256^3 over the scan's own extent ->
-lung bounding box (everything outside it counts as air) -> at each nodule's
-consensus centroid, a 48x48-voxel window of the resampled axial slice
-through the centroid, sampled straight onto a 64x64 grid (crop and bilinear
+Per case: DICOM -> HU -> resampled to 256^3 over the scan's own extent -> at
+each nodule's consensus centroid, a window of the resampled axial slice
+through the centroid, sampled straight onto the patch grid (crop and bilinear
 resize in one step, so the centre is kept to sub-pixel accuracy) -> HU window
-mapped to [-1, 1].
+mapped to [-1, 1]. The window is 48 voxels -> 64 pixels in scale; it is
+stored with a margin of context (``stored_size`` pixels, 72 by default, so
+54 voxels) whose centre 64x64 is the model's window (:mod:`drai.data.crops`).
+
+Lung crop ("areas around the lungs are cropped out"): the lung bounding box
+is found, but a patch is always a window of the scan itself: no voxel of it is
+replaced by air because it lies outside the box (a nodule on the chest wall
+keeps its wall). Each nodule's in-plane distance to the box's edge is
+reported, for the QC figure. Only beyond the scanned volume itself (outside
+the reconstructed field of view) is there nothing to read; such pixels are
+air, and a slice beyond the first or last one is left out.
 
 Annotation coordinates (row and column on the original 512x512 grid, world z)
 go through world millimetres (:func:`annotation_to_world`) and then SimpleITK's
@@ -14,7 +23,9 @@ patch centre whatever the series' spacing and matrix size.
 
 Slices: ``patch_slices`` axial slices of the resampled volume per nodule, the
 one nearest the centroid and its neighbours (1 -> only the central slice,
-3 -> one on each side, ...).
+3 -> one on each side, ...), or ``"all"``: every slice of the resampled volume
+within the z-extent of the nodule's consensus mask (always including the
+central one).
 """
 
 from __future__ import annotations
@@ -39,7 +50,8 @@ class PatchSettings:
     patch_size: int = 48
     output_size: int = 64
     hu_window: tuple[float, float] = (-1000.0, 400.0)
-    patch_slices: int = 1
+    patch_slices: int | str = 1  # an odd number, or "all" (the consensus mask's z-extent)
+    stored_size: int = 72  # pixels stored per side: output_size plus a margin of context
     lung_threshold_hu: float = -400.0
     lung_margin_voxels: int = 4
 
@@ -144,16 +156,19 @@ def lung_bounding_box(volume: np.ndarray, threshold: float, margin: int) -> tupl
 def sample_patch(
     volume: np.ndarray, centre_zyx: np.ndarray, settings: PatchSettings, slice_offset: int = 0
 ) -> np.ndarray:
-    """``output_size``^2 samples of a ``patch_size``^2 voxel window of one axial slice.
+    """``stored_size``^2 samples of one axial slice at ``output_size`` pixels per ``patch_size`` voxels.
 
     The window is centred on ``centre_zyx`` (continuous voxel index) in-plane,
     on the nearest slice (plus ``slice_offset``); voxels outside ``volume`` are air.
+    Pixel positions are half-integers times the step, so the centre
+    ``output_size``^2 of any stored size are exactly the same samples.
     """
+    size = settings.stored_size
     z = int(np.round(centre_zyx[0])) + slice_offset
     if not 0 <= z < volume.shape[0]:
-        return np.full((settings.output_size,) * 2, AIR_HU, np.float32)
+        return np.full((size,) * 2, AIR_HU, np.float32)
     step = settings.patch_size / settings.output_size
-    offsets = (np.arange(settings.output_size) + 0.5) * step - settings.patch_size / 2
+    offsets = (np.arange(size) - size / 2 + 0.5) * step
     yy, xx = np.meshgrid(centre_zyx[1] + offsets, centre_zyx[2] + offsets, indexing="ij")
     return ndimage.map_coordinates(volume[z], [yy, xx], order=1, mode="constant", cval=AIR_HU).astype(np.float32)
 
@@ -182,39 +197,110 @@ def lung_box_on_grid(image: sitk.Image, grid: ResampledGrid, settings: PatchSett
     )
 
 
+def check_settings(settings: PatchSettings) -> None:
+    """Refuse settings no patch can be made with, naming the config key."""
+    slices = settings.patch_slices
+    if slices != "all" and (not isinstance(slices, (int, np.integer)) or slices < 1 or slices % 2 == 0):
+        raise ValueError(f"lidc.patch_slices must be a positive odd number or 'all', got {slices!r}")
+    stored, output = settings.stored_size, settings.output_size
+    if stored < output or (stored - output) % 2:
+        raise ValueError(f"lidc.stored_size must be at least lidc.output_size ({output}) and differ from it by an "
+                         f"even number, got {stored}")
+
+
+def slice_offsets(centre_z: float, z_extent: tuple[float, float] | None, patch_slices: int | str) -> np.ndarray:
+    """Axial offsets from the central slice (the one nearest ``centre_z``) of a nodule's patches.
+
+    ``patch_slices`` odd: that many slices around the central one. ``"all"``:
+    every slice whose index lies within ``z_extent`` (continuous slice indices
+    of the consensus mask's first and last slice), and always the central one.
+    """
+    centre = int(np.round(centre_z))
+    if patch_slices != "all":
+        half = int(patch_slices) // 2
+        return np.arange(-half, half + 1)
+    if z_extent is None:
+        raise ValueError("lidc.patch_slices 'all' needs each nodule's z-extent (z_min_mm, z_max_mm in nodules.csv)")
+    low, high = sorted(z_extent)
+    first = min(int(np.ceil(low - 1e-6)), centre)
+    last = max(int(np.floor(high + 1e-6)), centre)
+    return np.arange(first - centre, last - centre + 1)
+
+
+def slices_per_nodule(first_z_mm: float, n_slices: int, slice_spacing_mm: float, centre_z_mm: float,
+                      z_extent_mm: tuple[float, float], volume_size: int, patch_slices: int | str) -> int:
+    """How many patches a nodule gets, from its scan's slice positions alone (no images needed).
+
+    The resampled grid spans the series' z-extent as :meth:`ResampledGrid.of`
+    makes it: ``volume_size`` slices over ``n_slices`` x ``slice_spacing_mm``.
+    """
+    spacing = slice_spacing_mm * n_slices / volume_size
+    origin = first_z_mm + 0.5 * (spacing - slice_spacing_mm)
+    centre = (centre_z_mm - origin) / spacing
+    extent = tuple((z - origin) / spacing for z in z_extent_mm)
+    offsets = slice_offsets(centre, extent, patch_slices) + int(np.round(centre))
+    return int(((offsets >= 0) & (offsets < volume_size)).sum())
+
+
+@dataclass(frozen=True)
+class CasePatches:
+    """The patches of one case's nodules, one row per (nodule, slice)."""
+
+    images: np.ndarray  # (M, stored_size, stored_size) in [-1, 1]
+    nodule_index: np.ndarray  # (M,) the nodule (row of the input points) of each patch
+    slice_offsets: np.ndarray  # (M,) axial offset from the nodule's central slice
+    centres: np.ndarray  # (nodules, 3) continuous (z, y, x) index in the resampled volume
+    lung_box_distance: np.ndarray  # (nodules,) in-plane voxels from the centre to the lung box edge (< 0: outside)
+
+
 def case_patches(
     image: sitk.Image,
     nodule_points_world: np.ndarray,
     settings: PatchSettings = PatchSettings(),
-) -> tuple[np.ndarray, np.ndarray]:
+    z_extents_mm: np.ndarray | None = None,
+) -> CasePatches:
     """Patches of every nodule of one case.
 
-    Returns ``(patches, centres)``: patches of shape (nodules, patch_slices, H, W)
-    in [-1, 1] and each nodule's continuous (z, y, x) index in the resampled
-    volume. Only the voxels of the resampled volume that patches use are
-    computed; their values are those of the whole resampled volume.
+    ``z_extents_mm`` (nodules, 2): world z of the first and last slice of each
+    nodule's consensus mask, needed for ``patch_slices="all"``. Only the
+    voxels of the resampled volume that patches use are computed; their values
+    are those of the whole resampled volume. The lung box does not clip them.
     """
-    if settings.patch_slices < 1 or settings.patch_slices % 2 == 0:
-        raise ValueError(f"patch_slices must be a positive odd number, got {settings.patch_slices}")
+    check_settings(settings)
     grid = ResampledGrid.of(image, settings.volume_size)
     box = lung_box_on_grid(image, grid, settings)
-    box_start = np.array([b.start for b in box])
-    box_stop = np.array([b.stop for b in box])
-    half = settings.patch_slices // 2
-    reach = settings.patch_size / 2 + 2  # window half-width plus the interpolation's neighbours
-    patches, centres = [], []
-    for point in np.atleast_2d(nodule_points_world):
+    step = settings.patch_size / settings.output_size
+    reach = settings.stored_size * step / 2 + 2  # window half-width plus the interpolation's neighbours
+    images, nodule_index, offsets_all, centres, distances = [], [], [], [], []
+    for number, point in enumerate(np.atleast_2d(nodule_points_world)):
         centre = grid.index_of(point)
         centres.append(centre)
+        distances.append(min(centre[1] - box[1].start, box[1].stop - 1 - centre[1],
+                             centre[2] - box[2].start, box[2].stop - 1 - centre[2]))
+        extent = None
+        if z_extents_mm is not None:
+            extent = tuple(grid.index_of([point[0], point[1], z])[0] for z in z_extents_mm[number])
         z = int(np.round(centre[0]))
-        lo = np.array([z - half, np.floor(centre[1] - reach), np.floor(centre[2] - reach)], int)
-        hi = np.array([z + half + 1, np.ceil(centre[1] + reach) + 1, np.ceil(centre[2] + reach) + 1], int)
-        lo, hi = np.maximum(lo, box_start), np.minimum(hi, box_stop)
-        if np.any(hi <= lo):
-            region, lo = np.full((1, 1, 1), AIR_HU, np.float32), np.array([z, 0, 0])
-        else:
-            region = grid.sample(image, lo, hi - lo)
-        stack = [sample_patch(region, centre - lo, settings, offset) for offset in range(-half, half + 1)]
-        patches.append(window_to_unit(np.stack(stack), settings.hu_window))
-    shape = (0, settings.patch_slices, settings.output_size, settings.output_size)
-    return (np.stack(patches) if patches else np.zeros(shape, np.float32)), np.array(centres).reshape(-1, 3)
+        offsets = slice_offsets(centre[0], extent, settings.patch_slices)
+        inside = (z + offsets >= 0) & (z + offsets < grid.size)
+        if not inside.all():
+            log.warning("nodule %d: %d slice(s) beyond the scanned volume left out", number, int((~inside).sum()))
+        offsets = offsets[inside]
+        if offsets.size == 0:
+            continue
+        lo = np.array([z + offsets[0], np.floor(centre[1] - reach), np.floor(centre[2] - reach)], int)
+        hi = np.array([z + offsets[-1] + 1, np.ceil(centre[1] + reach) + 1, np.ceil(centre[2] + reach) + 1], int)
+        lo, hi = np.maximum(lo, 0), np.minimum(hi, grid.size)
+        region = grid.sample(image, lo, hi - lo)
+        for offset in offsets:
+            images.append(window_to_unit(sample_patch(region, centre - lo, settings, int(offset)), settings.hu_window))
+            nodule_index.append(number)
+            offsets_all.append(int(offset))
+    size = settings.stored_size
+    return CasePatches(
+        images=np.stack(images) if images else np.zeros((0, size, size), np.float32),
+        nodule_index=np.array(nodule_index, np.int64),
+        slice_offsets=np.array(offsets_all, np.int64),
+        centres=np.array(centres).reshape(-1, 3),
+        lung_box_distance=np.array(distances, np.float32),
+    )

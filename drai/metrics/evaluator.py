@@ -13,7 +13,10 @@ depend on it, so its test accuracy travels with every metric.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +33,62 @@ INCEPTION_BLOCKS = (
 )
 FEATURES = 768
 
+#: torchvision's ImageNet InceptionV3 weights; the file name ends in the first 8 hex digits of its SHA-256.
+IMAGENET_URL = "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth"
+IMAGENET_FOLDER = Path("resources/weights")
+
 
 log = logging.getLogger(__name__)
+
+
+def imagenet_weights_path(url: str = IMAGENET_URL, folder: str | Path = IMAGENET_FOLDER) -> Path:
+    """Where the ImageNet weights of ``url`` are kept: its own file name, under ``folder``."""
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    if not re.fullmatch(r".+-[0-9a-f]{8,}\.pth", name):
+        raise ValueError(f"evaluate.imagenet_url: {url} does not end in a torchvision file name "
+                         f"'<name>-<first hex digits of its SHA-256>.pth', so it cannot be checked")
+    return Path(folder) / name
+
+
+def resolve_weights(evaluate_config: dict) -> str | None:
+    """The weights file ``evaluate.weights`` stands for: the downloaded ImageNet file for 'imagenet', else as given."""
+    weights = evaluate_config["weights"]
+    return str(imagenet_weights_path(evaluate_config["imagenet_url"])) if weights == "imagenet" else weights
+
+
+def fetch_imagenet_weights(url: str, target: str | Path, retries: int = 3, timeout_s: float = 60.0,
+                           backoff_s: float = 2.0, progress: bool = True) -> Path:
+    """Download torchvision's InceptionV3 ImageNet weights to ``target``, checked against the hash in their name.
+
+    torchvision publishes the first digits of each file's SHA-256 as the suffix
+    of its name; a file that does not match is discarded and fetched again.
+    Offline, the error names the setting and the two ways to satisfy it.
+    """
+    from drai.data.download import DownloadError, fetch_to_file
+
+    target = Path(target)
+    expected = target.stem.rsplit("-", 1)[-1]
+
+    def check(part: Path) -> None:
+        digest = hashlib.sha256(part.read_bytes()).hexdigest()
+        if not digest.startswith(expected):
+            raise ValueError(f"{part.name}: SHA-256 {digest[:len(expected)]}..., its name says {expected}")
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    try:
+        fetch_to_file(url, part, retries=retries, backoff_s=backoff_s, timeout_s=timeout_s, progress=progress,
+                      check=check, what=target.name)
+    except DownloadError as error:
+        raise DownloadError(
+            f"evaluate.weights is 'imagenet', but the ImageNet InceptionV3 weights could not be fetched from {url} "
+            f"({error}). Either make that URL reachable (evaluate.imagenet_url says where from; or put the file at "
+            f"{target}), or set evaluate.weights to a local torchvision inception_v3 state-dict file, e.g. "
+            f"inception_v3_google-0cc3c7bd.pth fetched elsewhere. (evaluate.weights: null starts from random "
+            f"weights, unlike the paper.)"
+        ) from None
+    os.replace(part, target)  # checked: it appears under its final name complete
+    return target
 
 
 class Evaluator(nn.Module):
@@ -89,7 +146,8 @@ class EvaluatorSettings:
         """One dataset's evaluator settings from the resolved ``evaluate`` section (``steps`` may be per dataset)."""
         steps = evaluate_config["steps"]
         steps = steps[dataset] if isinstance(steps, dict) else steps
-        return cls(steps=steps, **{k: evaluate_config[k] for k in cls.__dataclass_fields__ if k != "steps"})
+        fields = {k: evaluate_config[k] for k in cls.__dataclass_fields__ if k not in ("steps", "weights")}
+        return cls(steps=steps, weights=resolve_weights(evaluate_config), **fields)
 
 
 @torch.no_grad()

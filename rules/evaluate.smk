@@ -2,7 +2,7 @@
 
 from dataclasses import asdict
 
-from drai.metrics.evaluator import EvaluatorSettings
+from drai.metrics.evaluator_settings import EvaluatorSettings
 
 EVALUATE = SETTINGS["evaluate"]
 

@@ -14,7 +14,6 @@ depend on it, so its test accuracy travels with every metric.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,8 @@ import torch
 import torchvision
 from torch import nn
 from torch.nn import functional as F
+
+from drai.metrics.evaluator_settings import EvaluatorSettings  # noqa: F401  (torch-free, for the workflow)
 
 #: torchvision InceptionV3 children up to and including Mixed_6a (Keras' mixed3).
 INCEPTION_BLOCKS = (
@@ -73,23 +74,6 @@ def load_imagenet_weights(base: nn.Module, path: str | Path) -> None:
             f"evaluate.weights: {path} is not a torchvision InceptionV3 state dict "
             f"(missing {needed[:3]}, unexpected {list(unexpected)[:3]})"
         )
-
-
-@dataclass(frozen=True)
-class EvaluatorSettings:
-    steps: int = 200
-    batch_size: int = 64
-    lr: float = 1e-3
-    input_size: int = 128
-    seed: int = 0
-    weights: str | None = None
-
-    @classmethod
-    def from_config(cls, evaluate_config: dict, dataset: str) -> "EvaluatorSettings":
-        """One dataset's evaluator settings from the resolved ``evaluate`` section (``steps`` may be per dataset)."""
-        steps = evaluate_config["steps"]
-        steps = steps[dataset] if isinstance(steps, dict) else steps
-        return cls(steps=steps, **{k: evaluate_config[k] for k in cls.__dataclass_fields__ if k != "steps"})
 
 
 @torch.no_grad()

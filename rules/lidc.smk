@@ -31,6 +31,8 @@ rule lidc_series:
         "results/benchmarks/lidc/series/{case}.tsv"
     params:
         lidc=LIDC,
+    group:
+        "lidc_case"  # on a cluster many cases share one job (profiles/slurm: group-components)
     threads: 1
     resources:
         mem_mb=2000,
@@ -53,6 +55,8 @@ rule lidc_case_patches:
         "results/benchmarks/lidc/cases/{case}.tsv"
     params:
         lidc=LIDC,
+    group:
+        "lidc_case"  # on a cluster many cases share one job (profiles/slurm: group-components)
     threads: 1
     resources:
         mem_mb=3000,

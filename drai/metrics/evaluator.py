@@ -130,7 +130,7 @@ def train_evaluator(
     The report has the test accuracy (overall and per class), the training
     history and how the network was initialized.
     """
-    from tqdm import tqdm
+    from drai.progress import progress_bar
 
     if len(train_images) == 0 or len(test_images) == 0:
         raise ValueError("the evaluator needs training and test images")
@@ -143,7 +143,7 @@ def train_evaluator(
     batch = min(settings.batch_size, len(x_all))
     report_every = max(settings.steps // 5, 1)
     history, order, position, running = [], torch.from_numpy(rng.permutation(len(x_all))), 0, []
-    bar = tqdm(total=settings.steps, desc="evaluator", unit="step", disable=not progress)
+    bar = progress_bar(total=settings.steps, desc="evaluator", unit="step", disable=not progress)
     model.train()
     for step in range(1, settings.steps + 1):
         if position + batch > len(order):  # a new epoch: a new order

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 import jsonschema
+import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
 SECTIONS = ("lidc", "ham10000", "train", "evaluate")
@@ -91,6 +92,56 @@ def _relation_errors(resolved: dict) -> list[str]:
     return errors
 
 
+_PYTHON_TYPES = {"integer": (int,), "number": (int, float), "boolean": (bool,), "null": (type(None),)}
+
+
+def _alternatives(schema: dict, root: dict) -> list[dict]:
+    """``schema`` and its anyOf/oneOf branches, with ``$ref`` to ``#/$defs/...`` followed."""
+    if "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[-1]]
+    branches = [schema]
+    for key in ("anyOf", "oneOf"):
+        for branch in schema.get(key, []):
+            branches.extend(_alternatives(branch, root))
+    return branches
+
+
+def coerce_command_line_values(value, schema: dict, root: dict):
+    """``value`` with text turned into the number, boolean or null the schema asks for.
+
+    Snakemake's ``--config`` parses only top-level values: in ``--config
+    "train={steps: 5}"`` the 5 arrives as the text '5'. Text is YAML-parsed
+    where the schema allows no string but a number, boolean or null there,
+    and kept when the result is not of such a type (validation then names it).
+    """
+    branches = _alternatives(schema, root)
+    if isinstance(value, str):
+        types = {t for b in branches for t in ([b["type"]] if isinstance(b.get("type"), str) else b.get("type", []))}
+        wanted = tuple(python for t in types - {"string"} for python in _PYTHON_TYPES.get(t, ()))
+        if "string" in types or not wanted:
+            return value
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        if isinstance(parsed, str) and float in wanted:
+            try:
+                parsed = float(value)  # YAML 1.1 reads 1e-4 (no dot) as text
+            except ValueError:
+                return value
+        if isinstance(parsed, bool) and bool not in wanted:
+            return value
+        return parsed if isinstance(parsed, wanted) else value
+    if isinstance(value, dict):
+        properties = {k: v for b in branches for k, v in b.get("properties", {}).items()}
+        extra = next((b["additionalProperties"] for b in branches if isinstance(b.get("additionalProperties"), dict)), {})
+        return {k: coerce_command_line_values(v, properties.get(k, extra), root) for k, v in value.items()}
+    if isinstance(value, list):
+        items = next((b["items"] for b in branches if isinstance(b.get("items"), dict)), {})
+        return [coerce_command_line_values(v, items, root) for v in value]
+    return value
+
+
 def resolve(config: dict, schema: dict | None = None) -> dict:
     """Validate ``config`` and return it with the preset's values filled in.
 
@@ -98,6 +149,7 @@ def resolve(config: dict, schema: dict | None = None) -> dict:
     lists is present, which is checked.
     """
     schema = schema or load_schema()
+    config = coerce_command_line_values(config, schema, schema)
     _validate(config, schema)
     preset = config.get("preset", "demo")
     resolved = {"preset": preset}

@@ -37,57 +37,21 @@ import torch
 
 from drai.data.lidc_labels import SIZE_BIN_LABELS
 from drai.evaluation import codes, lidc_retrieval_masks
+from drai.figure_specs import (  # noqa: F401  (the figure specs live in a torch-free module)
+    ABLATION_MODELS,
+    DATASET_NAMES,
+    FIGURE_SPECS,
+    MAIN_MODELS,
+    TWO_CODE_MODELS,
+    FigureSpec,
+    planned,
+)
 from drai.io import save_figure
 from drai.metrics.retrieval import attributes, disagreement, nearest
 
 log = logging.getLogger(__name__)
 
 SEED = 0  # every random choice of the figures (references, sampled styles, t-SNE)
-
-MAIN_MODELS = ("cInfoGAN", "cVAE", "D-cInfoGAN", "D-cVAE", "DAI", "DRAI")
-TWO_CODE_MODELS = ("D-cInfoGAN", "D-cVAE", "DAI", "DRAI")
-ABLATION_MODELS = ("DAI", "DAI+selfReg", "DAI+MIReg", "DAI+featureCycle", "DAI+selfReg+MIReg", "DRAI")
-DATASET_NAMES = {"lidc": "LIDC-IDRI", "ham10000": "HAM10000"}
-
-
-@dataclass(frozen=True)
-class FigureSpec:
-    number: int
-    kind: str  # conditional | hybrid | retrieval | interpolation | tsne
-    datasets: tuple[str, ...]
-    models: tuple[str, ...]
-    title: str
-
-    @property
-    def name(self) -> str:
-        return f"fig{self.number}"
-
-    @property
-    def path(self) -> str:
-        stem = self.datasets[0] if len(self.datasets) == 1 else self.kind
-        return f"results/figures/fig{self.number}_{stem}.png"
-
-
-FIGURE_SPECS: dict[int, FigureSpec] = {
-    spec.number: spec
-    for spec in (
-        FigureSpec(10, "conditional", ("lidc",), MAIN_MODELS, "Conditional generations"),
-        FigureSpec(11, "conditional", ("ham10000",), MAIN_MODELS, "Conditional generations"),
-        FigureSpec(12, "hybrid", ("lidc",), TWO_CODE_MODELS, "Hybrid images (style x content)"),
-        FigureSpec(13, "hybrid", ("ham10000",), TWO_CODE_MODELS, "Hybrid images (style x content)"),
-        FigureSpec(14, "retrieval", ("lidc",), MAIN_MODELS, "Style and content retrieval"),
-        FigureSpec(15, "retrieval", ("ham10000",), MAIN_MODELS, "Style and content retrieval"),
-        FigureSpec(16, "hybrid", ("lidc",), ABLATION_MODELS, "Ablations: hybrid images (style x content)"),
-        FigureSpec(17, "hybrid", ("ham10000",), ABLATION_MODELS, "Ablations: hybrid images (style x content)"),
-        FigureSpec(18, "interpolation", ("lidc", "ham10000"), ("DRAI",), "DRAI latent interpolations"),
-        FigureSpec(19, "tsne", ("lidc", "ham10000"), ("DRAI",), "t-SNE of DRAI's content and style codes"),
-    )
-}
-
-
-def planned(spec: FigureSpec, datasets: Sequence[str], variants: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The datasets and models of ``spec`` that a preset trains (in the figure's order)."""
-    return [d for d in spec.datasets if d in datasets], [m for m in spec.models if m in variants]
 
 
 # ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable, Iterator
 
-from tqdm import tqdm
+from drai.progress import progress_bar
 
 
 def progress_map(
@@ -23,7 +23,7 @@ def progress_map(
     Fork, not spawn: spawn would re-run the calling script, and a Snakemake
     script is ``__main__``.
     """
-    with tqdm(total=len(jobs), desc=desc, unit=unit, disable=not progress) as bar:
+    with progress_bar(total=len(jobs), desc=desc, unit=unit, disable=not progress) as bar:
         if processes > 1:
             with multiprocessing.get_context("fork").Pool(processes, initializer=initializer) as pool:
                 for result in pool.imap(function, jobs, chunksize=chunksize):

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 PAPER_RESULTS = Path(__file__).resolve().parent / "paper_results.csv"
 
@@ -91,6 +90,8 @@ def summarize(values: np.ndarray) -> dict[str, float]:
     if n == 1:
         return {"n": 1, "mean": mean, "std": math.nan, "ci95_low": math.nan, "ci95_high": math.nan}
     std = float(np.std(values, ddof=1))
+    from scipy import stats  # here, not at the top: the workflow imports this module when it parses
+
     half = float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n))
     return {"n": n, "mean": mean, "std": std, "ci95_low": mean - half, "ci95_high": mean + half}
 

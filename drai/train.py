@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 import torch
 import yaml
-from tqdm import tqdm
 
 from drai.io import atomic_path, save_figure, write_csv, write_text
 from drai.models.family import TRANSFORMS, ModelFamily, Shape, training_losses, transform
 from drai.models.variants import get_variant, loss_terms, model_card
+from drai.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def train(
     t_all = torch.from_numpy(vectors).to(dev)
     names = loss_terms(variant)
     model.train()
-    bar = tqdm(total=settings.steps, initial=step, desc=f"{variant_name}", unit="step", disable=not progress)
+    bar = progress_bar(total=settings.steps, initial=step, desc=f"{variant_name}", unit="step", disable=not progress)
     done_here = 0
     while step < settings.steps:
         if stop_after is not None and done_here >= stop_after:

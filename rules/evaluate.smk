@@ -2,7 +2,7 @@
 
 from dataclasses import asdict
 
-from drai.metrics.evaluator import EvaluatorSettings, imagenet_weights_path
+from drai.metrics.evaluator_settings import EvaluatorSettings, imagenet_weights_path
 
 EVALUATE = SETTINGS["evaluate"]
 # The ImageNet weights file a preset downloads (empty when evaluate.weights is

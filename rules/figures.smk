@@ -1,11 +1,11 @@
 # Figures 10-19 of the paper, from the trained runs (no retraining).
 #
 # One rule per figure, named fig10 ... fig19 (`snakemake --cores 1 fig12`),
-# each writing one PNG (`drai.figures.FIGURE_SPECS` holds its kind, dataset(s),
+# each writing one PNG (`drai.figure_specs.FIGURE_SPECS` holds its kind, dataset(s),
 # models and file name). A figure uses the preset's first training seed and
 # only the models the preset trains; FIGURES lists those with at least one.
 
-from drai.figures import FIGURE_SPECS, planned
+from drai.figure_specs import FIGURE_SPECS, planned
 
 FIGURE_RUN_SEED = TRAIN["seeds"][0]
 

@@ -1,5 +1,28 @@
 # LIDC-IDRI: annotations -> nodule table -> per-case series -> patches.
 
+import os
+
+_CASE_POSITIONS = {}
+
+
+def lidc_case_group(wildcards):
+    """Group of a per-case job: on a cluster one job carries the `group-components: lidc_case: N`
+    (profiles/slurm) cases in a row, `lidc_case_0` for the first N, and so on.
+
+    Numbered groups rather than one group `lidc_case` split by snakemake: snakemake forms
+    groups again whenever the DAG changes and then joins its earlier chunks into ever larger
+    ones (the paper preset's 28 groups of 20 cases became 2 of 155 and 400 cases).
+    """
+    per_job = workflow.group_settings.group_components.get("lidc_case", 1)
+    table = checkpoints.lidc_nodules.get().output.table
+    version = os.stat(table).st_mtime_ns  # the case list is read once per nodule table, not per job
+    if version not in _CASE_POSITIONS:
+        _CASE_POSITIONS.clear()
+        _CASE_POSITIONS[version] = {case: i for i, case in enumerate(lidc_cases())}
+    group = f"lidc_case_{_CASE_POSITIONS[version][wildcards.case] // per_job}"
+    workflow.parent_groupids[group] = "lidc_case"  # so that group-components of lidc_case applies
+    return group
+
 
 checkpoint lidc_nodules:
     output:
@@ -31,6 +54,8 @@ rule lidc_series:
         "results/benchmarks/lidc/series/{case}.tsv"
     params:
         lidc=LIDC,
+    group:
+        lidc_case_group
     threads: 1
     resources:
         mem_mb=2000,
@@ -53,6 +78,8 @@ rule lidc_case_patches:
         "results/benchmarks/lidc/cases/{case}.tsv"
     params:
         lidc=LIDC,
+    group:
+        lidc_case_group
     threads: 1
     resources:
         mem_mb=3000,

@@ -1,4 +1,5 @@
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,33 @@ def test_every_error_is_reported_at_once(config):
         resolve(config)
     for key in ("lidc.patch_size", "lidc.output_size", "lidc.patch_slices"):
         assert f"config key {key}:" in str(raised.value)
+def command_line(config: dict, *assignments: str) -> dict:
+    """``config`` as the workflow sees it after ``--config ASSIGNMENT ...`` (snakemake's own parsing)."""
+    from snakemake.cli import parse_config
+    from snakemake.utils import update_config
+
+    update_config(config, parse_config(list(assignments)))
+    return config
+
+
+def test_config_on_the_command_line_sets_nested_numbers_and_booleans(config):
+    config = command_line(config, "preset=ci", "train={steps: 5, lr: 1e-4, seeds: [0, 1], device: cpu}",
+                          "lidc={download: false, synthetic_cases: null, hu_window: [-900, 300]}",
+                          "evaluate={steps: {lidc: 3, ham10000: 4}}")
+    assert config["train"]["steps"] == "5"  # what snakemake hands over
+    resolved = resolve(config)
+    assert resolved["train"]["steps"] == 5 and resolved["train"]["lr"] == 1e-4
+    assert resolved["train"]["seeds"] == [0, 1] and resolved["train"]["device"] == "cpu"
+    assert resolved["lidc"]["download"] is False and resolved["lidc"]["synthetic_cases"] is None
+    assert resolved["lidc"]["hu_window"] == [-900, 300]
+    assert resolved["evaluate"]["steps"] == {"lidc": 3, "ham10000": 4}
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("train={steps: many}", "config key train.steps: 'many' is not of type 'integer'"),
+    ("train={steps: true}", "config key train.steps: 'true' is not of type 'integer'"),
+    ("lidc={download: 5}", "config key lidc.download: '5' is not of type 'boolean'"),
+])
+def test_config_on_the_command_line_still_refuses_wrong_values(config, assignment, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        resolve(command_line(config, assignment))

@@ -13,7 +13,10 @@ before the first status check), it proves that
     requeue`, what preemption does) runs again under the same job id and
     resumes from its checkpoint;
 (d) sbatch asks for what the profile says: one GPU and requeue for the GPU
-    rules.
+    rules;
+(e) the per-case LIDC jobs travel in groups: one sbatch call per
+    `group-components` cases, one per other job, and a group job asks for no
+    more CPUs and memory than the profile allows.
 
 The cluster: munged (as user munge, in /run/munge, with /etc/munge/munge.key),
 `slurmctld -i` and slurmd started directly (no systemd); configuration, state,
@@ -33,6 +36,7 @@ the default target.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -52,6 +56,7 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
 TOOLS = ("munged", "munge", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "sinfo", "srun")
 GPU_RULES = ("train", "train_evaluator", "run_metrics")
+PROFILE = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
 CONF_LINK = Path("/run/slurm/conf")  # where configless slurmd links its configuration
 MUNGE_KEY = Path("/etc/munge/munge.key")
 
@@ -116,6 +121,7 @@ class Cluster:
         self.conf = folder / "slurm.conf"
         self.env = {**os.environ, "PATH": SEARCH_PATH, "SLURM_CONF": str(self.conf)}
         self.daemons: list[subprocess.Popen] = []
+        self.cpus = self.memory_mb = 0
 
     def run(self, *args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
         return subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=timeout, check=check)
@@ -161,6 +167,7 @@ class Cluster:
             socket.gethostname().split(".")[0]
         hardware = dict(item.split("=", 1) for item in
                         self.run("slurmd", "-C").stdout.splitlines()[0].split() if "=" in item)
+        self.cpus, self.memory_mb = int(hardware["CPUs"]), int(hardware["RealMemory"])
         ctld_port, slurmd_port = _free_ports(2)
         for sub in ("state", "spool"):
             (self.folder / sub).mkdir()
@@ -250,6 +257,11 @@ def start_snakemake(cluster: Cluster, workdir: Path, *args: str, snakefile: Path
                "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2"]
     if no_gpus:
         command += ["--set-resources", *(f"{rule}:gpu=0" for rule in GPU_RULES)]
+    # A group job asks for the profile's cores and mem_mb; a smaller node gets a smaller group job.
+    if cluster.cpus < PROFILE["cores"]:
+        command += ["--cores", str(cluster.cpus)]
+    if cluster.memory_mb < PROFILE["resources"]["mem_mb"]:
+        command += ["--resources", f"mem_mb={cluster.memory_mb}"]
     log = workdir / log_name
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=workdir, env=cluster.env, stdout=out, stderr=subprocess.STDOUT)
@@ -283,6 +295,18 @@ def submitted_rules(output: str) -> set[str]:
     return set(re.findall(r"has been submitted with SLURM jobid \d+ \(log: \S*/slurm_logs/rule_([^/]+)/", output))
 
 
+def submitted_groups(output: str) -> dict[str, str]:
+    """SLURM job id -> name of every group job submitted."""
+    found = re.findall(r"has been submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/group_([^/]+)/", output)
+    return dict(found)
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """The first 'Job stats' table snakemake prints: jobs per rule, before the checkpoint adds the cases."""
+    table = output[output.index("Job stats:"):].split("total", 1)[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\S+)\s+(\d+)$", table, re.MULTILINE)}
+
+
 @pytest.fixture(scope="module")
 def ci_on_slurm(cluster, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("slurm-ci")
@@ -305,12 +329,33 @@ def test_ci_preset_runs_on_slurm(cluster, ci_on_slurm):
         for variant in TEST_CONFIG.get("train", {}).get("variants", list(VARIANTS)):
             assert (results / "runs" / dataset / variant / "seed0" / "model.pt").exists(), (dataset, variant)
     # Every job went through SLURM, and squeue still knows each one as COMPLETED.
-    assert submitted_rules(output) >= {"lidc_nodules", "lidc_series", "lidc_case_patches", "lidc_patches",
-                                       "ham10000_raw", "ham10000_patches", "train"}, output[-3000:]
+    assert submitted_rules(output) >= {"lidc_nodules", "lidc_patches", "ham10000_raw", "ham10000_patches",
+                                       "train"}, output[-3000:]
     jobs = submitted(output)
     states = dict(line.split("|", 1) for line in cluster.run(
         "squeue", "-h", "--states=all", "-o", "%i|%T").stdout.split())
     assert {states.get(job) for job in jobs} == {"COMPLETED"}
+    # The per-case jobs went in groups of `group-components` cases, one sbatch call each; every
+    # other job that runs something had its own (the target rules run nothing). Without the groups
+    # the data and two variants took 16 sbatch calls, now 9.
+    per_group = PROFILE["group-components"]["lidc_case"]
+    cases = len(list((results / "data" / "lidc" / "cases").glob("*.npz")))
+    groups = submitted_groups(output)
+    # snakemake names a group job's log folder by group (lidc_case_0, lidc_case_1, ...) and rules
+    expected = [f"lidc_case_{n}_lidc_case_patches_lidc_series" for n in range(math.ceil(cases / per_group))]
+    assert cases > 1 and sorted(groups.values()) == expected, output[-3000:]
+    assert not {"lidc_series", "lidc_case_patches"} & submitted_rules(output)
+    planned = planned_jobs(output)
+    targets = TARGETS or ["all"]
+    assert "lidc_series" not in planned and set(targets) <= set(planned)
+    assert len(jobs) == sum(planned.values()) - len(targets) + len(groups), (planned, len(jobs), len(groups))
+    # A group job asks for at most the profile's CPUs and memory (or the node's, if smaller).
+    for job in groups:
+        cpus, memory = cluster.run("squeue", "-h", "--states=all", "-j", job, "-o", "%C|%m").stdout.split("|")
+        assert int(cpus) <= min(PROFILE["cores"], cluster.cpus), cpus
+        number, unit = re.fullmatch(r"([\d.]+)([MGT]?)", memory.strip()).groups()
+        memory_mb = float(number) * {"": 1, "M": 1, "G": 1024, "T": 1024**2}[unit]
+        assert memory_mb <= min(PROFILE["resources"]["mem_mb"], cluster.memory_mb), memory
     # Accounting is off: sacct cannot answer, so the status came from squeue.
     sacct = cluster.run("sacct", check=False)
     assert sacct.returncode != 0 and "accounting storage is disabled" in sacct.stderr + sacct.stdout

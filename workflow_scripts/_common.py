@@ -1,9 +1,16 @@
-"""Shared set-up of the adapters: log to the rule's log file, quiet progress bars."""
+"""Shared set-up of the adapters: the workflow's own `drai`, log to the rule's log file."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
+
+# The workflow runs the library of its own folder: `drai` is imported from the
+# workflow's root (the parent of workflow_scripts/), also in the conda
+# environment of `--sdm conda`, which holds the dependencies only.
+WORKFLOW_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(WORKFLOW_ROOT))
 
 
 def setup_logging(snakemake) -> logging.Logger:

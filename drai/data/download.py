@@ -23,10 +23,10 @@ import zlib
 from pathlib import Path
 
 import requests
-from tqdm import tqdm
 
 from drai.data.dicom_series import SeriesError, read_header, unique_positions
 from drai.io import atomic_dir
+from drai.progress import progress_bar
 
 NBIA_API = "https://services.cancerimagingarchive.net/nbia-api/services/v4"
 CHUNK = 1 << 16
@@ -106,7 +106,7 @@ def _transfer(session, url, params, part: Path, timeout_s, progress, what) -> No
         total = response.headers.get("Content-Length")
         expected = int(total) if total is not None else None
         received = 0
-        with open(part, mode) as out, tqdm(
+        with open(part, mode) as out, progress_bar(
             total=expected, initial=0, unit="B", unit_scale=True, desc=what[-40:], disable=not progress, leave=False
         ) as bar:
             for chunk in response.iter_content(CHUNK):

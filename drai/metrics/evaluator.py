@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +24,15 @@ import torchvision
 from torch import nn
 from torch.nn import functional as F
 
+# Torch-free, for the workflow's parse: the settings and where the ImageNet weights go.
+from drai.metrics.evaluator_settings import (  # noqa: F401
+    IMAGENET_FOLDER,
+    IMAGENET_URL,
+    EvaluatorSettings,
+    imagenet_weights_path,
+    resolve_weights,
+)
+
 #: torchvision InceptionV3 children up to and including Mixed_6a (Keras' mixed3).
 INCEPTION_BLOCKS = (
     "Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
@@ -33,27 +40,8 @@ INCEPTION_BLOCKS = (
 )
 FEATURES = 768
 
-#: torchvision's ImageNet InceptionV3 weights; the file name ends in the first 8 hex digits of its SHA-256.
-IMAGENET_URL = "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth"
-IMAGENET_FOLDER = Path("resources/weights")
-
 
 log = logging.getLogger(__name__)
-
-
-def imagenet_weights_path(url: str = IMAGENET_URL, folder: str | Path = IMAGENET_FOLDER) -> Path:
-    """Where the ImageNet weights of ``url`` are kept: its own file name, under ``folder``."""
-    name = url.rstrip("/").rsplit("/", 1)[-1]
-    if not re.fullmatch(r".+-[0-9a-f]{8,}\.pth", name):
-        raise ValueError(f"evaluate.imagenet_url: {url} does not end in a torchvision file name "
-                         f"'<name>-<first hex digits of its SHA-256>.pth', so it cannot be checked")
-    return Path(folder) / name
-
-
-def resolve_weights(evaluate_config: dict) -> str | None:
-    """The weights file ``evaluate.weights`` stands for: the downloaded ImageNet file for 'imagenet', else as given."""
-    weights = evaluate_config["weights"]
-    return str(imagenet_weights_path(evaluate_config["imagenet_url"])) if weights == "imagenet" else weights
 
 
 def fetch_imagenet_weights(url: str, target: str | Path, retries: int = 3, timeout_s: float = 60.0,
@@ -132,24 +120,6 @@ def load_imagenet_weights(base: nn.Module, path: str | Path) -> None:
         )
 
 
-@dataclass(frozen=True)
-class EvaluatorSettings:
-    steps: int = 200
-    batch_size: int = 64
-    lr: float = 1e-3
-    input_size: int = 128
-    seed: int = 0
-    weights: str | None = None
-
-    @classmethod
-    def from_config(cls, evaluate_config: dict, dataset: str) -> "EvaluatorSettings":
-        """One dataset's evaluator settings from the resolved ``evaluate`` section (``steps`` may be per dataset)."""
-        steps = evaluate_config["steps"]
-        steps = steps[dataset] if isinstance(steps, dict) else steps
-        fields = {k: evaluate_config[k] for k in cls.__dataclass_fields__ if k not in ("steps", "weights")}
-        return cls(steps=steps, weights=resolve_weights(evaluate_config), **fields)
-
-
 @torch.no_grad()
 def predict(model: Evaluator, images: np.ndarray, batch_size: int = 250, device="cpu") -> np.ndarray:
     """Class logits (N, classes) of images (N, C, 64, 64) in [-1, 1]."""
@@ -204,7 +174,7 @@ def train_evaluator(
     The report has the test accuracy (overall and per class), the training
     history and how the network was initialized.
     """
-    from tqdm import tqdm
+    from drai.progress import progress_bar
 
     if len(train_images) == 0 or len(test_images) == 0:
         raise ValueError("the evaluator needs training and test images")
@@ -217,7 +187,7 @@ def train_evaluator(
     batch = min(settings.batch_size, len(x_all))
     report_every = max(settings.steps // 5, 1)
     history, order, position, running = [], torch.from_numpy(rng.permutation(len(x_all))), 0, []
-    bar = tqdm(total=settings.steps, desc="evaluator", unit="step", disable=not progress)
+    bar = progress_bar(total=settings.steps, desc="evaluator", unit="step", disable=not progress)
     model.train()
     for step in range(1, settings.steps + 1):
         if position + batch > len(order):  # a new epoch: a new order

@@ -17,12 +17,13 @@ include: "rules/tables.smk"
 include: "rules/figures.smk"
 
 
-# Only the data the preset reads, fetched (or found) and checked: run it where
-# there is internet (a cluster's login node) before the rest.
+# Only the data and weights the preset reads, fetched (or found) and checked:
+# run it where there is internet (a cluster's login node) before the rest.
 rule download:
     input:
         downloaded_lidc_series,
         DOWNLOADED_HAM10000,
+        IMAGENET_WEIGHTS,
 
 
 rule lidc:

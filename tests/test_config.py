@@ -30,6 +30,16 @@ def test_paper_preset_uses_real_data_and_the_paper_geometry(config):
     assert lidc["min_annotations"] == 3 and lidc["train_case_limit"] == 899
 
 
+@pytest.mark.parametrize("preset", ["paper", "demo", "ci"])
+def test_every_preset_augments_and_trains_the_budget_control(config, preset):
+    """Section III-G's random flips and crops for every model; DAI+twice wherever the ablations are trained."""
+    config["preset"] = preset
+    train = resolve(config)["train"]
+    assert train["augment"] is True
+    assert "DAI+twice" in train["variants"] and "DAI+selfReg" in train["variants"]
+    assert train["kl_reduction"] in ("mean", "sum")
+
+
 def test_top_level_section_overrides_the_preset(config):
     config["preset"] = "ci"
     config["lidc"]["synthetic_cases"] = 2
@@ -52,6 +62,8 @@ def test_top_level_section_overrides_the_preset(config):
         (lambda c: c["ham10000"].update(source="medmnist"), "ham10000.medmnist_npz"),
         (lambda c: c["train"].update(variants=["DRAI", "GAN"]), "train.variants.1"),
         (lambda c: c["train"].update(datasets=["lidc", "chestxray"]), "train.datasets.1"),
+        (lambda c: c["train"].update(kl_reduction="max"), "train.kl_reduction"),
+        (lambda c: c["train"].update(augment="yes"), "train.augment"),
         (lambda c: c["evaluate"].update(lidc_labels="colour"), "evaluate.lidc_labels"),
         (lambda c: c["evaluate"].update(samples="many"), "evaluate.samples"),
         (lambda c: c["evaluate"].update(steps={"lidc": 10}), "evaluate.steps"),

@@ -21,12 +21,16 @@ import numpy as np
 import torch
 from PIL import Image
 
+from drai.data.crops import centre_crop
 from drai.models.variants import VARIANTS, get_variant, model_card
 
 
 def _load_patches(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """The centre 64x64 crops and vectors of the rows the models are conditioned on (``modelled``)."""
     with np.load(path) as data:
-        return data["images"].astype(np.float32), data["vectors"].astype(np.float32)
+        keep = data["modelled"] if "modelled" in data.files else slice(None)
+        return (centre_crop(data["images"][keep]).astype(np.float32),
+                data["vectors"][keep].astype(np.float32))
 
 
 def _to_uint8(images: torch.Tensor | np.ndarray) -> list[np.ndarray]:

@@ -170,7 +170,7 @@ def lidc_retrieval_sets(patches_path: str | Path) -> dict[str, np.ndarray]:
         query, search = lidc_retrieval_masks(data)
         out = {}
         for name, mask in (("query", query), ("search", search)):
-            out[f"{name}_images"] = data["images"][mask].astype(np.float32)
+            out[f"{name}_images"] = centre_crop(data["images"][mask]).astype(np.float32)
             out[f"{name}_vectors"] = data["vectors"][mask].astype(np.float32)
             out[f"{name}_attributes"] = attributes(data["vectors"][mask], data["sizes"][mask])
     if len(out["query_images"]) == 0 or len(out["search_images"]) == 0:
@@ -213,18 +213,19 @@ def evaluate_run(
     """
     model = model.to(device).eval()
     test = data.test
+    test_images = np.ascontiguousarray(centre_crop(test.images))  # what the models see (a no-op at 64x64)
     rng = np.random.default_rng(settings.seed)
     picks = rng.integers(0, len(test.labels), settings.samples)
     generated = generate_from_vectors(model, test.vectors[picks], settings.seed, settings.batch_size, device)
     metrics: dict[str, float | None] = fidelity_metrics(
-        test.images, generated, evaluator_path, batch_size=settings.batch_size, cuda=torch.device(device).type == "cuda"
+        test_images, generated, evaluator_path, batch_size=settings.batch_size, cuda=torch.device(device).type == "cuda"
     )
     evaluator = load_evaluator(evaluator_path, device)
     predicted = predict(evaluator, generated, settings.batch_size, device).argmax(1)
     metrics["cgacc"] = float((predicted == test.labels[picks]).mean())
     if model.variant.two_codes:
         pairs = random_pairs(len(test.labels), settings.cifc_pairs, settings.seed)
-        images = torch.as_tensor(test.images, device=device)
+        images = torch.as_tensor(test_images, device=device)
         metrics["cifc"] = cifc(model.infer, model.generate, images, pairs, settings.batch_size)
     else:
         metrics["cifc"] = None

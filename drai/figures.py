@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from drai.data.crops import centre_crop
 from drai.data.lidc_labels import SIZE_BIN_LABELS
 from drai.evaluation import codes, lidc_retrieval_masks
 from drai.figure_specs import (  # noqa: F401  (the figure specs live in a torch-free module)
@@ -93,7 +94,7 @@ def load_image_sets(patches_path: str | Path, dataset: str) -> tuple[ImageSet, I
     """
     with np.load(patches_path) as data:
         splits = data["splits"]
-        images, vectors = data["images"], data["vectors"]
+        images, vectors = centre_crop(data["images"]), data["vectors"]
         if dataset == "lidc":
             query, keep = lidc_retrieval_masks(data)  # Table IV's query and search sets
             note = "curated test nodules"
@@ -108,6 +109,8 @@ def load_image_sets(patches_path: str | Path, dataset: str) -> tuple[ImageSet, I
             )
         elif dataset == "ham10000":
             keep, note = (splits == "test") & ~data["augmented"], "test images"
+            if "modelled" in data.files:  # the lesion types the models are conditioned on
+                keep &= data["modelled"]
             query = np.zeros(len(splits), bool)
             names = tuple(str(n) for n in data["class_names"])
             labels = data["labels"].astype(np.int64)

@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 import yaml
 
+from drai.data.crops import MODEL_SIZE, centre_crop
 from drai.io import atomic_path, save_figure, write_csv, write_text
 from drai.models.family import TRANSFORMS, ModelFamily, Shape, training_losses, transform
 from drai.models.variants import get_variant, loss_terms, model_card
@@ -51,6 +52,8 @@ class TrainSettings:
     lr: float = 2e-4
     beta1: float = 0.5
     checkpoint_every: int = 50
+    augment: bool = False
+    kl_reduction: str = "mean"
     seed: int = 0
 
     @classmethod
@@ -60,19 +63,26 @@ class TrainSettings:
 
 
 def load_training_set(patches_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Training images (N, C, 64, 64) float32 and conditioning vectors of a patch set.
+    """Training images (N, C, S, S) float32 as stored (S >= 64, with their margin) and conditioning vectors.
 
     LIDC: the curated training nodules; HAM10000: the training split (with its
-    augmented copies).
+    augmented copies) of the modelled lesion types (``modelled``; a patch set
+    without the key models every row). :func:`train` crops the 64x64 windows.
     """
     with np.load(patches_path) as data:
         keep = data["splits"] == "train"
         if "curated" in data.files:
             keep &= data["curated"]
+        if "modelled" in data.files:
+            keep &= data["modelled"]
         images = data["images"][keep].astype(np.float32)
         vectors = data["vectors"][keep].astype(np.float32)
     if len(images) == 0:
         raise ValueError(f"{patches_path}: no training images")
+    try:
+        centre_crop(images[:0])  # the stored size must hold a centred 64x64 window
+    except ValueError as error:
+        raise ValueError(f"{patches_path}: {error}") from None
     return images, vectors
 
 
@@ -150,10 +160,32 @@ def set_aside(path: Path) -> Path:
     return aside
 
 
-def train_step(model, opt_g, opt_d, x, t, noise, x_transformed, autocast) -> dict[str, float]:
+def augment_indices(rng: np.random.Generator, batch: int, stored: int,
+                    size: int = MODEL_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of a random ``size`` window of each stored patch, each axis flipped with probability 1/2.
+
+    Section III-G: "random flipping and cropping". The window is a shift of
+    the same pixels (never resized), so a nodule's size and a lesion's class
+    are those of the stored patch. Returns (batch, size) row and column indices.
+    """
+    offsets = rng.integers(0, stored - size + 1, (batch, 2))
+    flips = rng.random((batch, 2)) < 0.5
+    ramp = np.arange(size)
+    index = offsets[:, :, None] + np.where(flips[:, :, None], ramp[::-1], ramp)
+    return index[:, 0], index[:, 1]
+
+
+def crop_and_flip(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """x (B, C, S, S) read at rows (B, H) and cols (B, W): (B, C, H, W)."""
+    batch = torch.arange(len(x), device=x.device)[:, None, None, None]
+    channel = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+    return x[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def train_step(model, opt_g, opt_d, x, t, noise, x_transformed, autocast, kl_reduction="mean") -> dict[str, float]:
     """One simultaneous update of both sides; returns every term's value."""
     with autocast:
-        d_total, g_total, terms = training_losses(model, x, t, noise, x_transformed)
+        d_total, g_total, terms = training_losses(model, x, t, noise, x_transformed, kl_reduction)
     opt_g.zero_grad(set_to_none=True)
     g_total.backward()
     if opt_d is not None:
@@ -177,6 +209,11 @@ def train(
     extra_config: dict | None = None,
 ) -> Path:
     """Train one run in ``run_dir``; resume from its checkpoint when there is one.
+
+    ``images`` are stored patches (N, C, S, S), S >= 64: with
+    ``settings.augment`` every batch is a random 64x64 crop of them, flipped at
+    random (drawn from the run's seeded ``rng``, so a resumed run draws what an
+    uninterrupted one would); without it, their centre crop.
 
     ``stop_after`` ends the call after that many steps of this call (it stands
     in for a killed job in tests). Returns the path of ``model.pt``, or of the
@@ -220,6 +257,11 @@ def train(
         history, step = state["history"], state["step"]
         log.info("resuming %s from step %d", run_dir, step)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else nullcontext()
+    if not settings.augment:
+        images = np.ascontiguousarray(centre_crop(images))
+    else:
+        centre_crop(images[:0])  # the same check of the stored size
+    stored = images.shape[-1]
     # The patch sets are small (at most a few hundred MB): keep them on the device.
     x_all = torch.from_numpy(images).to(dev)
     t_all = torch.from_numpy(vectors).to(dev)
@@ -233,16 +275,20 @@ def train(
             return checkpoint_path
         index = torch.from_numpy(rng.integers(0, len(images), settings.batch_size)).to(dev)
         x, t = x_all[index], t_all[index]
+        if settings.augment:
+            rows, cols = augment_indices(rng, len(index), stored)
+            x = crop_and_flip(x, torch.from_numpy(rows).to(dev), torch.from_numpy(cols).to(dev))
         if dev.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
-        if variant.has("self_reg"):
+        kl = settings.kl_reduction
+        if variant.trains_twice:
             # Each batch is trained twice: as it is, then transformed (Section III-G).
             x_t = transform(x, TRANSFORMS[int(rng.integers(len(TRANSFORMS)))])
-            values = train_step(model, opt_g, opt_d, x, t, noise, x_t, autocast)
-            second = train_step(model, opt_g, opt_d, x_t, t, noise, x, autocast)
+            values = train_step(model, opt_g, opt_d, x, t, noise, x_t, autocast, kl)
+            second = train_step(model, opt_g, opt_d, x_t, t, noise, x, autocast, kl)
             values = {k: (values[k] + second[k]) / 2 for k in values}
         else:
-            values = train_step(model, opt_g, opt_d, x, t, noise, None, autocast)
+            values = train_step(model, opt_g, opt_d, x, t, noise, None, autocast, kl)
         step += 1
         done_here += 1
         for name in names:

@@ -39,6 +39,14 @@ def test_paper_preset_takes_every_nodule_slice_and_imagenet_weights_the_others_r
     for preset in ("demo", "ci"):
         config["preset"] = preset
         assert resolve(config)["evaluate"]["weights"] is None
+@pytest.mark.parametrize("preset", ["paper", "demo", "ci"])
+def test_every_preset_augments_and_trains_the_budget_control(config, preset):
+    """Section III-G's random flips and crops for every model; DAI+twice wherever the ablations are trained."""
+    config["preset"] = preset
+    train = resolve(config)["train"]
+    assert train["augment"] is True
+    assert "DAI+twice" in train["variants"] and "DAI+selfReg" in train["variants"]
+    assert train["kl_reduction"] in ("mean", "sum")
 
 
 def test_top_level_section_overrides_the_preset(config):
@@ -67,6 +75,8 @@ def test_top_level_section_overrides_the_preset(config):
         (lambda c: c["ham10000"].update(source="medmnist"), "ham10000.medmnist_npz"),
         (lambda c: c["train"].update(variants=["DRAI", "GAN"]), "train.variants.1"),
         (lambda c: c["train"].update(datasets=["lidc", "chestxray"]), "train.datasets.1"),
+        (lambda c: c["train"].update(kl_reduction="max"), "train.kl_reduction"),
+        (lambda c: c["train"].update(augment="yes"), "train.augment"),
         (lambda c: c["evaluate"].update(lidc_labels="colour"), "evaluate.lidc_labels"),
         (lambda c: c["evaluate"].update(samples="many"), "evaluate.samples"),
         (lambda c: c["evaluate"].update(steps={"lidc": 10}), "evaluate.steps"),

@@ -232,3 +232,24 @@ def test_imagenet_weights_are_fetched_checked_and_refused_offline(tmp_path):
     assert not offline.exists()
     with pytest.raises(ValueError, match="evaluate.imagenet_url"):
         imagenet_weights_path("https://example.org/weights.pth")
+def with_noise_margin(source, path, margin=4, seed=5):
+    """The same patch set stored with a margin of noise around every 64x64 image."""
+    with np.load(source) as data:
+        arrays = {key: data[key] for key in data.files}
+    images = arrays["images"]
+    padded = np.random.default_rng(seed).uniform(-1, 1, images.shape[:2] + (64 + 2 * margin,) * 2)
+    padded = padded.astype(images.dtype)
+    padded[..., margin:-margin, margin:-margin] = images
+    np.savez(path, **{**arrays, "images": padded})
+    return path
+
+
+def test_the_evaluation_sees_exactly_the_centre_crops(toy_setting, tmp_path):
+    patches, evaluator, data = toy_setting
+    wide = with_noise_margin(patches, tmp_path / "wide.npz")
+    wide_data = evaluation_data(wide, "lidc")
+    settings = EvaluationSettings(samples=40, cifc_pairs=20)
+    assert evaluate_run(tiny("DRAI"), wide_data, evaluator, settings, wide) == \
+        evaluate_run(tiny("DRAI"), data, evaluator, settings, patches)
+    assert pixel_matched_retrieval(wide) == pixel_matched_retrieval(patches)
+    assert np.array_equal(lidc_retrieval_sets(wide)["search_images"], lidc_retrieval_sets(patches)["search_images"])

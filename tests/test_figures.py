@@ -300,3 +300,39 @@ def test_draw_grids_with_a_header(tmp_path):
     grids = [Grid(cells, f"panel {i}", row_labels=["x", "y"], cell_labels={(0, 0): "q"}) for i in range(3)]
     draw_grids(grids, "title", tmp_path / "grid.png", ncols=2, note="a note", header=header)
     assert (tmp_path / "grid.png").read_bytes()[:8] == PNG
+
+
+def with_margin(source, path, margin=4, **extra):
+    with np.load(source) as data:
+        arrays = {key: data[key] for key in data.files}
+    images = arrays["images"]
+    padded = np.random.default_rng(3).uniform(-1, 1, images.shape[:2] + (64 + 2 * margin,) * 2)
+    padded = padded.astype(images.dtype)
+    padded[..., margin:-margin, margin:-margin] = images
+    np.savez(path, **{**arrays, "images": padded, **extra})
+    return path
+
+
+def test_figures_and_the_command_see_the_centre_crops_of_modelled_rows(tmp_path):
+    from drai.cli import _load_patches
+
+    lidc = lidc_patches(tmp_path / "lidc.npz")
+    tests, queries = load_image_sets(with_margin(lidc, tmp_path / "lidc72.npz"), "lidc")
+    expected_tests, expected_queries = load_image_sets(lidc, "lidc")
+    assert np.array_equal(tests.images, expected_tests.images)
+    assert np.array_equal(queries.images, expected_queries.images)
+
+    ham = ham_patches(tmp_path / "ham.npz")
+    with np.load(ham) as data:
+        n = len(data["labels"])
+    modelled = np.arange(n) % 4 != 1  # rows of lesion types the models do not use
+    wide = with_margin(ham, tmp_path / "ham72.npz", modelled=modelled)
+    tests, _ = load_image_sets(wide, "ham10000")
+    full, _ = load_image_sets(ham, "ham10000")
+    test_rows = np.arange(4, n - 2)  # ham_patches: 4 training rows, then the test rows, 2 augmented copies last
+    assert len(full) == len(test_rows) and len(tests) == modelled[test_rows].sum()
+    assert np.array_equal(tests.images, full.images[modelled[test_rows]])
+    images, vectors = _load_patches(str(wide))
+    with np.load(ham) as data:
+        assert np.array_equal(images, data["images"][modelled].astype(np.float32))
+        assert np.array_equal(vectors, data["vectors"][modelled])

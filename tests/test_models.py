@@ -1,5 +1,6 @@
 import math
 import pickle
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -7,10 +8,20 @@ import pytest
 import torch
 
 from drai.models import losses
-from drai.models.family import ModelFamily, Shape, training_losses, transform
+from drai.models.family import ModelFamily, Shape, mismatched_vectors, training_losses, transform
 from drai.models.networks import reverse_gradient
 from drai.models.variants import VARIANTS, get_variant, loss_terms
-from drai.train import CheckpointError, NonFiniteLoss, TrainSettings, load_checkpoint, load_model, train
+from drai.train import (
+    CheckpointError,
+    NonFiniteLoss,
+    TrainSettings,
+    augment_indices,
+    crop_and_flip,
+    load_checkpoint,
+    load_model,
+    load_training_set,
+    train,
+)
 
 TINY = TrainSettings(steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
 
@@ -28,20 +39,26 @@ PAPER_COMPONENTS = {
     "cVAE": {"image_cycle", "d_xt_recon", "d_xtz", "kl"},
     "D-cVAE": {"image_cycle", "d_xt_recon", "d_xtz", "d_xtc", "kl"},
 }
+# Beyond the paper: the budget control of the ablations trained twice per batch.
+CONTROLS = {"DAI+twice": PAPER_COMPONENTS["DAI"] | {"train_twice"}}
 ADVERSARIAL = {"d_x", "d_xt", "dali_z", "dali_c", "image_cycle", "d_xt_recon", "d_xtz", "d_xtc"}
 
 
-def fake_data(channels, t_dim, n=12, seed=0):
+def fake_data(channels, t_dim, n=12, seed=0, size=64):
     rng = np.random.default_rng(seed)
-    images = np.tanh(rng.normal(size=(n, channels, 64, 64))).astype(np.float32)
+    images = np.tanh(rng.normal(size=(n, channels, size, size))).astype(np.float32)
     vectors = np.eye(t_dim, dtype=np.float32)[rng.integers(0, t_dim, n)]
     return images, vectors
 
 
 def test_registry_matches_the_paper():
-    assert set(VARIANTS) == set(PAPER_COMPONENTS)
-    for name, components in PAPER_COMPONENTS.items():
+    assert set(VARIANTS) == set(PAPER_COMPONENTS) | set(CONTROLS)
+    for name, components in {**PAPER_COMPONENTS, **CONTROLS}.items():
         assert VARIANTS[name].components == components, name
+    # Trained twice per batch: the selfReg models (Section III-G) and the control, nothing else.
+    assert {n for n, v in VARIANTS.items() if v.trains_twice} == {
+        "DRAI", "DAI+selfReg", "DAI+selfReg+MIReg", "DAI+twice"}
+    assert loss_terms(VARIANTS["DAI+twice"]) == loss_terms(VARIANTS["DAI"])
     assert not VARIANTS["cInfoGAN"].two_codes and not VARIANTS["cVAE"].two_codes
     assert all(VARIANTS[n].two_codes for n in PAPER_COMPONENTS if n not in ("cInfoGAN", "cVAE"))
 
@@ -54,7 +71,7 @@ def test_every_variant_trains(tmp_path, name, channels, t_dim):
     history = pd.read_csv(tmp_path / "losses.csv")
     terms = set(history.columns) - {"step"}
     assert terms == set(loss_terms(VARIANTS[name]))
-    expected_adversarial = PAPER_COMPONENTS[name] & ADVERSARIAL
+    expected_adversarial = {**PAPER_COMPONENTS, **CONTROLS}[name] & ADVERSARIAL
     assert {t[2:] for t in terms if t.startswith("d/")} == expected_adversarial
     assert np.isfinite(history[list(terms)].to_numpy()).all()
     assert len(history) == TINY.steps
@@ -99,7 +116,31 @@ def test_kl_against_a_hand_computed_value():
     logvar = torch.tensor([[0.0, math.log(2.0)]])
     expected = 0.5 * ((1 + 1 - 1 - 0) + (0 + 2 - 1 - math.log(2.0))) / 2  # mean over the two dimensions
     assert losses.kl_standard_normal(mean, logvar).item() == pytest.approx(expected)
+    assert losses.kl_standard_normal(mean, logvar, "mean").item() == pytest.approx(expected)
     assert losses.kl_standard_normal(torch.zeros(3, 4), torch.zeros(3, 4)).item() == 0
+
+
+def test_summed_kl_against_a_hand_computed_value():
+    """``sum``: the KL of the whole code, summed over dimensions, averaged over the batch (eq. 16, lambda = 1)."""
+    mean = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    logvar = torch.tensor([[0.0, math.log(2.0)], [0.0, 0.0]])
+    first = 0.5 * ((1 + 1 - 1 - 0) + (0 + 2 - 1 - math.log(2.0)))
+    second = 0.5 * ((0 + 1 - 1 - 0) + (4 + 1 - 1 - 0))
+    assert losses.kl_standard_normal(mean, logvar, "sum").item() == pytest.approx((first + second) / 2)
+    assert losses.kl_standard_normal(mean, logvar, "mean").item() == pytest.approx((first + second) / 4)
+    with pytest.raises(ValueError, match="train.kl_reduction must be one of"):
+        losses.kl_standard_normal(mean, logvar, "max")
+
+
+def test_kl_reduction_reaches_the_training_losses():
+    torch.manual_seed(0)
+    model = ModelFamily(VARIANTS["DAI"], Shape(1, 17, width=4, z_dim=4, c_dim=4))
+    x, t = fake_data(1, 17, n=4)
+    x, t = torch.from_numpy(x), torch.from_numpy(t)
+    terms = {reduction: training_losses(model, x, t, torch.Generator().manual_seed(0), kl_reduction=reduction)[2]
+             for reduction in ("mean", "sum")}
+    for name in ("g/kl_z", "g/kl_c_x", "g/kl_c_t"):  # 4 code dimensions
+        assert terms["sum"][name].item() == pytest.approx(4 * terms["mean"][name].item(), rel=1e-5)
 
 
 def test_lsgan_terms_against_hand_computed_values():
@@ -124,6 +165,131 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert pd.read_csv(tmp_path / "whole" / "losses.csv").equals(pd.read_csv(tmp_path / "parts" / "losses.csv"))
+
+
+def test_resumed_augmented_run_equals_an_uninterrupted_one(tmp_path):
+    """Crops and flips come from the run's seeded rng, which the checkpoint stores."""
+    images, vectors = fake_data(1, 17, size=72)
+    settings = TrainSettings(steps=5, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, seed=3,
+                             augment=True)
+    whole = train(images, vectors, "DAI+twice", tmp_path / "whole", settings, device="cpu", progress=False)
+    train(images, vectors, "DAI+twice", tmp_path / "parts", settings, device="cpu", progress=False, stop_after=3)
+    resumed = train(images, vectors, "DAI+twice", tmp_path / "parts", settings, device="cpu", progress=False)
+    a, b = load_checkpoint(whole)["model"], load_checkpoint(resumed)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert pd.read_csv(tmp_path / "whole" / "losses.csv").equals(pd.read_csv(tmp_path / "parts" / "losses.csv"))
+
+
+def find_window(image: np.ndarray, stored: np.ndarray) -> tuple[int, int, bool, bool] | None:
+    """Where ``image`` (C, 64, 64) lies in ``stored`` (C, S, S): offsets and flips, or None."""
+    span = stored.shape[-1] - 64 + 1
+    for dy in range(span):
+        for dx in range(span):
+            window = stored[:, dy:dy + 64, dx:dx + 64]
+            for flip_rows in (False, True):
+                for flip_cols in (False, True):
+                    candidate = window[:, ::-1] if flip_rows else window
+                    candidate = candidate[:, :, ::-1] if flip_cols else candidate
+                    if np.array_equal(candidate, image):
+                        return dy, dx, flip_rows, flip_cols
+    return None
+
+
+@pytest.mark.parametrize("stored", [64, 72])
+def test_augmentation_shifts_and_flips_the_same_pixels(stored):
+    x = torch.from_numpy(fake_data(3, 3, n=6, size=stored)[0])
+    rows, cols = augment_indices(np.random.default_rng(0), len(x), stored)
+    crops = crop_and_flip(x, torch.from_numpy(rows), torch.from_numpy(cols)).numpy()
+    assert crops.shape == (6, 3, 64, 64)
+    found = [find_window(crop, item) for crop, item in zip(crops, x.numpy())]
+    assert all(f is not None for f in found)  # a window of the same pixels, never resized
+    if stored == 64:
+        assert {(dy, dx) for dy, dx, _, _ in found} == {(0, 0)}  # no margin: flips only
+
+
+def test_training_batches_are_windows_of_their_own_patches_with_their_vectors(tmp_path, monkeypatch):
+    import drai.train
+
+    images, vectors = fake_data(1, 17, n=6, size=72)
+    seen = []
+    real_step = drai.train.train_step
+
+    def recording_step(model, opt_g, opt_d, x, t, *args, **kwargs):
+        seen.append((x.clone().numpy(), t.clone().numpy()))
+        return real_step(model, opt_g, opt_d, x, t, *args, **kwargs)
+
+    monkeypatch.setattr(drai.train, "train_step", recording_step)
+    settings = TrainSettings(steps=4, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=4, augment=True)
+    train(images, vectors, "DAI", tmp_path / "augmented", settings, device="cpu", progress=False)
+    placements = []
+    for x, t in seen:
+        for image, vector in zip(x, t):
+            matches = [(i, find_window(image, stored)) for i, stored in enumerate(images)]
+            matches = [(i, where) for i, where in matches if where is not None]
+            assert matches, "a training image that is no window of a stored patch"
+            assert any(np.array_equal(vectors[i], vector) for i, _ in matches)  # its label vector, unchanged
+            placements += [where for _, where in matches]
+    assert len({(dy, dx) for dy, dx, _, _ in placements}) > 1 and any(fr or fc for _, _, fr, fc in placements)
+
+    seen.clear()
+    train(images, vectors, "DAI", tmp_path / "plain", replace(settings, augment=False), device="cpu", progress=False)
+    centres = images[:, :, 4:68, 4:68]
+    assert all(any(np.array_equal(image, c) for c in centres) for x, _ in seen for image in x)
+
+
+def test_training_set_keeps_the_margin_and_only_modelled_rows(tmp_path):
+    images, vectors = fake_data(3, 3, n=6, size=72)
+    modelled = np.array([True, True, False, True, False, True])
+    np.savez(tmp_path / "p.npz", images=images, vectors=vectors, splits=np.array(["train"] * 5 + ["test"]),
+             modelled=modelled)
+    loaded, loaded_vectors = load_training_set(tmp_path / "p.npz")
+    assert np.array_equal(loaded, images[[0, 1, 3]]) and np.array_equal(loaded_vectors, vectors[[0, 1, 3]])
+    np.savez(tmp_path / "old.npz", images=images, vectors=vectors, splits=np.array(["train"] * 6))
+    assert len(load_training_set(tmp_path / "old.npz")[0]) == 6  # no key: every row is modelled
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_no_mismatched_vector_is_its_items_own(seed):
+    rng = np.random.default_rng(seed)
+    classes = np.eye(3, dtype=np.float32)
+    t = torch.from_numpy(classes[rng.integers(0, 3, 16)])
+    t[0], t[1] = torch.from_numpy(classes[0]), torch.from_numpy(classes[1])  # at least two distinct vectors
+    mismatched, has_partner = mismatched_vectors(t, torch.Generator().manual_seed(seed))
+    assert bool(has_partner.all())
+    assert not bool((mismatched == t).all(dim=1).any())
+    assert all(any(torch.equal(m, row) for row in t) for m in mismatched)  # drawn from the batch
+
+
+def test_items_without_a_differing_vector_drop_out_of_the_mismatched_term():
+    t = torch.tensor([[1.0, 0.0]] * 4)
+    _, has_partner = mismatched_vectors(t, torch.Generator().manual_seed(0))
+    assert not bool(has_partner.any())
+    t = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    mismatched, has_partner = mismatched_vectors(t, torch.Generator().manual_seed(0))
+    assert bool(has_partner.all()) and torch.equal(mismatched[[0, 1, 3]], t[[2, 2, 2]])
+
+
+@pytest.mark.parametrize("labels, mismatched_items", [([0, 0, 1, 1, 2, 2], 6), ([1, 1, 1, 1, 1, 1], 0)])
+def test_d_xt_never_sees_a_matching_pair_as_mismatched(labels, mismatched_items):
+    """eq. (1): the mismatched pairs D_{x,t} is taught are fake carry another vector than their image's."""
+    torch.manual_seed(0)
+    model = ModelFamily(VARIANTS["DAI"], Shape(1, 3, width=4, z_dim=4, c_dim=4))
+    x = torch.arange(len(labels), dtype=torch.float32)[:, None, None, None].expand(-1, 1, 64, 64) / 10
+    t = torch.eye(3)[labels]
+    calls = []
+    model.discriminators["d_xt"].register_forward_hook(lambda module, inputs, output: calls.append(inputs))
+    training_losses(model, x, t, torch.Generator().manual_seed(0))
+
+    def source(xs):  # which batch item each image is (the images are constants 0, 0.1, ...)
+        return (xs[:, 0, 0, 0] * 10).round().long().clamp(0, len(labels) - 1)
+
+    on_real_images = [(xs, ts) for xs, ts in calls if torch.equal(xs, x[source(xs)])]
+    matching = [ts for xs, ts in on_real_images if torch.equal(ts, t[source(xs)])]
+    mismatched = [(xs, ts) for xs, ts in on_real_images if not torch.equal(ts, t[source(xs)])]
+    assert len(matching) == 1 and len(calls) == 3 + len(mismatched)  # + generated pairs, D and G side
+    assert sum(len(xs) for xs, _ in mismatched) == mismatched_items
+    for xs, ts in mismatched:
+        assert not bool((ts == t[source(xs)]).all(dim=1).any())
 
 
 def test_unknown_variant_lists_the_valid_ones(tmp_path):
@@ -291,3 +457,13 @@ def test_generated_images_follow_the_condition(tmp_path, one_thread):
         image_gap = (model.generate(z, small) - model.generate(z, large)).abs().mean().item()
     assert code_gap > 0.5
     assert image_gap > 0.005
+
+
+def test_a_stored_size_without_a_centred_window_is_refused(tmp_path):
+    images, vectors = fake_data(1, 17, n=4, size=69)
+    np.savez(tmp_path / "odd.npz", images=images, vectors=vectors, splits=np.array(["train"] * 4))
+    with pytest.raises(ValueError, match=r"odd.npz: stored patches of 69x69 cannot be centre-cropped to 64x64"):
+        load_training_set(tmp_path / "odd.npz")
+    with pytest.raises(ValueError, match="69x69"):
+        train(images, vectors, "DAI", tmp_path / "run", replace(TINY, augment=True), device="cpu", progress=False)
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()

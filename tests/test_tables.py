@@ -48,6 +48,31 @@ def test_specs_follow_the_papers_order():
     assert specs[3].datasets == ("ham10000", "lidc")
     assert specs[4].methods[0] == "Pixel Matched" and specs[4].methods[-1] == "DRAI"
     assert specs[5].methods[:2] == ("DAI", "DRAI")
+    # the budget control follows the paper's rows of both ablation tables, and only those
+    for number in (5, 6):
+        assert specs[number].methods[-1] == "DAI+twice" and len(specs[number].methods) == 7
+    assert all("DAI+twice" not in specs[n].methods for n in (1, 2, 3, 4))
+
+
+def test_extra_rows_are_marked_and_have_no_published_values(golden):
+    golden = golden + [record("lidc", "DAI+twice", 0, fid=1.5, **{"is": 1.2}, cgacc=0.65, cifc=0.7)]
+    table = build_table(table_specs()[5], golden)
+    extra = table[table.method == "DAI+twice"]
+    assert extra["paper_mean"].isna().all() and (extra["n"] == 1).all()
+    markdown = to_markdown(table_specs()[5], table, context_of(golden, {}))
+    assert "| DAI+twice (not in the paper) | 1.500 | — | — |" in markdown
+    assert "| DAI | 2.000 ± 0.000 |" in markdown  # the paper's rows keep their names
+    assert "not in the paper" in markdown.splitlines()[0]  # the caption says so
+
+
+def test_captions_name_the_papers_inconsistencies(golden):
+    captions = {n: to_markdown(spec, build_table(spec, golden), context_of(golden, {})).splitlines()[0]
+                for n, spec in table_specs().items()}
+    assert "2nd and 3rd columns hold CGAcc and IS" in captions[6]
+    assert "0.630" in captions[2] and "0.618" in captions[2] and "0.618" in captions[6]
+    assert "cAAVE" in captions[1] and "cAAVE" in captions[2]
+    assert "CIFIC" in captions[3]
+    assert not any(word in captions[n] for n in (4, 5) for word in ("cAAVE", "CIFIC", "header"))
 
 
 def test_summary_is_mean_sample_std_and_t_interval():

@@ -102,6 +102,10 @@ def test_ci_preset_evaluates_every_run_and_builds_the_tables(ci_run):
     table1 = (results / "tables" / "table1.md").read_text()
     assert table1.startswith("Table I:") and "embedded synthetic" in table1 and "0.089 ± 0.020" in table1
     assert pd.read_csv(results / "tables" / "table2.csv")["n"].eq(1).all()
+    for number in (5, 6):  # the budget control's row, beyond the paper's
+        assert "| DAI+twice (not in the paper) |" in (results / "tables" / f"table{number}.md").read_text()
+    train_config = json.loads((results / "runs" / "lidc" / "DAI" / "seed0" / "metrics.json").read_text())["config"]["train"]
+    assert train_config["augment"] is True and train_config["kl_reduction"] == "mean"
     assert "| lidc | DRAI |" in (results / "tables" / "learning.md").read_text()
     figures = sorted(p.name for p in (results / "figures").glob("fig*.png"))
     assert {name[:5] for name in figures} == {f"fig{n}" for n in range(10, 20)}

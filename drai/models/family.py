@@ -29,6 +29,21 @@ def transform(x: torch.Tensor, name: str) -> torch.Tensor:
     return torch.flip(x, dims=(3,) if name == "hflip" else (2,))
 
 
+def mismatched_vectors(t: torch.Tensor, noise: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each item a vector drawn from the batch items whose vector differs from its own (eq. 1).
+
+    Returns the mismatched vectors and a mask of the items that have such a
+    partner; an item whose vector every other item shares has none (its row
+    is then a draw over the whole batch and must be left out). One draw per
+    item from ``noise``, so the choice is seeded and resumes with the run.
+    """
+    differs = (t[:, None, :] != t[None, :, :]).any(dim=-1)
+    has_partner = differs.any(dim=1)
+    weights = torch.where(has_partner[:, None], differs, torch.ones_like(differs)).to(t.dtype)
+    partner = torch.multinomial(weights, 1, generator=noise).squeeze(1)
+    return t[partner], has_partner
+
+
 @dataclass(frozen=True)
 class Shape:
     channels: int
@@ -96,12 +111,14 @@ class ModelFamily(nn.Module):
 
 
 def training_losses(
-    model: ModelFamily, x: torch.Tensor, t: torch.Tensor, noise: torch.Generator | None, x_transformed=None
+    model: ModelFamily, x: torch.Tensor, t: torch.Tensor, noise: torch.Generator | None, x_transformed=None,
+    kl_reduction: str = "mean",
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """Discriminator loss, generator-side loss and every named term for one batch (eq. 16).
 
     The discriminator terms see generated images detached; the generator-side
-    terms see them attached. ``x_transformed`` is T(x) for selfReg.
+    terms see them attached. ``x_transformed`` is T(x) for selfReg;
+    ``kl_reduction`` combines the KL terms' code dimensions (``mean`` or ``sum``).
     """
     v = model.variant
     d = model.discriminators
@@ -134,8 +151,10 @@ def training_losses(
         add("d_x", losses.lsgan_discriminator(d["d_x"](x), d["d_x"](x_fake.detach())),
             losses.lsgan_generator(d["d_x"](x_fake)))
     if v.has("d_xt"):  # eq. (1), matching-aware
-        t_mismatch = torch.roll(t, 1, dims=0)
-        add("d_xt", losses.lsgan_discriminator(d["d_xt"](x, t), d["d_xt"](x, t_mismatch), d["d_xt"](x_fake.detach(), t)),
+        t_mismatch, has_partner = mismatched_vectors(t, noise)
+        # Items without a differing vector in the batch drop out of the mismatched term.
+        fakes = (d["d_xt"](x[has_partner], t_mismatch[has_partner]),) if bool(has_partner.any()) else ()
+        add("d_xt", losses.lsgan_discriminator(d["d_xt"](x, t), *fakes, d["d_xt"](x_fake.detach(), t)),
             losses.lsgan_generator(d["d_xt"](x_fake, t)))
     if v.has("dali_z"):  # eq. (7), style
         d_loss, _ = losses.lsgan_inference(d["dali_z"](x, z_hat.detach()), d["dali_z"](x_fake.detach(), z_prior))
@@ -184,9 +203,9 @@ def training_losses(
         z_other, c_other = model.infer(x_transformed)
         g_term("self_reg", losses.l1(c_mean, c_other) - losses.l1(z_mean, z_other))
     if v.has("kl"):  # eq. (16), lambda = 1
-        g_term("kl_z", losses.kl_standard_normal(z_mean, z_logvar))
+        g_term("kl_z", losses.kl_standard_normal(z_mean, z_logvar, kl_reduction))
         if v.two_codes:
-            g_term("kl_c_x", losses.kl_standard_normal(c_mean, c_logvar))
+            g_term("kl_c_x", losses.kl_standard_normal(c_mean, c_logvar, kl_reduction))
         if generates:
-            g_term("kl_c_t", losses.kl_standard_normal(ct_mean, ct_logvar))
+            g_term("kl_c_t", losses.kl_standard_normal(ct_mean, ct_logvar, kl_reduction))
     return d_total, g_total, terms

@@ -38,12 +38,22 @@ def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).abs().mean()
 
 
-def kl_standard_normal(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mean, exp(logvar)) || N(0, I)) per code dimension, averaged over dimensions and batch.
+KL_REDUCTIONS = ("mean", "sum")
 
-    The per-dimension mean is the reduction of StackGAN's conditioning
-    augmentation, which q(c|t) is. Summed over the 32 dimensions at lambda = 1
-    the term outweighs every adversarial term (each about 0.1-0.5), q(c|t)
-    collapses to N(0, I) for every t and the generator ignores the condition.
+
+def kl_standard_normal(mean: torch.Tensor, logvar: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, I)) of eq. (16), averaged over the batch.
+
+    ``reduction`` says how the code dimensions are combined: ``sum`` is the
+    usual KL of the whole code (the paper's lambda = 1); ``mean`` averages over
+    the dimensions (lambda = 1/dim), the reduction of StackGAN's conditioning
+    augmentation, which q(c|t) is. Summed at the demo's budget, the term
+    outweighed every adversarial term (each about 0.1-0.5), q(c|t) collapsed
+    to N(0, I) for every t and the generator ignored the condition.
     """
-    return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+    per_dimension = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)
+    if reduction == "mean":
+        return per_dimension.mean()
+    if reduction == "sum":
+        return per_dimension.sum(dim=-1).mean()
+    raise ValueError(f"train.kl_reduction must be one of {KL_REDUCTIONS}, got {reduction!r}")

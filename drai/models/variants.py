@@ -16,6 +16,9 @@ Components (paper equation in brackets):
 * ``self_reg``: self-supervised regularization (selfReg), content codes of x
   and T(x) pulled together, style codes pushed apart [15]
 * ``kl``: KL(q || N(0, I)) with lambda = 1 for every Gaussian posterior used [16]
+* ``train_twice``: each batch is trained twice, on x and on T(x) (the selfReg
+  transforms), without the selfReg term; selfReg implies it (Section III-G).
+  Alone it is the budget control ``DAI+twice`` (not in the paper)
 * ``d_xt_recon``: the cVAE baselines' D_{x,t}: (x, t) against (x^, t) with the
   reconstruction x^
 * ``d_xtz`` / ``d_xtc``: the cVAE baselines' D_{x,t,z} on (x, t, z^) against
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 
 COMPONENTS = (
     "d_x", "d_xt", "dali_z", "dali_c", "image_cycle", "code_cycle", "mi_reg", "self_reg", "kl",
-    "d_xt_recon", "d_xtz", "d_xtc",
+    "d_xt_recon", "d_xtz", "d_xtc", "train_twice",
 )
 
 
@@ -54,6 +57,11 @@ class Variant:
     def has(self, component: str) -> bool:
         return component in self.components
 
+    @property
+    def trains_twice(self) -> bool:
+        """Whether each batch is trained twice, as it is and transformed (selfReg, or the budget control)."""
+        return self.has("self_reg") or self.has("train_twice")
+
     def with_components(self, name: str, *added: str, summary: str) -> "Variant":
         return Variant(name, self.two_codes, self.components | set(added), summary)
 
@@ -73,6 +81,14 @@ VARIANTS: dict[str, Variant] = {
         DAI.with_components("DAI+MIReg", "mi_reg", summary="Ablation: DAI with information minimization (GRL)."),
         DAI.with_components("DAI+featureCycle", "code_cycle", summary="Ablation: DAI with the latent code cycle."),
         DAI.with_components("DAI+selfReg+MIReg", "self_reg", "mi_reg", summary="Ablation: DAI with selfReg and MIReg."),
+        DAI.with_components(
+            "DAI+twice", "train_twice",
+            summary="Budget control (not in the paper): DAI trained twice per batch, on x and on a transformed T(x), "
+                    "without the selfReg term. DRAI and the selfReg ablations get two updates per batch, the "
+                    "second on a rotated or flipped copy; DAI, DAI+MIReg and DAI+featureCycle get one. Set against "
+                    "DAI+selfReg, this variant tells what selfReg itself adds beyond the extra updates and the "
+                    "transformed images.",
+        ),
         Variant("cInfoGAN", False, frozenset({"d_x", "d_xt", "code_cycle"}),
                 "Conditional InfoGAN: D_x, D_{x,t}, and G_z inferring z from the generated image."),
         Variant("D-cInfoGAN", True, frozenset({"d_x", "d_xt", "code_cycle"}),

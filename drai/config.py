@@ -129,8 +129,8 @@ def coerce_command_line_values(value, schema: dict, root: dict):
                 parsed = float(value)  # YAML 1.1 reads 1e-4 (no dot) as text
             except ValueError:
                 return value
-        if isinstance(parsed, bool) and bool not in wanted:
-            return value
+        if isinstance(parsed, bool) and (bool not in wanted or value.strip().lower() not in ("true", "false")):
+            return value  # YAML 1.1 also reads yes/no/on/off as booleans: only true and false are taken
         return parsed if isinstance(parsed, wanted) else value
     if isinstance(value, dict):
         properties = {k: v for b in branches for k, v in b.get("properties", {}).items()}

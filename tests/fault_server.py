@@ -15,7 +15,24 @@ from urllib.parse import parse_qs, urlparse
 FAULTS = ("ok", "500", "404", "timeout", "drop", "truncated-zip", "bad-checksum", "ignore-range")
 
 
-class FaultyServer:
+class LocalServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port) for a ``with`` block; ``base`` is its URL."""
+
+    def _serve(self, handler) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class FaultyServer(LocalServer):
     """Serves ``payloads`` (path -> bytes); requests to ``faulty`` paths meet ``faults`` in turn."""
 
     def __init__(self, payloads: dict[str, bytes], faults: list[str], faulty=lambda path: True):
@@ -65,14 +82,4 @@ class FaultyServer:
                     chunk = chunk[: len(chunk) // 2].ljust(len(chunk), b"\0")
                 self.wfile.write(chunk)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)

@@ -7,14 +7,15 @@ GETs send half the body and then close the connection.
 
 from __future__ import annotations
 
-import threading
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlparse
 from xml.sax.saxutils import escape
 
+from fault_server import LocalServer
 
-class LocalS3:
+
+class LocalS3(LocalServer):
     def __init__(self, objects: dict[str, dict[str, bytes]], drops: dict[str, int] | None = None):
         self.objects = objects
         self.drops = dict(drops or {})
@@ -93,14 +94,5 @@ class LocalS3:
                     return
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)
+        self.endpoint = self.base

@@ -249,31 +249,3 @@ def context_of(records: list[dict], evaluators: dict[str, dict]) -> dict:
     sources = {r["dataset"]: r["data_source"] for r in records if "data_source" in r}
     presets = {r["config"]["preset"] for r in records if "config" in r}
     return {"data_sources": sources, "preset": ", ".join(sorted(presets)) or "?", "evaluators": evaluators}
-
-
-def learning_check(trained: list[dict], untrained: list[dict]) -> pd.DataFrame:
-    """FID and CGAcc of trained models against the same models before training, per dataset and variant."""
-    rows = []
-    ours, before = records_frame(trained), records_frame(untrained)
-    for (dataset, method), _ in ours.groupby(["dataset", "method"]):
-        row = {"dataset": dataset, "method": method}
-        for metric, better in (("fid", np.less), ("cgacc", np.greater)):
-            a = ours[(ours.dataset == dataset) & (ours.method == method) & (ours.metric == metric)]["value"]
-            b = before[(before.dataset == dataset) & (before.method == method) & (before.metric == metric)]["value"]
-            row[f"{metric}_trained"], row[f"{metric}_untrained"] = a.mean(), b.mean() if len(b) else math.nan
-            row[f"{metric}_better"] = bool(better(a.mean(), b.mean())) if len(b) else None
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def learning_markdown(frame: pd.DataFrame) -> str:
-    lines = ["Trained models against the same models before training (mean over seeds). "
-             "Lower FID and higher CGAcc mean the model learned.", "",
-             "| dataset | model | FID trained | FID untrained | CGAcc trained | CGAcc untrained | learned |",
-             "|---|---|---|---|---|---|---|"]
-    for _, r in frame.iterrows():
-        learned = "yes" if r["fid_better"] and r["cgacc_better"] else "FID only" if r["fid_better"] else \
-            "CGAcc only" if r["cgacc_better"] else "no"
-        lines.append(f"| {r['dataset']} | {r['method']} | {r['fid_trained']:.3f} | {r['fid_untrained']:.3f} | "
-                     f"{r['cgacc_trained']:.3f} | {r['cgacc_untrained']:.3f} | {learned} |")
-    return "\n".join(lines) + "\n"

@@ -49,6 +49,8 @@ rule learning_check:
         "results/logs/tables/learning.log",
     benchmark:
         "results/benchmarks/tables/learning.tsv"
+    params:
+        cgacc_margin=SETTINGS["evaluate"]["learning_cgacc_margin"],
     threads: 1
     resources:
         mem_mb=1000,

@@ -6,8 +6,6 @@ from scipy import stats
 from drai.tables import (
     build_table,
     context_of,
-    learning_check,
-    learning_markdown,
     paper_results,
     summarize,
     table_specs,
@@ -127,14 +125,3 @@ def test_caption_reports_the_evaluator(golden):
                            "chance_accuracy": 0.4}}
     table = build_table(table_specs()[1], golden)
     assert "test accuracy 0.610" in to_markdown(table_specs()[1], table, context_of(golden, evaluators))
-
-
-def test_learning_check_compares_trained_with_untrained(golden):
-    trained = [r for r in golden if r["variant"] == "DRAI" and r["dataset"] == "lidc"]
-    untrained = [record("lidc", "DRAI", 0, fid=10.0, cgacc=0.7), record("lidc", "DRAI", 1, fid=12.0, cgacc=0.9)]
-    row = learning_check(trained, untrained).iloc[0]
-    assert row["fid_trained"] == 2.0 and row["fid_untrained"] == 11.0 and row["fid_better"]
-    assert row["cgacc_trained"] == pytest.approx(0.6) and not row["cgacc_better"]
-    assert "| FID only |" in learning_markdown(learning_check(trained, untrained))
-    worse = [record("lidc", "DRAI", 0, fid=1.0, cgacc=0.1)]
-    assert "| lidc | DRAI | 2.000 | 1.000 | 0.600 | 0.100 | CGAcc only |" in learning_markdown(learning_check(trained, worse))

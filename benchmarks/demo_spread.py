@@ -1,0 +1,147 @@
+"""The demo's spread: its training and evaluation over seeds and thread counts.
+
+One and two threads change the order of floating-point reductions much as
+another processor does, and GAN training amplifies such differences; so the
+spread over (seed, thread count) is a cheap stand-in for the spread a user
+meets on another machine. For each thread count this runs the demo preset's
+workflow (every model, both data sets, ``--seeds``) in its own working
+folder, with every rule that computes with torch (training, the untrained
+networks, the evaluator, the metrics) set to that many threads, and then
+prints, per data set and model, the range of FID, CGAcc and CIFC, the
+evaluators' accuracies, which model is best in Tables I and II in each
+replicate, and the learning check over all replicates. The summary is also
+written to ``<workdir>/summary.md``.
+
+Snakemake resumes: a killed benchmark continues where it stopped. The data
+(synthetic series, patches) do not depend on the thread count; ``--reuse-data``
+copies a finished run's ``resources/`` and ``results/data/`` into folders that
+have none, so they are made once.
+
+    python benchmarks/demo_spread.py --workdir results/benchmarks/demo_spread --seeds 0 1 2 --threads 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from drai.config import resolve
+from drai.io import write_text
+from drai.learning import learning_check, learning_markdown
+
+ROOT = Path(__file__).resolve().parent.parent
+TORCH_RULES = ("train", "untrained_model", "train_evaluator", "run_metrics")
+TABLE_I_II_MODELS = ("cInfoGAN", "D-cInfoGAN", "cVAE", "D-cVAE", "DAI", "DRAI")
+
+
+def run_workflow(folder: Path, seeds: list[int], threads: int, cores: int, reuse_data: Path | None) -> float:
+    """Runs the demo's tables (and so every run's training and metrics) in ``folder``; returns wall seconds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ROOT / "config.yaml", folder / "config.yaml")
+    if reuse_data is not None:
+        for part in ("resources", "results/data"):
+            if (reuse_data / part).exists() and not (folder / part).exists():
+                shutil.copytree(reuse_data / part, folder / part, symlinks=True)
+    targets = [f"results/tables/table{n}.md" for n in (1, 2, 3, 5, 6)] + ["results/tables/learning.md"]
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(folder),
+               "--cores", str(cores), "--config", f"train={{seeds: [{', '.join(map(str, seeds))}]}}",
+               "--set-threads", *(f"{rule}={threads}" for rule in TORCH_RULES), *targets]
+    started = time.perf_counter()
+    with open(folder / "snakemake.log", "a") as log:
+        subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+    return time.perf_counter() - started
+
+
+def records(folder: Path, stage: str, threads: int) -> list[dict]:
+    found = []
+    for path in sorted((folder / "results" / stage).glob("*/*/seed*/metrics.json")):
+        record = json.loads(path.read_text())
+        record["replicate"] = f"seed {record['seed']}, {threads} thread{'s' if threads > 1 else ''}"
+        found.append(record)
+    return found
+
+
+def value_range(values: list[float], fmt: str) -> str:
+    if not values:
+        return "—"
+    low, high = min(values), max(values)
+    return f"{low:{fmt}}" if low == high else f"{low:{fmt}}–{high:{fmt}}"
+
+
+def summary(trained: list[dict], untrained: list[dict], evaluators: dict, margin: float, seconds: dict) -> str:
+    lines = [f"Demo preset; replicates: {len({r['replicate'] for r in trained})} (seed × thread count). "
+             "Ranges are min–max over replicates.", "",
+             "| thread count | wall time |", "|---|---|"]
+    lines += [f"| {t} | {s / 60:.1f} min |" for t, s in sorted(seconds.items())]
+    lines += ["", "| data set | evaluator threads | test accuracy | majority class |", "|---|---|---|---|"]
+    for (dataset, threads), report in sorted(evaluators.items()):
+        lines.append(f"| {dataset} | {threads} | {report['test_accuracy']:.3f} | {report['chance_accuracy']:.3f} |")
+    lines += ["", "| data set | model | n | FID | CGAcc | CIFC |", "|---|---|---|---|---|---|"]
+    keys = sorted({(r["dataset"], r["variant"]) for r in trained})
+    for dataset, variant in keys:
+        rows = [r["metrics"] for r in trained if (r["dataset"], r["variant"]) == (dataset, variant)]
+        cells = [value_range([m[k] for m in rows if m.get(k) is not None], f) for k, f in
+                 (("fid", ".0f"), ("cgacc", ".3f"), ("cifc", ".3f"))]
+        lines.append(f"| {dataset} | {variant} | {len(rows)} | " + " | ".join(cells) + " |")
+    lines += ["", "Best of the six models of Tables I and II, per replicate:", "",
+              "| data set | replicate | best FID | best CGAcc |", "|---|---|---|---|"]
+    for dataset in sorted({r["dataset"] for r in trained}):
+        for replicate in sorted({r["replicate"] for r in trained}):
+            rows = [r for r in trained if r["dataset"] == dataset and r["replicate"] == replicate
+                    and r["variant"] in TABLE_I_II_MODELS]
+            if rows:
+                best_fid = min(rows, key=lambda r: r["metrics"]["fid"])["variant"]
+                best_cgacc = max(rows, key=lambda r: r["metrics"]["cgacc"])["variant"]
+                lines.append(f"| {dataset} | {replicate} | {best_fid} | {best_cgacc} |")
+    drai = [r for r in trained if r["variant"] == "DRAI"]
+    lines += ["", "Learning check over all replicates (DRAI):", "", learning_markdown(learning_check(drai, untrained,
+                                                                                                   margin))]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("results/benchmarks/demo_spread"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--reuse-data", type=Path, default=None,
+                        help="a finished demo folder whose resources/ and results/data/ to copy")
+    parser.add_argument("--summary-only", action="store_true", help="summarise what the folders hold, run nothing")
+    args = parser.parse_args(argv)
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["preset"] = "demo"
+    margin = resolve(config)["evaluate"]["learning_cgacc_margin"]
+    workdir = args.workdir.resolve()
+    trained, untrained, evaluators, seconds = [], [], {}, {}
+    for threads in args.threads:
+        folder = workdir / f"threads{threads}"
+        if not args.summary_only:
+            seconds[threads] = run_workflow(folder, args.seeds, threads, args.cores, args.reuse_data)
+            print(f"{threads} thread(s): {seconds[threads] / 60:.1f} min", flush=True)
+        trained += [r for r in records(folder, "runs", threads) if r["seed"] in args.seeds]
+        untrained += [r for r in records(folder, "untrained", threads) if r["seed"] in args.seeds]
+        for path in sorted((folder / "results" / "evaluators").glob("*/evaluator.json")):
+            evaluators[(path.parent.name, threads)] = json.loads(path.read_text())
+    if not trained:
+        raise SystemExit(f"{workdir}: no finished runs to summarise")
+    text = summary(trained, untrained, evaluators, margin, seconds)
+    write_text(workdir / "summary.md", text)
+    print(text)
+    spread = {key: np.ptp([r["metrics"]["cgacc"] for r in trained if (r["dataset"], r["variant"]) == key])
+              for key in {(r["dataset"], r["variant"]) for r in trained}}
+    widest = max(spread, key=spread.get)
+    print(f"widest CGAcc range: {widest[0]} {widest[1]} {spread[widest]:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -31,6 +31,16 @@ class _PlainLines:
         self.stream.flush()
 
 
+class _LogBar(tqdm):
+    """A bar for a log: a new postfix or description waits for the next status line instead of forcing one."""
+
+    def set_postfix(self, ordered_dict=None, refresh=True, **kwargs):
+        super().set_postfix(ordered_dict, refresh=False, **kwargs)
+
+    def set_description(self, desc=None, refresh=True):
+        super().set_description(desc, refresh=False)
+
+
 def progress_bar(*args, file=None, **kwargs) -> tqdm:
     """``tqdm(*args, **kwargs)`` on a terminal; plain status lines every ``LOG_INTERVAL_S`` otherwise."""
     stream = sys.stderr if file is None else file
@@ -38,4 +48,4 @@ def progress_bar(*args, file=None, **kwargs) -> tqdm:
     if isatty is not None and isatty():
         return tqdm(*args, file=stream, **kwargs)
     kwargs.setdefault("mininterval", LOG_INTERVAL_S)
-    return tqdm(*args, file=_PlainLines(stream), ascii=True, dynamic_ncols=False, ncols=100, **kwargs)
+    return _LogBar(*args, file=_PlainLines(stream), ascii=True, dynamic_ncols=False, ncols=100, **kwargs)

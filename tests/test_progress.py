@@ -32,6 +32,18 @@ def test_a_log_gets_a_line_per_interval_not_per_update():
     assert len(lines) == 2 and "0/10000" in lines[0] and "10000/10000" in lines[1]
 
 
+def test_a_postfix_per_update_does_not_add_lines_to_a_log():
+    # Training sets its losses as the postfix every step; in a log that must not mean a line per step.
+    log = io.StringIO()
+    with progress_bar(total=300, desc="DRAI", file=log) as bar:
+        for step in range(300):
+            bar.set_postfix(d_x=f"{step / 300:.3f}")
+            bar.set_description("DRAI")
+            bar.update()
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 2 and "300/300" in lines[-1] and "d_x=0.997" in lines[-1]
+
+
 def test_a_terminal_gets_the_redrawn_bar():
     terminal = Terminal()
     with progress_bar(total=5, desc="steps", file=terminal, mininterval=0) as bar:

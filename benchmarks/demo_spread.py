@@ -42,7 +42,8 @@ TORCH_RULES = ("train", "untrained_model", "train_evaluator", "run_metrics")
 TABLE_I_II_MODELS = ("cInfoGAN", "D-cInfoGAN", "cVAE", "D-cVAE", "DAI", "DRAI")
 
 
-def run_workflow(folder: Path, seeds: list[int], threads: int, cores: int, reuse_data: Path | None) -> float:
+def run_workflow(folder: Path, seeds: list[int], variants: list[str] | None, tables: list[int], threads: int, cores: int,
+                 reuse_data: Path | None) -> float:
     """Runs the demo's tables (and so every run's training and metrics) in ``folder``; returns wall seconds."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "config.yaml", folder / "config.yaml")
@@ -50,9 +51,12 @@ def run_workflow(folder: Path, seeds: list[int], threads: int, cores: int, reuse
         for part in ("resources", "results/data"):
             if (reuse_data / part).exists() and not (folder / part).exists():
                 shutil.copytree(reuse_data / part, folder / part, symlinks=True)
-    targets = [f"results/tables/table{n}.md" for n in (1, 2, 3, 5, 6)] + ["results/tables/learning.md"]
+    targets = [f"results/tables/table{n}.md" for n in tables] + ["results/tables/learning.md"]
+    train = f"seeds: [{', '.join(map(str, seeds))}]"
+    if variants:
+        train += f", variants: [{', '.join(variants)}]"
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(folder),
-               "--cores", str(cores), "--config", f"train={{seeds: [{', '.join(map(str, seeds))}]}}",
+               "--cores", str(cores), "--config", f"train={{{train}}}",
                "--set-threads", *(f"{rule}={threads}" for rule in TORCH_RULES), *targets]
     started = time.perf_counter()
     with open(folder / "snakemake.log", "a") as log:
@@ -112,6 +116,9 @@ def main(argv=None) -> None:
     parser.add_argument("--workdir", type=Path, default=Path("results/benchmarks/demo_spread"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--variants", nargs="+", default=None,
+                        help="train only these (default: the demo's variants); DRAI is needed for the learning check")
+    parser.add_argument("--tables", type=int, nargs="+", default=[1, 2, 3, 5, 6], help="tables to make (numbers)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--reuse-data", type=Path, default=None,
                         help="a finished demo folder whose resources/ and results/data/ to copy")
@@ -126,9 +133,11 @@ def main(argv=None) -> None:
     for threads in args.threads:
         folder = workdir / f"threads{threads}"
         if not args.summary_only:
-            seconds[threads] = run_workflow(folder, args.seeds, threads, args.cores, args.reuse_data)
+            seconds[threads] = run_workflow(folder, args.seeds, args.variants, args.tables, threads, args.cores,
+                                            args.reuse_data)
             print(f"{threads} thread(s): {seconds[threads] / 60:.1f} min", flush=True)
-        trained += [r for r in records(folder, "runs", threads) if r["seed"] in args.seeds]
+        trained += [r for r in records(folder, "runs", threads)
+                    if r["seed"] in args.seeds and (not args.variants or r["variant"] in args.variants)]
         untrained += [r for r in records(folder, "untrained", threads) if r["seed"] in args.seeds]
         for path in sorted((folder / "results" / "evaluators").glob("*/evaluator.json")):
             evaluators[(path.parent.name, threads)] = json.loads(path.read_text())

@@ -55,9 +55,10 @@ def run_workflow(folder: Path, seeds: list[int], variants: list[str] | None, tab
     train = f"seeds: [{', '.join(map(str, seeds))}]"
     if variants:
         train += f", variants: [{', '.join(variants)}]"
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(folder),
-               "--cores", str(cores), "--config", f"train={{{train}}}",
-               "--set-threads", *(f"{rule}={threads}" for rule in TORCH_RULES), *targets]
+    # The targets first: --config and --set-threads take every argument up to the next option.
+    command = [sys.executable, "-m", "snakemake", *targets, "--snakefile", str(ROOT / "Snakefile"),
+               "--directory", str(folder), "--cores", str(cores), "--config", f"train={{{train}}}",
+               "--set-threads", *(f"{rule}={threads}" for rule in TORCH_RULES)]
     started = time.perf_counter()
     with open(folder / "snakemake.log", "a") as log:
         subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=folder)

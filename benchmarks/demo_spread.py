@@ -55,9 +55,11 @@ def run_workflow(folder: Path, seeds: list[int], variants: list[str] | None, tab
     train = f"seeds: [{', '.join(map(str, seeds))}]"
     if variants:
         train += f", variants: [{', '.join(variants)}]"
-    # The targets first: --config and --set-threads take every argument up to the next option.
+    # The targets first: --config and --set-threads take every argument up to the next option. Copied data and
+    # runs carry no record of the code that made them, so only their files' times decide what is made again.
     command = [sys.executable, "-m", "snakemake", *targets, "--snakefile", str(ROOT / "Snakefile"),
-               "--directory", str(folder), "--cores", str(cores), "--config", f"train={{{train}}}",
+               "--directory", str(folder), "--cores", str(cores), "--rerun-triggers", "mtime",
+               "--config", f"train={{{train}}}",
                "--set-threads", *(f"{rule}={threads}" for rule in TORCH_RULES)]
     started = time.perf_counter()
     with open(folder / "snakemake.log", "a") as log:

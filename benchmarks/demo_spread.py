@@ -18,6 +18,7 @@ copies a finished run's ``resources/`` and ``results/data/`` into folders that
 have none, so they are made once.
 
     python benchmarks/demo_spread.py --workdir results/benchmarks/demo_spread --seeds 0 1 2 --threads 1 2
+    python benchmarks/demo_spread.py --workdir results/benchmarks/steps600 --variants DRAI --tables 3 --train steps=600
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ TABLE_I_II_MODELS = ("cInfoGAN", "D-cInfoGAN", "cVAE", "D-cVAE", "DAI", "DRAI")
 
 
 def run_workflow(folder: Path, seeds: list[int], variants: list[str] | None, tables: list[int], threads: int, cores: int,
-                 reuse_data: Path | None) -> float:
+                 reuse_data: Path | None, train_settings: list[str]) -> float:
     """Runs the demo's tables (and so every run's training and metrics) in ``folder``; returns wall seconds."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "config.yaml", folder / "config.yaml")
@@ -55,6 +56,9 @@ def run_workflow(folder: Path, seeds: list[int], variants: list[str] | None, tab
     train = f"seeds: [{', '.join(map(str, seeds))}]"
     if variants:
         train += f", variants: [{', '.join(variants)}]"
+    for setting in train_settings:
+        key, _, value = setting.partition("=")
+        train += f", {key}: {value}"
     # The targets first: --config and --set-threads take every argument up to the next option. Copied data and
     # runs carry no record of the code that made them, so only their files' times decide what is made again.
     command = [sys.executable, "-m", "snakemake", *targets, "--snakefile", str(ROOT / "Snakefile"),
@@ -121,6 +125,8 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--variants", nargs="+", default=None,
                         help="train only these (default: the demo's variants); DRAI is needed for the learning check")
+    parser.add_argument("--train", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="demo training settings to change, e.g. steps=600 augment=false")
     parser.add_argument("--tables", type=int, nargs="+", default=[1, 2, 3, 5, 6], help="tables to make (numbers)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--reuse-data", type=Path, default=None,
@@ -137,7 +143,7 @@ def main(argv=None) -> None:
         folder = workdir / f"threads{threads}"
         if not args.summary_only:
             seconds[threads] = run_workflow(folder, args.seeds, args.variants, args.tables, threads, args.cores,
-                                            args.reuse_data)
+                                            args.reuse_data, args.train)
             print(f"{threads} thread(s): {seconds[threads] / 60:.1f} min", flush=True)
         trained += [r for r in records(folder, "runs", threads)
                     if r["seed"] in args.seeds and (not args.variants or r["variant"] in args.variants)]

@@ -31,7 +31,8 @@ def main() -> None:
     assert torch.cuda.is_available(), "no CUDA device"
     print(torch.__version__, torch.cuda.get_device_name(0))
     rng = np.random.default_rng(0)
-    settings = TrainSettings(steps=args.steps, batch_size=64, width=64, checkpoint_every=10)
+    settings = TrainSettings(steps=args.steps, batch_size=64, width=64, z_dim=32, c_dim=32, lr=2e-4, beta1=0.5,
+                             checkpoint_every=10, augment=False, kl_reduction="mean", seed=0)
     for channels, t_dim in ((1, 17), (3, 3)):
         images = np.tanh(rng.normal(size=(512, channels, 64, 64))).astype(np.float32)
         vectors = np.eye(t_dim, dtype=np.float32)[rng.integers(0, t_dim, 512)]
@@ -53,7 +54,7 @@ def main() -> None:
     print(f"{'variant':20s} {'images':8s} {'step ms':>8s} {'img/s':>8s}")
     for name, variant in VARIANTS.items():
         for channels, t_dim in ((1, 17), (3, 3)):
-            model, opt_g, opt_d = build(name, channels, t_dim, TrainSettings(width=64))
+            model, opt_g, opt_d = build(name, channels, t_dim, settings)
             model.cuda().to(memory_format=torch.channels_last)
             x = torch.randn(64, channels, 64, 64, device="cuda").tanh().contiguous(memory_format=torch.channels_last)
             t = torch.eye(t_dim, device="cuda")[torch.randint(0, t_dim, (64,), device="cuda")]

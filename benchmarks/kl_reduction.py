@@ -26,7 +26,8 @@ import yaml
 from drai.config import resolve
 from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
 from drai.io import write_json
-from drai.metrics.evaluator import EvaluatorSettings, save_evaluator, train_evaluator
+from drai.metrics.evaluator import save_evaluator, train_evaluator
+from drai.settings import evaluation_settings, evaluator_settings, train_settings
 from drai.train import TrainSettings, load_model, load_training_set, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,18 +78,18 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.jobs)
         data = evaluation_data(args.patches, "lidc", config["evaluate"]["lidc_labels"])
         evaluator, report = train_evaluator(data.train.images, data.train.labels, data.test.images, data.test.labels,
-                                            len(data.class_names), EvaluatorSettings.from_config(config["evaluate"], "lidc"),
+                                            len(data.class_names), evaluator_settings(config, "lidc"),
                                             progress=False)
         print(f"evaluator test accuracy {report['test_accuracy']:.3f} (chance {report['chance_accuracy']:.3f})",
               flush=True)
         save_evaluator(evaluator, evaluator_path)
 
-    base = TrainSettings.from_config(config["train"], seed=0)
+    base = train_settings(config, seed=0)
     jobs = [
         {"run_dir": str(out / f"{variant}-{reduction}-seed{seed}"), "patches": args.patches, "variant": variant,
          "settings": asdict(replace(base, steps=args.steps, kl_reduction=reduction, seed=seed)),
          "lidc_labels": config["evaluate"]["lidc_labels"], "evaluator": str(evaluator_path),
-         "evaluation": asdict(EvaluationSettings.from_config(config["evaluate"]))}
+         "evaluation": asdict(evaluation_settings(config, "lidc"))}
         for seed in args.seeds for variant in args.variants for reduction in args.reductions
     ]
     with ProcessPoolExecutor(args.jobs) as pool:

@@ -31,6 +31,7 @@ from drai.data.crops import centre_crop
 from drai.data.lidc_labels import BINARY_CLASSES, BINARY_CUTS, SIZE_BIN_LABELS
 from drai.metrics.disentanglement import cifc, random_pairs
 from drai.metrics.evaluator import load_evaluator, predict
+from drai.metrics.evaluator_settings import EvaluationSettings
 from drai.metrics.fidelity import fidelity_metrics
 from drai.metrics.retrieval import attributes, retrieval_scores
 from drai.models.family import ModelFamily
@@ -107,22 +108,6 @@ def evaluation_data(patches_path: str | Path, dataset: str, lidc_labels: str = "
         if len(s.labels) < 2:
             raise ValueError(f"{patches_path}: only {len(s.labels)} {name} images for the evaluator")
     return EvaluationData(dataset, names, train, test, source, evaluator_train, evaluator_test)
-
-
-@dataclass(frozen=True)
-class EvaluationSettings:
-    samples: int = 5000
-    cifc_pairs: int = 5000
-    retrieval_top_n: int = 3
-    batch_size: int = 250
-    seed: int = 0
-
-    @classmethod
-    def from_config(cls, evaluate_config: dict) -> "EvaluationSettings":
-        """Settings from the resolved ``evaluate`` section, whose batch size here is ``batch_size_eval``."""
-        return cls(samples=evaluate_config["samples"], cifc_pairs=evaluate_config["cifc_pairs"],
-                   retrieval_top_n=evaluate_config["retrieval_top_n"], batch_size=evaluate_config["batch_size_eval"],
-                   seed=evaluate_config["seed"])
 
 
 @torch.no_grad()
@@ -203,7 +188,7 @@ def evaluate_run(
     model: ModelFamily,
     data: EvaluationData,
     evaluator_path: str | Path,
-    settings: EvaluationSettings = EvaluationSettings(),
+    settings: EvaluationSettings,
     patches_path: str | Path | None = None,
     device: str = "cpu",
 ) -> dict[str, float | None]:

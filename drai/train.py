@@ -17,7 +17,7 @@ import os
 import pickle
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from drai.io import atomic_path, save_figure, write_csv, write_text
 from drai.models.family import TRANSFORMS, ModelFamily, Shape, training_losses, transform
 from drai.models.variants import get_variant, loss_terms, model_card
 from drai.progress import progress_bar
+from drai.train_settings import TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -40,26 +41,6 @@ class CheckpointError(ValueError):
 
 class NonFiniteLoss(FloatingPointError):
     """A loss term became NaN or infinite; the message names the term and the step."""
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    steps: int = 100
-    batch_size: int = 64
-    width: int = 64
-    z_dim: int = 32
-    c_dim: int = 32
-    lr: float = 2e-4
-    beta1: float = 0.5
-    checkpoint_every: int = 50
-    augment: bool = False
-    kl_reduction: str = "mean"
-    seed: int = 0
-
-    @classmethod
-    def from_config(cls, train_config: dict, seed: int) -> "TrainSettings":
-        """The settings of one run from the workflow's resolved ``train`` section."""
-        return cls(seed=seed, **{k: train_config[k] for k in cls.__dataclass_fields__ if k != "seed"})
 
 
 def load_training_set(patches_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -202,7 +183,7 @@ def train(
     vectors: np.ndarray,
     variant_name: str,
     run_dir: str | Path,
-    settings: TrainSettings = TrainSettings(),
+    settings: TrainSettings,
     device: str = "auto",
     stop_after: int | None = None,
     progress: bool = True,

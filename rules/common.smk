@@ -4,6 +4,18 @@ import pandas as pd
 
 from drai.config import ConfigError, resolve
 from drai.models.variants import VARIANTS
+from drai.settings import (
+    as_params,
+    evaluation_settings,
+    evaluator_settings,
+    ham_patch_set_settings,
+    label_settings,
+    lidc_patch_set_settings,
+    patch_settings,
+    raw_settings,
+    series_settings,
+    train_settings,
+)
 from drai.tables import table_specs
 
 try:
@@ -14,8 +26,9 @@ except ConfigError as error:
 LIDC = SETTINGS["lidc"]
 HAM = SETTINGS["ham10000"]
 TRAIN = SETTINGS["train"]
-# What one run depends on: changing the list of runs retrains none of them.
-RUN_SETTINGS = {k: v for k, v in TRAIN.items() if k not in ("datasets", "variants", "seeds")}
+# A rule's params are its stage's settings and nothing else (drai/settings.py): only
+# what changes its output reruns it; transport settings (endpoints, timeouts,
+# retries, download, device) are read by the adapters from the config instead.
 
 
 wildcard_constraints:

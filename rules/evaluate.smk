@@ -1,8 +1,6 @@
 # Evaluation: the evaluator network per dataset, then the metrics of every run.
 
-from dataclasses import asdict
-
-from drai.metrics.evaluator_settings import EvaluatorSettings, imagenet_weights_path
+from drai.metrics.evaluator_settings import imagenet_weights_path
 
 EVALUATE = SETTINGS["evaluate"]
 # The ImageNet weights file a preset downloads (empty when evaluate.weights is
@@ -23,8 +21,6 @@ if IMAGENET_WEIGHTS:
             weights=IMAGENET_WEIGHTS[0],
         log:
             "results/logs/evaluator/imagenet_weights.log",
-        params:
-            url=EVALUATE["imagenet_url"],
         threads: 1
         resources:
             mem_mb=1000,
@@ -48,9 +44,7 @@ rule train_evaluator:
         "results/benchmarks/evaluator/{dataset}.tsv"
     params:
         # Only what this dataset's evaluator depends on: other evaluate keys retrain nothing.
-        settings=lambda w: asdict(EvaluatorSettings.from_config(EVALUATE, w.dataset)),
-        lidc_labels=lambda w: EVALUATE["lidc_labels"] if w.dataset == "lidc" else None,
-        device=EVALUATE["device"],
+        settings=lambda w: as_params(evaluator_settings(SETTINGS, w.dataset)),
     threads: 2
     resources:
         mem_mb=6000,
@@ -72,7 +66,7 @@ rule untrained_model:
     benchmark:
         "results/benchmarks/untrained/{dataset}/{variant}/seed{seed}.tsv"
     params:
-        train=RUN_SETTINGS,
+        settings=lambda w: as_params(train_settings(SETTINGS, int(w.seed))),
     threads: 1
     resources:
         mem_mb=2000,
@@ -96,9 +90,8 @@ rule run_metrics:
     benchmark:
         "results/benchmarks/metrics/{stage}/{dataset}/{variant}/seed{seed}.tsv"
     params:
-        evaluate=EVALUATE,
-        train=RUN_SETTINGS,
-        preset=SETTINGS["preset"],
+        settings=lambda w: as_params(evaluation_settings(SETTINGS, w.dataset)),
+        preset=SETTINGS["preset"],  # recorded in metrics.json
     threads: 1
     resources:
         mem_mb=6000,

@@ -9,7 +9,7 @@ rule ham10000_raw:
     benchmark:
         "results/benchmarks/ham10000/raw.tsv"
     params:
-        ham=HAM,
+        settings=as_params(raw_settings(SETTINGS)),
     threads: 1
     resources:
         mem_mb=2000,
@@ -35,7 +35,7 @@ rule ham10000_patches:
     benchmark:
         "results/benchmarks/ham10000/patches.tsv"
     params:
-        ham=HAM,
+        settings=as_params(ham_patch_set_settings(SETTINGS)),
     threads: 2
     resources:
         mem_mb=6000,

@@ -32,7 +32,7 @@ checkpoint lidc_nodules:
     benchmark:
         "results/benchmarks/lidc/nodules.tsv"
     params:
-        lidc=LIDC,
+        settings=as_params(label_settings(SETTINGS)),
     threads: 2
     resources:
         mem_mb=2000,
@@ -53,7 +53,7 @@ rule lidc_series:
     benchmark:
         "results/benchmarks/lidc/series/{case}.tsv"
     params:
-        lidc=LIDC,
+        settings=as_params(series_settings(SETTINGS)),
     group:
         lidc_case_group
     threads: 1
@@ -77,7 +77,7 @@ rule lidc_case_patches:
     benchmark:
         "results/benchmarks/lidc/cases/{case}.tsv"
     params:
-        lidc=LIDC,
+        settings=as_params(patch_settings(SETTINGS)),
     group:
         lidc_case_group
     threads: 1
@@ -102,7 +102,7 @@ rule lidc_patches:
     benchmark:
         "results/benchmarks/lidc/patches.tsv"
     params:
-        lidc=LIDC,
+        settings=as_params(lidc_patch_set_settings(SETTINGS)),
     threads: 1
     resources:
         mem_mb=4000,

@@ -21,7 +21,7 @@ rule train:
     benchmark:
         "results/benchmarks/train/{dataset}/{variant}/seed{seed}.tsv"
     params:
-        train=RUN_SETTINGS,
+        settings=lambda w: as_params(train_settings(SETTINGS, int(w.seed))),
     threads: 1
     resources:
         mem_mb=4000,

@@ -22,6 +22,13 @@ from drai.metrics.evaluator import (
 )
 from drai.models.family import ModelFamily, Shape
 from drai.models.variants import get_variant
+from drai.settings import evaluation_settings, evaluator_settings
+
+# The old dataclass defaults, spelled out: the settings have none; each test changes what it tests.
+EVALUATOR = EvaluatorSettings(steps=200, batch_size=64, lr=1e-3, input_size=128, seed=0, weights=None,
+                              lidc_labels="size")
+EVALUATION = EvaluationSettings(samples=5000, cifc_pairs=5000, retrieval_top_n=3, batch_size=250, seed=0,
+                                lidc_labels="size")
 
 
 def toy_lidc(path, nodules=12, slices=(0,)):
@@ -115,7 +122,7 @@ def test_evaluator_learns_a_separable_toy_and_reports_it():
     labels = np.arange(48) % 2
     images = (labels[:, None, None, None] * 1.2 - 0.6 + rng.normal(0, 0.1, (48, 1, 64, 64))).astype(np.float32)
     model, report = train_evaluator(images[:32], labels[:32], images[32:], labels[32:], 2,
-                                    EvaluatorSettings(steps=12, batch_size=16, input_size=64), progress=False)
+                                    replace(EVALUATOR, steps=12, batch_size=16, input_size=64), progress=False)
     assert report["test_accuracy"] == 1.0
     assert report["initialization"] == "random" and report["chance_accuracy"] == 0.5
     assert [h["step"] for h in report["history"]][-1] == 12
@@ -150,9 +157,9 @@ def tiny(variant):
 
 def test_run_metrics_do_not_depend_on_the_batch_size(toy_setting):
     patches, evaluator, data = toy_setting
-    small = evaluate_run(tiny("DRAI"), data, evaluator, EvaluationSettings(samples=40, cifc_pairs=20, batch_size=7),
+    small = evaluate_run(tiny("DRAI"), data, evaluator, replace(EVALUATION, samples=40, cifc_pairs=20, batch_size=7),
                          patches)
-    large = evaluate_run(tiny("DRAI"), data, evaluator, EvaluationSettings(samples=40, cifc_pairs=20, batch_size=64),
+    large = evaluate_run(tiny("DRAI"), data, evaluator, replace(EVALUATION, samples=40, cifc_pairs=20, batch_size=64),
                          patches)
     assert set(small) >= {"fid", "is", "kid", "precision", "recall", "cgacc", "cifc", "disagreement_divergence",
                           "label_overlap_pct"}
@@ -168,7 +175,7 @@ def test_cgacc_is_the_evaluators_accuracy_on_generated_images(toy_setting):
         flat.fc.bias.copy_(torch.tensor([0.0, 0.0, 5.0, 0.0, 0.0]))  # always says class 2
     save_evaluator(flat, patches.parent / "class2.pt")
     metrics = evaluate_run(tiny("cInfoGAN"), data, patches.parent / "class2.pt",
-                           EvaluationSettings(samples=200, cifc_pairs=4), patches)
+                           replace(EVALUATION, samples=200, cifc_pairs=4), patches)
     picks = np.random.default_rng(0).integers(0, len(data.test.labels), 200)
     assert metrics["cgacc"] == pytest.approx(np.mean(data.test.labels[picks] == 2))
     assert metrics["cifc"] is None  # one-code model
@@ -176,17 +183,21 @@ def test_cgacc_is_the_evaluators_accuracy_on_generated_images(toy_setting):
     for label, expected in ((2, 1.0), (0, 0.0)):
         relabelled = replace(data, test=replace(data.test, labels=np.full_like(data.test.labels, label)))
         assert evaluate_run(tiny("cInfoGAN"), relabelled, patches.parent / "class2.pt",
-                            EvaluationSettings(samples=50, cifc_pairs=4), patches)["cgacc"] == expected
+                            replace(EVALUATION, samples=50, cifc_pairs=4), patches)["cgacc"] == expected
 
 
 def test_settings_from_the_evaluate_section():
     section = {"steps": {"lidc": 240, "ham10000": 80}, "batch_size": 64, "lr": 1e-3, "input_size": 64, "seed": 3,
-               "weights": None, "samples": 500, "cifc_pairs": 50, "retrieval_top_n": 3, "batch_size_eval": 250}
-    assert EvaluatorSettings.from_config(section, "ham10000").steps == 80
-    assert EvaluatorSettings.from_config({**section, "steps": 7}, "lidc").steps == 7
-    assert EvaluatorSettings.from_config(section, "lidc").seed == 3
-    assert EvaluationSettings.from_config(section) == EvaluationSettings(
-        samples=500, cifc_pairs=50, retrieval_top_n=3, batch_size=250, seed=3)
+               "weights": None, "samples": 500, "cifc_pairs": 50, "retrieval_top_n": 3, "batch_size_eval": 250,
+               "lidc_labels": "malignancy", "imagenet_url": "https://example.org/inception-0cc3c7bd.pth"}
+    assert evaluator_settings({"evaluate": section}, "ham10000").steps == 80
+    assert evaluator_settings({"evaluate": {**section, "steps": 7}}, "lidc").steps == 7
+    assert evaluator_settings({"evaluate": section}, "lidc").seed == 3
+    # The LIDC label choice is the LIDC evaluator's alone: HAM10000's classifies lesion type.
+    assert evaluator_settings({"evaluate": section}, "lidc").lidc_labels == "malignancy"
+    assert evaluator_settings({"evaluate": section}, "ham10000").lidc_labels is None
+    assert evaluation_settings({"evaluate": section}, "lidc") == EvaluationSettings(
+        samples=500, cifc_pairs=50, retrieval_top_n=3, batch_size=250, seed=3, lidc_labels="malignancy")
 
 
 def test_imagenet_weights_are_fetched_checked_and_refused_offline(tmp_path):
@@ -215,9 +226,9 @@ def test_imagenet_weights_are_fetched_checked_and_refused_offline(tmp_path):
     Evaluator(3, 64, imagenet_weights=target)  # a usable torchvision state dict
     assert resolve_weights({"weights": "imagenet", "imagenet_url": url}) == str(imagenet_weights_path(url))
     assert resolve_weights({"weights": None, "imagenet_url": url}) is None
-    settings = EvaluatorSettings.from_config(
-        {"weights": "imagenet", "imagenet_url": url, "steps": {"lidc": 3}, "batch_size": 8, "lr": 1e-3,
-         "input_size": 64, "seed": 0}, "lidc")
+    settings = evaluator_settings(
+        {"evaluate": {"weights": "imagenet", "imagenet_url": url, "steps": {"lidc": 3}, "batch_size": 8, "lr": 1e-3,
+                      "input_size": 64, "seed": 0, "lidc_labels": "size"}}, "lidc")
     assert settings.weights == str(imagenet_weights_path(url)) and settings.steps == 3
     # Offline: nothing listens on the port.
     with socket.socket() as sock:
@@ -248,7 +259,7 @@ def test_the_evaluation_sees_exactly_the_centre_crops(toy_setting, tmp_path):
     patches, evaluator, data = toy_setting
     wide = with_noise_margin(patches, tmp_path / "wide.npz")
     wide_data = evaluation_data(wide, "lidc")
-    settings = EvaluationSettings(samples=40, cifc_pairs=20)
+    settings = replace(EVALUATION, samples=40, cifc_pairs=20)
     assert evaluate_run(tiny("DRAI"), wide_data, evaluator, settings, wide) == \
         evaluate_run(tiny("DRAI"), data, evaluator, settings, patches)
     assert pixel_matched_retrieval(wide) == pixel_matched_retrieval(patches)

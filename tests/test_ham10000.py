@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,6 +8,7 @@ from PIL import Image
 from drai.data.ham10000 import (
     DataError,
     LesionPatchSettings,
+    PatchSetSettings,
     apply_flip,
     build_patches,
     crop_patch,
@@ -17,11 +20,17 @@ from drai.data.ham10000 import (
 )
 from drai.data.synthetic_derm import SyntheticDermSettings, render_image, write_dataset
 
+# The ci preset's settings (the old dataclass and keyword defaults), changed per test.
+LESION = LesionPatchSettings(patch_size=48, output_size=64, lesion_margin=1.25, min_crop_fraction=0.25,
+                             stored_size=72)
+PATCH_SET = PatchSetSettings(classes=("nv", "mel", "bkl"), augment_classes=("mel", "bkl"), augment_copies=3,
+                             test_fraction=0.2, seed=0, lesion=LESION)
+
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     return write_dataset(tmp_path_factory.mktemp("ham") / "raw",
-                         SyntheticDermSettings(train_images=60, test_images=20, width=120, height=90))
+                         SyntheticDermSettings(train_images=60, test_images=20, width=120, height=90, seed=0))
 
 
 def lesion_centre_in_patch(patch: np.ndarray) -> tuple[float, float]:
@@ -43,7 +52,7 @@ def test_patch_is_centred_on_a_known_lesion(seed):
     cx, cy = np.clip(cx, 30, 170), np.clip(cy, 30, 120)
     yy, xx = np.mgrid[0:150, 0:200]
     disc = np.where(((xx - cx) ** 2 + (yy - cy) ** 2 <= 20**2)[..., None], 60, 200).astype(np.uint8).repeat(3, -1)
-    patch = crop_patch(disc, cx, cy, 40.0, LesionPatchSettings(stored_size=64))
+    patch = crop_patch(disc, cx, cy, 40.0, replace(LESION, stored_size=64))
     assert patch.shape == (3, 64, 64) and patch.min() >= -1 and patch.max() <= 1
     y, x = lesion_centre_in_patch(patch)
     assert abs(y - 31.5) <= 1.0 and abs(x - 31.5) <= 1.0
@@ -63,13 +72,13 @@ def test_lesion_estimate_without_mask_finds_the_centre():
 def test_patch_near_the_border_repeats_edge_pixels():
     image = np.full((90, 120, 3), 200, np.uint8)
     image[:, :10] = 40
-    patch = crop_patch(image, 2.0, 45.0, 30.0, LesionPatchSettings())
+    patch = crop_patch(image, 2.0, 45.0, 30.0, LESION)
     assert np.isfinite(patch).all()
     assert patch[:, :, 0].mean() < patch[:, :, -1].mean()
 
 
 def test_official_split_and_balance(dataset):
-    table, patches, skipped, split_source, before = build_patches(dataset, progress=False)
+    table, patches, skipped, split_source, before = build_patches(dataset, PATCH_SET, progress=False)
     assert split_source == "ISIC 2018 Task 3 test set"
     assert len(table) == len(patches) and patches.shape[1:] == (3, 72, 72)
     # All seven lesion types are patched (for the evaluator); only the modelled ones are balanced.
@@ -91,16 +100,17 @@ def test_official_split_and_balance(dataset):
 
 
 def test_augmentation_is_reproducible_by_seed(dataset):
-    first = build_patches(dataset, seed=3, progress=False)[0]
-    again = build_patches(dataset, seed=3, progress=False)[0]
-    other = build_patches(dataset, seed=4, progress=False)[0]
+    first = build_patches(dataset, replace(PATCH_SET, seed=3), progress=False)[0]
+    again = build_patches(dataset, replace(PATCH_SET, seed=3), progress=False)[0]
+    other = build_patches(dataset, replace(PATCH_SET, seed=4), progress=False)[0]
     assert list(first["flip"]) == list(again["flip"])
     assert list(first["flip"]) != list(other["flip"])
 
 
 def test_fallback_split_keeps_lesions_on_one_side(tmp_path):
-    root = write_dataset(tmp_path / "raw", SyntheticDermSettings(train_images=120, test_images=0, width=96, height=72))
-    table, _, _, split_source, before = build_patches(root, augment_copies=0, progress=False)
+    root = write_dataset(tmp_path / "raw",
+                         SyntheticDermSettings(train_images=120, test_images=0, width=96, height=72, seed=0))
+    table, _, _, split_source, before = build_patches(root, replace(PATCH_SET, augment_copies=0), progress=False)
     assert "grouped by lesion_id" in split_source
     sides = before.groupby("lesion_id")["split"].nunique()
     assert (sides == 1).all()
@@ -109,7 +119,8 @@ def test_fallback_split_keeps_lesions_on_one_side(tmp_path):
 
 
 def test_bad_input_is_skipped_and_reported(tmp_path):
-    root = write_dataset(tmp_path / "raw", SyntheticDermSettings(train_images=40, test_images=0, width=96, height=72))
+    root = write_dataset(tmp_path / "raw",
+                         SyntheticDermSettings(train_images=40, test_images=0, width=96, height=72, seed=0))
     metadata = pd.read_csv(root / "HAM10000_metadata.csv")
     kept = metadata[metadata.dx.isin(["nv", "mel", "bkl", "akiec", "bcc", "df", "vasc"])]
     corrupt, absent, odd_mask = kept.image_id.iloc[0], kept.image_id.iloc[1], kept.image_id.iloc[2]
@@ -120,7 +131,7 @@ def test_bad_input_is_skipped_and_reported(tmp_path):
     metadata.loc[len(metadata)] = {**metadata.iloc[0].to_dict(), "image_id": "ISIC_9999999", "dx": "xyz"}
     metadata.to_csv(root / "HAM10000_metadata.csv", index=False)
 
-    table, patches, skipped, _, before = build_patches(root, progress=False)
+    table, patches, skipped, _, before = build_patches(root, PATCH_SET, progress=False)
     reasons = dict(zip(skipped.image_id, skipped.reason))
     assert "unreadable image" in reasons[corrupt] and corrupt_path.name in str(skipped.set_index("image_id").file[corrupt])
     assert reasons[absent] == "listed but no image file found"
@@ -157,7 +168,8 @@ def test_medmnist_is_mapped_onto_the_classes(tmp_path):
 
 
 def test_an_image_listed_twice_is_refused_naming_the_lines(tmp_path):
-    root = write_dataset(tmp_path / "raw", SyntheticDermSettings(train_images=20, test_images=0, width=96, height=72))
+    root = write_dataset(tmp_path / "raw",
+                         SyntheticDermSettings(train_images=20, test_images=0, width=96, height=72, seed=0))
     metadata = pd.read_csv(root / "HAM10000_metadata.csv")
     twice = metadata.iloc[3].image_id
     metadata.loc[len(metadata)] = {**metadata.iloc[3].to_dict(), "lesion_id": "HAM_9999999",
@@ -165,20 +177,22 @@ def test_an_image_listed_twice_is_refused_naming_the_lines(tmp_path):
     metadata.to_csv(root / "HAM10000_metadata.csv", index=False)
     with pytest.raises(DataError, match=f"HAM10000_metadata.csv: image_id {twice} is listed more than once "
                                         rf"\(lines 5, {len(metadata) + 1}\)"):
-        build_patches(root, progress=False)
+        build_patches(root, PATCH_SET, progress=False)
 
 
 def test_an_image_in_both_training_and_test_lists_is_refused(tmp_path):
-    root = write_dataset(tmp_path / "raw", SyntheticDermSettings(train_images=20, test_images=5, width=96, height=72))
+    root = write_dataset(tmp_path / "raw",
+                         SyntheticDermSettings(train_images=20, test_images=5, width=96, height=72, seed=0))
     truth = pd.read_csv(root / "ISIC2018_Task3_Test_GroundTruth.csv")
     truth.loc[0, "image"] = pd.read_csv(root / "HAM10000_metadata.csv").image_id.iloc[0]
     truth.to_csv(root / "ISIC2018_Task3_Test_GroundTruth.csv", index=False)
     with pytest.raises(DataError, match="is also listed in .*HAM10000_metadata.csv .* both the training and the test"):
-        build_patches(root, progress=False)
+        build_patches(root, PATCH_SET, progress=False)
 
 
 def test_an_image_in_both_image_folders_is_logged(tmp_path, caplog):
-    root = write_dataset(tmp_path / "raw", SyntheticDermSettings(train_images=20, test_images=0, width=96, height=72))
+    root = write_dataset(tmp_path / "raw",
+                         SyntheticDermSettings(train_images=20, test_images=0, width=96, height=72, seed=0))
     first = sorted((root / "HAM10000_images_part_1").glob("*.jpg"))[0]
     copy = root / "HAM10000_images_part_2" / first.name
     copy.write_bytes(first.read_bytes())
@@ -189,7 +203,8 @@ def test_an_image_in_both_image_folders_is_logged(tmp_path, caplog):
 
 
 def test_an_absent_image_is_reported_with_the_path_looked_for(tmp_path):
-    root = write_dataset(tmp_path / "raw", SyntheticDermSettings(train_images=20, test_images=5, width=96, height=72))
+    root = write_dataset(tmp_path / "raw",
+                         SyntheticDermSettings(train_images=20, test_images=5, width=96, height=72, seed=0))
     metadata = pd.read_csv(root / "HAM10000_metadata.csv")
     absent = metadata[metadata.dx.isin(["nv", "mel", "bkl"])].image_id.iloc[0]
     next(root.rglob(f"{absent}.jpg")).unlink()
@@ -199,7 +214,7 @@ def test_an_absent_image_is_reported_with_the_path_looked_for(tmp_path):
     truth.loc[0, [c for c in truth.columns if c not in ("image", "MEL", "NV", "BKL")]] = 0
     truth.to_csv(root / "ISIC2018_Task3_Test_GroundTruth.csv", index=False)
     next(root.rglob(f"{absent_test}.jpg")).unlink()
-    skipped = build_patches(root, progress=False)[2].set_index("image_id")
+    skipped = build_patches(root, PATCH_SET, progress=False)[2].set_index("image_id")
     assert skipped.file[absent] == str(root / "**" / f"{absent}.jpg")
     assert skipped.file[absent_test] == str(root / "**" / "ISIC2018_Task3_Test_Images" / "**" / f"{absent_test}.jpg")
 def test_centre_crop_of_the_stored_lesion_patch_is_the_64_pixel_patch():
@@ -210,24 +225,21 @@ def test_centre_crop_of_the_stored_lesion_patch_is_the_64_pixel_patch():
         height, width = rng.integers(60, 300, 2)
         image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         cx, cy, extent = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(5, 300)
-        wide = crop_patch(image, cx, cy, extent, LesionPatchSettings(stored_size=72))
-        narrow = crop_patch(image, cx, cy, extent, LesionPatchSettings(stored_size=64))
+        wide = crop_patch(image, cx, cy, extent, replace(LESION, stored_size=72))
+        narrow = crop_patch(image, cx, cy, extent, replace(LESION, stored_size=64))
         assert wide.shape == (3, 72, 72)
         np.testing.assert_array_equal(centre_crop(wide), narrow)
     with pytest.raises(ValueError, match="ham10000.stored_size: 68"):
-        crop_patch(image, cx, cy, extent, LesionPatchSettings(stored_size=68))
+        crop_patch(image, cx, cy, extent, replace(LESION, stored_size=68))
 
 
 def test_patch_set_has_seven_types_for_the_evaluator_and_vectors_for_the_modelled(dataset, tmp_path):
     from drai.data.ham10000_pipeline import make_patch_set
 
-    ham = {"classes": ["nv", "mel", "bkl"], "augment_classes": ["mel", "bkl"], "augment_copies": 3, "patch_size": 48,
-           "output_size": 64, "stored_size": 72, "lesion_margin": 1.25, "min_crop_fraction": 0.25,
-           "test_fraction": 0.2, "seed": 0}
     outputs = {name: tmp_path / f"{name}.{ext}" for name, ext in (
         ("patches", "npz"), ("table", "csv"), ("counts_csv", "csv"), ("counts_md", "md"), ("skipped", "csv"),
         ("qc", "png"))}
-    make_patch_set({"source": "synthetic", "root": str(dataset)}, ham, outputs)
+    make_patch_set({"source": "synthetic", "root": str(dataset)}, PATCH_SET, outputs)
     with np.load(outputs["patches"]) as data:
         names, labels, vectors = list(data["class_names"]), data["labels"], data["vectors"]
         modelled, augmented = data["modelled"], data["augmented"]

@@ -13,6 +13,7 @@ from drai.data.download import DownloadError
 from drai.data.ham10000 import build_patches, find_files
 from drai.data.ham10000_download import HAM10000_DOI, download_dataset
 from drai.data.synthetic_derm import SyntheticDermSettings, write_dataset
+from drai.settings import ham_patch_set_settings
 
 LISTING = "/api/datasets/:persistentId/"
 
@@ -29,7 +30,7 @@ def zipped(folder) -> bytes:
 def files(tmp_path_factory):
     """The Dataverse files of a small synthetic HAM10000: name -> (bytes, tabular)."""
     root = write_dataset(tmp_path_factory.mktemp("src") / "raw",
-                         SyntheticDermSettings(train_images=30, test_images=10, width=96, height=72))
+                         SyntheticDermSettings(train_images=30, test_images=10, width=96, height=72, seed=0))
     return {
         "HAM10000_images_part_1.zip": (zipped(root / "HAM10000_images_part_1"), False),
         "HAM10000_images_part_2.zip": (zipped(root / "HAM10000_images_part_2"), False),
@@ -60,7 +61,7 @@ def fetch(server, root, retries=3):
                             timeout_s=0.5, progress=False)
 
 
-def test_download_gives_the_layout_the_loader_reads(files, tmp_path):
+def test_download_gives_the_layout_the_loader_reads(files, tmp_path, ci_config):
     with dataverse(files, []) as server:
         fetched = fetch(server, tmp_path / "raw")
     assert len(fetched) == 6
@@ -70,7 +71,7 @@ def test_download_gives_the_layout_the_loader_reads(files, tmp_path):
     assert len(tables) == 2  # ingested tables are fetched as their original CSV
     found = find_files(tmp_path / "raw")
     assert len(found.images) == 30 and len(found.test_images) == 10 and len(found.masks) == 30
-    table, patches, skipped, split_source, _ = build_patches(tmp_path / "raw", progress=False)
+    table, patches, skipped, split_source, _ = build_patches(tmp_path / "raw", ham_patch_set_settings(ci_config), progress=False)
     assert split_source == "ISIC 2018 Task 3 test set" and skipped.empty and len(patches) > 0
     assert not list((tmp_path / "raw").glob(".*"))
 
@@ -109,12 +110,12 @@ def test_zips_the_user_has_are_extracted_not_fetched(files, tmp_path):
     assert len(find_files(root).images) == 30
 
 
-def test_optional_files_may_be_missing_required_ones_not(files, tmp_path):
+def test_optional_files_may_be_missing_required_ones_not(files, tmp_path, ci_config):
     optional = ("ISIC2018_Task3_Test_Images.zip", "ISIC2018_Task3_Test_GroundTruth.csv")
     with dataverse(files, [], leave_out=optional) as server:
         fetched = fetch(server, tmp_path / "a")
     assert len(fetched) == 4
-    assert "grouped by lesion_id" in build_patches(tmp_path / "a", progress=False)[3]
+    assert "grouped by lesion_id" in build_patches(tmp_path / "a", ham_patch_set_settings(ci_config), progress=False)[3]
     with dataverse(files, [], leave_out=("HAM10000_metadata.csv",)) as server:
         with pytest.raises(DownloadError, match="no file HAM10000_metadata"):
             fetch(server, tmp_path / "b")

@@ -10,7 +10,7 @@ from s3_server import LocalS3
 from drai.data.dicom_series import read_series
 from drai.data.download import DownloadError
 from drai.data.idc import download_series_idc, series_record
-from drai.data.lidc import prepare_series
+from drai.data.lidc import SeriesSettings, prepare_series
 from drai.data.synthetic_ct import render_phantom
 
 # LIDC-IDRI-0957's CT, the archive's shortest series (65 instances).
@@ -99,10 +99,11 @@ def test_source_idc_downloads_a_missing_case_and_then_reads_it_locally(bucket, t
                           "study_uid": record["StudyInstanceUID"], "scan_id": 1, "n_slices": record["instanceCount"]}])
     root = tmp_path / "LIDC-IDRI"
     with LocalS3({name: dict(keys)}) as server:
-        manifest = prepare_series(case, "idc", root, tmp_path / "a.json", download=True,
+        manifest = prepare_series(case, SeriesSettings("idc", str(root), None), tmp_path / "a.json", download=True,
                                   download_options={"retries": 0, "backoff_s": 0.01}, idc_endpoint_url=server.endpoint)
         assert len(manifest["files"]) == record["instanceCount"]
         requests = len(server.requests)
-        again = prepare_series(case, "idc", root, tmp_path / "b.json", download=True, idc_endpoint_url=server.endpoint)
+        again = prepare_series(case, SeriesSettings("idc", str(root), None), tmp_path / "b.json", download=True,
+                               idc_endpoint_url=server.endpoint)
         assert len(server.requests) == requests  # found on disk, nothing fetched
     assert again["folder"] == manifest["folder"] == str(root / "LIDC-IDRI-0957" / record["StudyInstanceUID"] / SERIES_UID)

@@ -77,9 +77,11 @@ def test_bad_inputs_are_named():
 
 
 @pytest.fixture(scope="module")
-def some_nodules():
+def some_nodules(ci_config):
+    from drai.settings import label_settings
+
     # scan ids 1-30 hold cases on both sides of the 899 split
-    return extract_nodules(scan_ids=list(range(1, 31)), progress=False)
+    return extract_nodules(label_settings(ci_config), scan_ids=list(range(1, 31)), progress=False)
 
 
 def test_nodule_table_rules(some_nodules):
@@ -103,10 +105,12 @@ def test_z_extent_holds_the_centroid_and_spans_the_mask_slices(some_nodules):
     assert (slices >= 1 - 1e-6).all() and (slices > 2).any()
 
 
-def test_min_annotations_is_applied():
-    from drai.data.lidc_labels import LabelSettings
+def test_min_annotations_is_applied(ci_config):
+    from dataclasses import replace
 
-    loose = extract_nodules(LabelSettings(min_annotations=1), scan_ids=[1, 2, 3], progress=False)
-    strict = extract_nodules(LabelSettings(min_annotations=4), scan_ids=[1, 2, 3], progress=False)
+    from drai.settings import label_settings
+
+    loose = extract_nodules(replace(label_settings(ci_config), min_annotations=1), scan_ids=[1, 2, 3], progress=False)
+    strict = extract_nodules(replace(label_settings(ci_config), min_annotations=4), scan_ids=[1, 2, 3], progress=False)
     assert len(loose) > len(strict)
     assert (strict.n_annotations >= 4).all()

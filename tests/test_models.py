@@ -23,7 +23,10 @@ from drai.train import (
     train,
 )
 
-TINY = TrainSettings(steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
+# The old dataclass defaults, spelled out: TrainSettings has none; each test changes what it tests.
+BASE = TrainSettings(steps=100, batch_size=64, width=64, z_dim=32, c_dim=32, lr=2e-4, beta1=0.5, checkpoint_every=50,
+                     augment=False, kl_reduction="mean", seed=0)
+TINY = replace(BASE, steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
 
 # What Section II and III-B of the paper say each model trains with, written
 # out independently of the registry.
@@ -156,7 +159,7 @@ def test_lsgan_terms_against_hand_computed_values():
 
 def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     images, vectors = fake_data(1, 17)
-    settings = TrainSettings(steps=5, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, seed=3)
+    settings = replace(BASE, steps=5, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, seed=3)
     whole = train(images, vectors, "DRAI", tmp_path / "whole", settings, device="cpu", progress=False)
     stopped = train(images, vectors, "DRAI", tmp_path / "parts", settings, device="cpu", progress=False, stop_after=3)
     assert stopped.name == "checkpoint.pt" and not (tmp_path / "parts" / "model.pt").exists()
@@ -170,7 +173,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
 def test_resumed_augmented_run_equals_an_uninterrupted_one(tmp_path):
     """Crops and flips come from the run's seeded rng, which the checkpoint stores."""
     images, vectors = fake_data(1, 17, size=72)
-    settings = TrainSettings(steps=5, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, seed=3,
+    settings = replace(BASE, steps=5, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, seed=3,
                              augment=True)
     whole = train(images, vectors, "DAI+twice", tmp_path / "whole", settings, device="cpu", progress=False)
     train(images, vectors, "DAI+twice", tmp_path / "parts", settings, device="cpu", progress=False, stop_after=3)
@@ -219,7 +222,7 @@ def test_training_batches_are_windows_of_their_own_patches_with_their_vectors(tm
         return real_step(model, opt_g, opt_d, x, t, *args, **kwargs)
 
     monkeypatch.setattr(drai.train, "train_step", recording_step)
-    settings = TrainSettings(steps=4, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=4, augment=True)
+    settings = replace(BASE, steps=4, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=4, augment=True)
     train(images, vectors, "DAI", tmp_path / "augmented", settings, device="cpu", progress=False)
     placements = []
     for x, t in seen:
@@ -405,9 +408,9 @@ def test_a_variant_is_checked_when_it_is_defined():
 
 def test_a_checkpoint_from_other_settings_is_not_resumed(tmp_path):
     images, vectors = fake_data(1, 17)
-    old = TrainSettings(steps=3, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
+    old = replace(BASE, steps=3, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
     train(images, vectors, "DAI", tmp_path / "run", old, device="cpu", progress=False)
-    new = TrainSettings(steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1, lr=1e-3)
+    new = replace(BASE, steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1, lr=1e-3)
     changed = train(images, vectors, "DAI", tmp_path / "run", new, device="cpu", progress=False)
     fresh = train(images, vectors, "DAI", tmp_path / "fresh", new, device="cpu", progress=False)
     a, b = load_checkpoint(changed)["model"], load_checkpoint(fresh)["model"]
@@ -447,7 +450,7 @@ def test_generated_images_follow_the_condition(tmp_path, one_thread):
     0.02-0.08; the summed KL gave 0.03-0.05 and 0.000.
     """
     images, vectors = discs([3, 14], n_per_class=32)
-    settings = TrainSettings(steps=400, batch_size=16, width=4, lr=2e-4, checkpoint_every=400)
+    settings = replace(BASE, steps=400, batch_size=16, width=4, lr=2e-4, checkpoint_every=400)
     model = load_model(train(images, vectors, "DAI", tmp_path, settings, device="cpu", progress=False))
     torch.manual_seed(1)
     with torch.no_grad():

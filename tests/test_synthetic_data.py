@@ -7,14 +7,15 @@ import pytest
 from drai.data.dicom_series import SeriesError, dicom_files
 from drai.data.ham10000 import DataError
 from drai.data.ham10000_pipeline import prepare_raw
-from drai.data.lidc import prepare_series
+from drai.data.lidc import SeriesSettings, prepare_series
 from drai.data.synthetic_ct import PRIVATE_CREATOR, SYNTHETIC_MANUFACTURER, SyntheticSettings, render_case
 from drai.data.synthetic_derm import SyntheticDermSettings, write_dataset
 from drai.io import SYNTHETIC_MARKER
 from drai.pylidc_compat import pylidc
+from drai.settings import raw_settings
 
 SCAN_ID = 1
-SETTINGS = SyntheticSettings(matrix=48, slice_spacing_mm=5.0)
+SETTINGS = SyntheticSettings(matrix=48, slice_spacing_mm=5.0, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -62,18 +63,18 @@ def test_a_synthetic_series_is_refused_as_real_data(rendered, scan, tmp_path, so
     root, folder = rendered
     case = pd.DataFrame([scan])
     with pytest.raises(SeriesError, match=f"{folder}: synthetic data rendered by this project .*{SYNTHETIC_MARKER}"):
-        prepare_series(case, source, root, tmp_path / "m.json")
+        prepare_series(case, SeriesSettings(source, str(root), None), tmp_path / "m.json")
     # Without the marker file, the files' Manufacturer still gives it away.
     copy = tmp_path / "copy" / scan["patient_id"] / "s" / "x"
     copy.mkdir(parents=True)
     for path in dicom_files(folder):
         (copy / path.name).write_bytes(path.read_bytes())
     with pytest.raises(SeriesError, match="Manufacturer 'DRAI SYNTHETIC PHANTOM.*a synthetic series"):
-        prepare_series(case, source, tmp_path / "copy", tmp_path / "m.json")
+        prepare_series(case, SeriesSettings(source, str(tmp_path / "copy"), None), tmp_path / "m.json")
     assert not (tmp_path / "m.json").exists()
 
 
-SMALL_DERM = SyntheticDermSettings(train_images=6, test_images=3, width=48, height=36)
+SMALL_DERM = SyntheticDermSettings(train_images=6, test_images=3, width=48, height=36, seed=0)
 
 
 def test_ham10000_synthetic_images_never_replace_a_folder_they_did_not_write(tmp_path):
@@ -90,9 +91,10 @@ def test_ham10000_synthetic_images_never_replace_a_folder_they_did_not_write(tmp
 
 
 def _ham(**keys):
-    return {"source": "dataverse", "download": False, "raw_dir": None, "synthetic_dir": None,
-            "synthetic_train_images": 6, "synthetic_test_images": 3, "synthetic_width": 48,
-            "synthetic_height": 36, "seed": 0, **keys}
+    """The raw files' settings of a ham10000 config section."""
+    return raw_settings({"ham10000": {"source": "dataverse", "raw_dir": None, "synthetic_dir": None,
+                                      "synthetic_train_images": 6, "synthetic_test_images": 3, "synthetic_width": 48,
+                                      "synthetic_height": 36, "seed": 0, **keys}})
 
 
 def test_ham10000_synthetic_images_are_refused_as_real_data_and_go_to_their_own_folder(tmp_path):

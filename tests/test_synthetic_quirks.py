@@ -1,5 +1,7 @@
 """Each encoding quirk of the synthetic CT reaches the reader and gives what the plain encoding gives."""
 
+from dataclasses import replace
+
 import numpy as np
 import pydicom
 import pytest
@@ -16,6 +18,10 @@ from drai.data.synthetic_ct import (
     draw_encoding,
     render_phantom,
 )
+
+# The settings of the old dataclass defaults (the ci preset's), changed per test.
+PATCH = PatchSettings(volume_size=256, patch_size=48, output_size=64, hu_window=(-1000.0, 400.0), patch_slices=1,
+                      stored_size=72, max_slice_gap_mm=5.0)
 
 NODULE = (-40.0, 10.0, -80.0)
 QUIRKS = {
@@ -37,7 +43,7 @@ def _render(folder, encoding):
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory):
     series = read_series(dicom_files(_render(tmp_path_factory.mktemp("plain") / "s", PLAIN)), "1.2.3.4", 16)
-    patches = case_patches(series.to_sitk(), np.array([NODULE]), PatchSettings(volume_size=64, patch_slices=3)).images
+    patches = case_patches(series.to_sitk(), np.array([NODULE]), replace(PATCH, volume_size=64, patch_slices=3)).images
     return series, patches
 
 
@@ -65,7 +71,7 @@ def test_a_quirk_gives_the_plain_volume_and_patches(name, plain, tmp_path):
     plain_series, plain_patches = plain
     assert series.geometry == plain_series.geometry
     np.testing.assert_array_equal(series.hu, plain_series.hu)
-    patches = case_patches(series.to_sitk(), np.array([NODULE]), PatchSettings(volume_size=64, patch_slices=3)).images
+    patches = case_patches(series.to_sitk(), np.array([NODULE]), replace(PATCH, volume_size=64, patch_slices=3)).images
     np.testing.assert_array_equal(patches, plain_patches)
 
 

@@ -111,6 +111,57 @@ def test_ci_preset_evaluates_every_run_and_builds_the_tables(ci_run):
     assert {name[:5] for name in figures} == {f"fig{n}" for n in range(10, 20)}
 
 
+def dry_run_jobs(workdir: Path, *config: str) -> dict[str, int]:
+    """rule -> jobs that a dry run with ``config`` would run (empty when there is nothing to do)."""
+    result = snakemake(workdir, "-n", "--config", "preset=ci", *config)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    if "Nothing to be done" in output:
+        return {}
+    jobs = {}
+    for line in output.split("Job stats:")[1].splitlines()[3:]:
+        if not line.split() or line.split()[0] == "total":
+            break
+        rule, count = line.split()
+        jobs[rule] = int(count)
+    return jobs
+
+
+def test_only_a_setting_that_changes_an_output_reruns_its_jobs(ci_run):
+    from drai.figure_specs import FIGURE_SPECS
+    from drai.models.variants import VARIANTS
+    from drai.tables import table_specs
+
+    # Transport: how data is fetched, where jobs compute. None of it reruns anything.
+    mirror = "https://mirror.example.org"
+    assert dry_run_jobs(
+        ci_run,
+        f"lidc={{download: true, api_url: '{mirror}/nbia', idc_endpoint_url: '{mirror}', download_retries: 9, "
+        "download_timeout_s: 7}",
+        f"ham10000={{download: true, server: '{mirror}', doi: 'doi:10.1234/OTHER', download_retries: 9, "
+        "download_timeout_s: 7}",
+        "train={device: cpu}",
+        f"evaluate={{device: cpu, imagenet_url: '{mirror}/models/inception_v3_google-0cc3c7bd.pth'}}",
+    ) == {}
+
+    runs = len(VARIANTS)  # per dataset, one seed
+    every_figure = {spec.name: 1 for spec in FIGURE_SPECS.values()}
+    downstream_of_runs = {"table": 6, "learning_check": 1, "all": 1}
+    # The learning rate: every training run (and the untrained reference, whose file records it), then their metrics.
+    assert dry_run_jobs(ci_run, "train={lr: 0.001}") == {
+        "train": 2 * runs, "untrained_model": 2, "run_metrics": 2 * runs + 2, **every_figure, **downstream_of_runs}
+    # The HU window: LIDC's patches and everything made of them; nothing of HAM10000's.
+    cases = len(list((ci_run / "results" / "data" / "lidc" / "cases").glob("*.npz")))
+    lidc_figures = {spec.name: 1 for spec in FIGURE_SPECS.values() if "lidc" in spec.datasets}
+    lidc_tables = sum("lidc" in spec.datasets for spec in table_specs().values())
+    assert dry_run_jobs(ci_run, "lidc={hu_window: [-1100, 300]}") == {
+        "lidc_case_patches": cases, "lidc_patches": 1, "train": runs, "untrained_model": 1, "train_evaluator": 1,
+        "run_metrics": runs + 1, "pixel_matched": 1, **lidc_figures, "table": lidc_tables, "learning_check": 1,
+        "all": 1}
+    # The number of generated images: the metrics and the tables, no model and no figure.
+    assert dry_run_jobs(ci_run, "evaluate={samples: 20}") == {"run_metrics": 2 * runs + 2, **downstream_of_runs}
+
+
 def test_one_table_or_figure_rebuilds_alone(ci_run):
     for target, path in (("table3", "results/tables/table3.md"), ("fig12", "results/figures/fig12_lidc.png")):
         (ci_run / path).unlink()

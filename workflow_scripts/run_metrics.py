@@ -8,17 +8,18 @@ from _common import setup_logging
 from drai.devices import claim_device
 from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
 from drai.io import write_json
+from drai.settings import from_params, transport
 from drai.train import load_checkpoint, load_model, pick_device
 
 log = setup_logging(snakemake)
-cfg = snakemake.params.evaluate
 torch.set_num_threads(snakemake.threads)
 w = snakemake.wildcards
-data = evaluation_data(snakemake.input.patches, w.dataset, cfg["lidc_labels"])
-settings = EvaluationSettings.from_config(cfg)
-steps = int(load_checkpoint(snakemake.input.model)["step"])
+settings = from_params(EvaluationSettings, snakemake.params.settings)
+data = evaluation_data(snakemake.input.patches, w.dataset, settings.lidc_labels)
+checkpoint = load_checkpoint(snakemake.input.model)
+steps = int(checkpoint["step"])
 log.info("%s %s seed %s (%s, %d steps): %s", w.dataset, w.variant, w.seed, w.stage, steps, settings)
-with claim_device(cfg["device"]) as requested:  # one GPU per job on a multi-GPU machine
+with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:  # one GPU per job on a multi-GPU machine
     device = str(pick_device(requested))
     model = load_model(snakemake.input.model, device)
     metrics = evaluate_run(model, data, snakemake.input.evaluator, settings, snakemake.input.patches, device)
@@ -29,5 +30,7 @@ write_json(snakemake.output.metrics, {
     "dataset": w.dataset, "variant": w.variant, "seed": int(w.seed), "stage": w.stage, "steps": steps,
     "data_source": data.source, "metrics": metrics,
     "evaluator": {k: evaluator[k] for k in ("labels", "class_names", "test_accuracy", "chance_accuracy", "initialization")},
-    "config": {"preset": snakemake.params.preset, "train": snakemake.params.train, "evaluate": cfg},
+    # The settings the model was trained with (its checkpoint's) and the ones these metrics were computed with.
+    "config": {"preset": snakemake.params.preset, "train": checkpoint["meta"]["settings"],
+               "evaluate": snakemake.params.settings},
 })

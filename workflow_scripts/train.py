@@ -4,16 +4,16 @@ import torch
 
 from _common import setup_logging
 from drai.devices import claim_device
+from drai.settings import from_params, transport
 from drai.train import TrainSettings, load_training_set, train
 
 log = setup_logging(snakemake)
-cfg = snakemake.params.train
 torch.set_num_threads(snakemake.threads)
-settings = TrainSettings.from_config(cfg, seed=int(snakemake.wildcards.seed))
+settings = from_params(TrainSettings, snakemake.params.settings)
 images, vectors = load_training_set(snakemake.input.patches)
 log.info("%s on %s: %d training images, %s", snakemake.wildcards.variant, snakemake.wildcards.dataset, len(images), settings)
 # Several GPU jobs on one machine: each locks a GPU of its own for the run.
-with claim_device(cfg["device"]) as device:
+with claim_device(transport(snakemake.config, "train")["device"]) as device:
     model = train(
         images, vectors, snakemake.wildcards.variant, snakemake.output.model.rsplit("/", 1)[0], settings,
         device=device, extra_config={"dataset": snakemake.wildcards.dataset, "data": snakemake.input.patches},

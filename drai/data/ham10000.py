@@ -58,11 +58,23 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class LesionPatchSettings:
-    patch_size: int = 48
-    output_size: int = 64
-    lesion_margin: float = 1.25
-    min_crop_fraction: float = 0.25
-    stored_size: int = 72  # pixels stored per side: output_size plus a margin of context at the same scale
+    patch_size: int
+    output_size: int
+    lesion_margin: float
+    min_crop_fraction: float
+    stored_size: int  # pixels stored per side: output_size plus a margin of context at the same scale
+
+
+@dataclass(frozen=True)
+class PatchSetSettings:
+    """The patch set of a HAM10000 folder: modelled classes, their augmentation, the fallback split, each patch."""
+
+    classes: tuple[str, ...]  # modelled, in the order of the one-hot vector
+    augment_classes: tuple[str, ...]
+    augment_copies: int
+    test_fraction: float
+    seed: int
+    lesion: LesionPatchSettings
 
 
 @dataclass(frozen=True)
@@ -359,23 +371,19 @@ def collect(files: RawFiles, classes: tuple[str, ...], test_fraction: float, see
 
 def build_patches(
     root: str | Path,
-    classes: tuple[str, ...] = DEFAULT_CLASSES,
-    settings: LesionPatchSettings = LesionPatchSettings(),
-    augment_classes: tuple[str, ...] = ("mel", "bkl"),
-    augment_copies: int = 3,
-    test_fraction: float = 0.2,
-    seed: int = 0,
+    settings: PatchSetSettings,
     processes: int = 1,
     progress: bool = True,
 ):
     """Patches, per-image table, skipped rows and split source of a HAM10000 folder.
 
-    Every lesion type is patched (the evaluator's seven); ``classes`` are the
-    modelled ones, and only ``augment_classes`` get flipped copies.
+    Every lesion type is patched (the evaluator's seven); ``settings.classes``
+    are the modelled ones, and only ``settings.augment_classes`` get flipped copies.
     """
+    classes, seed = settings.classes, settings.seed
     files = find_files(root)
-    table, skipped, split_source = collect(files, all_classes(tuple(classes)), test_fraction, seed)
-    jobs = [(r.image_id, r.path, files.masks.get(r.image_id), settings) for r in table.itertuples()]
+    table, skipped, split_source = collect(files, all_classes(tuple(classes)), settings.test_fraction, seed)
+    jobs = [(r.image_id, r.path, files.masks.get(r.image_id), settings.lesion) for r in table.itertuples()]
     results = list(progress_map(process_image, jobs, processes, "HAM10000 patches", "img", progress, chunksize=16))
     kept, patches = [], []
     for row, result in zip(table.to_dict("records"), results):
@@ -390,7 +398,7 @@ def build_patches(
         raise DataError(f"{root}: no usable image of classes {', '.join(classes)}")
     kept = pd.DataFrame(kept).drop(columns=["path"]).assign(file=[str(r["path"]) for r in kept])
     before = kept.copy()
-    kept, stacked = augment(kept, np.stack(patches), tuple(augment_classes), augment_copies, seed)
+    kept, stacked = augment(kept, np.stack(patches), tuple(settings.augment_classes), settings.augment_copies, seed)
     return kept, stacked, pd.DataFrame(skipped, columns=["image_id", "file", "reason"]), split_source, before
 
 

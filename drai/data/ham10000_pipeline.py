@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 
 from drai.data.ham10000 import (
     DataError,
-    LesionPatchSettings,
+    PatchSetSettings,
     all_classes,
     augment,
     build_patches,
@@ -26,29 +27,42 @@ from drai.qc import patch_grid
 log = logging.getLogger(__name__)
 
 
-def prepare_raw(ham: dict, manifest_path: str | Path) -> dict:
-    """Make the configured source's files available; write a manifest of them."""
-    source = ham["source"]
+@dataclass(frozen=True)
+class RawSettings:
+    """Where HAM10000's files come from: what the raw manifest depends on.
+
+    ``root``: the folder read (``raw_dir`` for dataverse; ``synthetic_dir``
+    for synthetic, whose images ``synthetic`` describes); ``medmnist_npz`` for
+    medmnist. How missing files are fetched is no part of it (see :func:`prepare_raw`).
+    """
+
+    source: str
+    root: str | None
+    medmnist_npz: str | None
+    synthetic: SyntheticDermSettings | None
+
+
+def prepare_raw(settings: RawSettings, manifest_path: str | Path, download: dict | None = None) -> dict:
+    """Make the configured source's files available; write a manifest of them.
+
+    ``download``: with source dataverse, fetch missing files with these
+    keyword arguments of :func:`download_dataset` (server, doi, retries,
+    timeout_s); None: use only what is under ``settings.root``.
+    """
+    source, root = settings.source, settings.root
     if source == "synthetic":
-        settings = SyntheticDermSettings(
-            ham["synthetic_train_images"], ham["synthetic_test_images"],
-            ham["synthetic_width"], ham["synthetic_height"], seed=ham["seed"],
-        )
         # Synthetic images get a folder of their own: raw_dir is for real data only.
-        root = ham["synthetic_dir"]
-        write_dataset(root, settings)
+        write_dataset(root, settings.synthetic)
     elif source == "dataverse":
-        root = ham["raw_dir"]
         if is_synthetic(root):
             raise DataError(
                 f"{root}: synthetic images rendered by this project ({Path(root) / SYNTHETIC_MARKER}), "
                 "not HAM10000; point ham10000.raw_dir at real data"
             )
-        if ham["download"]:
-            download_dataset(root, ham["server"], ham["doi"], retries=ham["download_retries"],
-                             timeout_s=ham["download_timeout_s"])
+        if download is not None:
+            download_dataset(root, **download)
     elif source == "medmnist":
-        path = Path(ham["medmnist_npz"])
+        path = Path(settings.medmnist_npz)
         if not path.is_file():
             raise DataError(f"{path}: dermamnist_64.npz not found (config key ham10000.medmnist_npz)")
         manifest = {"source": source, "npz": str(path)}
@@ -70,7 +84,7 @@ def prepare_raw(ham: dict, manifest_path: str | Path) -> dict:
     return manifest
 
 
-def make_patch_set(manifest: dict, ham: dict, outputs: dict, processes: int = 1) -> pd.DataFrame:
+def make_patch_set(manifest: dict, settings: PatchSetSettings, outputs: dict, processes: int = 1) -> pd.DataFrame:
     """patches.npz, images.csv, class counts, skipped rows and the QC figure.
 
     Rows of all seven lesion types: ``class_names`` lists the modelled classes
@@ -79,7 +93,7 @@ def make_patch_set(manifest: dict, ham: dict, outputs: dict, processes: int = 1)
     classes (zeros for the others) and ``modelled`` marks the rows the
     generative models use. The other types are for the evaluator alone.
     """
-    classes = tuple(ham["classes"])
+    classes = tuple(settings.classes)
     names = all_classes(classes)
     if manifest["source"] == "medmnist":
         # Whole 64x64 images: no margin to store.
@@ -87,14 +101,10 @@ def make_patch_set(manifest: dict, ham: dict, outputs: dict, processes: int = 1)
         before = table.copy()
         skipped = pd.DataFrame(columns=["image_id", "file", "reason"])
         split_source = "MedMNIST dermamnist_64 (train+val / test)"
-        table, patches = augment(table, patches, tuple(ham["augment_classes"]), ham["augment_copies"], ham["seed"])
+        table, patches = augment(table, patches, tuple(settings.augment_classes), settings.augment_copies,
+                                 settings.seed)
     else:
-        settings = LesionPatchSettings(ham["patch_size"], ham["output_size"], ham["lesion_margin"],
-                                       ham["min_crop_fraction"], ham["stored_size"])
-        table, patches, skipped, split_source, before = build_patches(
-            manifest["root"], classes, settings, tuple(ham["augment_classes"]), ham["augment_copies"],
-            ham["test_fraction"], ham["seed"], processes,
-        )
+        table, patches, skipped, split_source, before = build_patches(manifest["root"], settings, processes)
     class_ids = table["dx"].map({name: i for i, name in enumerate(names)}).to_numpy(np.int64)
     modelled = class_ids < len(classes)
     table = table.assign(class_id=class_ids, modelled=modelled, split_source=split_source)

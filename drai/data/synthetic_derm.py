@@ -59,12 +59,15 @@ LOOKS = {
 
 @dataclass(frozen=True)
 class SyntheticDermSettings:
-    train_images: int = 600
-    test_images: int = 150
-    width: int = 160
-    height: int = 120
-    images_per_lesion: float = 1.4
-    seed: int = 0
+    train_images: int
+    test_images: int
+    width: int
+    height: int
+    seed: int
+
+
+#: Images per lesion on average (HAM10000: 10015 images of 7470 lesions, about 1.34).
+IMAGES_PER_LESION = 1.4
 
 
 def render_image(dx: str, width: int, height: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
@@ -129,7 +132,7 @@ def _class_draws(count: int, rng: np.random.Generator) -> list[str]:
     return [str(d) for d in draws[:count]]
 
 
-def write_dataset(root: str | Path, settings: SyntheticDermSettings = SyntheticDermSettings()) -> Path:
+def write_dataset(root: str | Path, settings: SyntheticDermSettings) -> Path:
     """Write the synthetic HAM10000 + ISIC 2018 test set under ``root``.
 
     Returns ``root``; also writes ``synthetic_truth.csv`` with each image's
@@ -145,7 +148,7 @@ def write_dataset(root: str | Path, settings: SyntheticDermSettings = SyntheticD
         for folder in (*parts, masks_dir, test_dir):
             folder.mkdir()
         rows, truth, image_number = [], [], 24306
-        lesions = min(settings.train_images, max(1, int(round(settings.train_images / settings.images_per_lesion))))
+        lesions = min(settings.train_images, max(1, int(round(settings.train_images / IMAGES_PER_LESION))))
         lesion_classes = _class_draws(lesions, rng)
         # Every lesion seen once, some again.
         repeats = rng.integers(0, lesions, settings.train_images - lesions)

@@ -165,7 +165,7 @@ def train_evaluator(
     test_images: np.ndarray,
     test_labels: np.ndarray,
     classes: int,
-    settings: EvaluatorSettings = EvaluatorSettings(),
+    settings: EvaluatorSettings,
     device: str = "cpu",
     progress: bool = True,
 ) -> tuple[Evaluator, dict]:

@@ -1,8 +1,9 @@
-"""The evaluator's training settings, per dataset (Section III-C).
+"""The evaluator's training settings, per dataset, and the settings of a run's metrics (Section III-C).
 
 Torch-free, so that the workflow can compute a rule's settings when it parses
 the Snakefile (for every job) without importing torch; :mod:`drai.metrics.evaluator`
-trains the network.
+trains the network, :mod:`drai.evaluation` computes the metrics. No defaults:
+``config.yaml`` and its schema are the one source of every value (:mod:`drai.settings`).
 """
 
 from __future__ import annotations
@@ -33,17 +34,24 @@ def resolve_weights(evaluate_config: dict) -> str | None:
 
 @dataclass(frozen=True)
 class EvaluatorSettings:
-    steps: int = 200
-    batch_size: int = 64
-    lr: float = 1e-3
-    input_size: int = 128
-    seed: int = 0
-    weights: str | None = None
+    """One dataset's evaluator (Section III-C); built by :func:`drai.settings.evaluator_settings`."""
 
-    @classmethod
-    def from_config(cls, evaluate_config: dict, dataset: str) -> "EvaluatorSettings":
-        """One dataset's evaluator settings from the resolved ``evaluate`` section (``steps`` may be per dataset)."""
-        steps = evaluate_config["steps"]
-        steps = steps[dataset] if isinstance(steps, dict) else steps
-        fields = {k: evaluate_config[k] for k in cls.__dataclass_fields__ if k not in ("steps", "weights")}
-        return cls(steps=steps, weights=resolve_weights(evaluate_config), **fields)
+    steps: int
+    batch_size: int
+    lr: float
+    input_size: int
+    seed: int
+    weights: str | None  # the weights file it starts from (None: random initialization)
+    lidc_labels: str | None  # what the LIDC evaluator classifies (None for HAM10000: lesion type)
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """The metrics of one run (Section III-C); built by :func:`drai.settings.evaluation_settings`."""
+
+    samples: int
+    cifc_pairs: int
+    retrieval_top_n: int
+    batch_size: int
+    seed: int
+    lidc_labels: str | None  # the LIDC evaluator's classes, for CGAcc (None for HAM10000)

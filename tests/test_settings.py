@@ -57,6 +57,7 @@ def rule_params(config: dict) -> dict:
         "train_evaluator": [as_params(evaluator_settings(config, d)) for d in DATASETS],
         "run_metrics": [as_params(evaluation_settings(config, d)) for d in DATASETS] + [config["preset"]],
         "pixel_matched": config["evaluate"]["retrieval_top_n"],
+        "learning_check": config["evaluate"]["learning_cgacc_margin"],
     }
 
 
@@ -87,7 +88,7 @@ CHANGED = {
         "lidc_labels": "malignancy", "weights": "local.pth",
         "imagenet_url": "https://mirror.example.org/models/inception_v3_google-0cc3c7bd.pth", "input_size": 128,
         "steps": 5, "batch_size": 8, "lr": 1e-4, "samples": 4, "cifc_pairs": 4, "retrieval_top_n": 1,
-        "batch_size_eval": 7, "seed": 1, "device": "cpu",
+        "batch_size_eval": 7, "seed": 1, "device": "cpu", "learning_cgacc_margin": 0.2,
     },
 }
 

@@ -14,8 +14,8 @@ except ConfigError as error:
 LIDC = SETTINGS["lidc"]
 HAM = SETTINGS["ham10000"]
 TRAIN = SETTINGS["train"]
-# What one run depends on: changing the list of runs retrains none of them.
-RUN_SETTINGS = {k: v for k, v in TRAIN.items() if k not in ("datasets", "variants", "seeds")}
+# What one run depends on: changing the list of runs, or how many share a GPU, retrains none of them.
+RUN_SETTINGS = {k: v for k, v in TRAIN.items() if k not in ("datasets", "variants", "seeds", "runs_per_gpu")}
 
 
 wildcard_constraints:

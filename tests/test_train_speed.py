@@ -185,8 +185,11 @@ def test_two_runs_share_one_gpu_through_its_slots_and_each_resumes_on_its_own(tm
     try:
         devices = [child.stdout.readline().strip() for child in children]  # both hold a slot now
         assert devices == ["cuda:0", "cuda:0"]
+        for child in children:  # both train at once
+            child.stdin.write("go\n")
+            child.stdin.flush()
         for child in children:
-            child.communicate("go\n", timeout=300)
+            child.communicate(timeout=300)
             assert child.returncode == 0
     finally:
         for child in children:

@@ -32,7 +32,8 @@ def main() -> None:
     print(torch.__version__, torch.cuda.get_device_name(0))
     rng = np.random.default_rng(0)
     settings = TrainSettings(steps=args.steps, batch_size=64, width=64, z_dim=32, c_dim=32, lr=2e-4, beta1=0.5,
-                             checkpoint_every=10, augment=False, kl_reduction="mean", seed=0)
+                             checkpoint_every=10, augment=False, kl_reduction="mean", loss_readback_every=1, fused_adam=False,
+                compile_mode="eager", seed=0)
     for channels, t_dim in ((1, 17), (3, 3)):
         images = np.tanh(rng.normal(size=(512, channels, 64, 64))).astype(np.float32)
         vectors = np.eye(t_dim, dtype=np.float32)[rng.integers(0, t_dim, 512)]

@@ -63,7 +63,8 @@ def main() -> None:
             torch.manual_seed(0)
             model, opt_g, opt_d = build(name, channels, t_dim, TrainSettings(
                 steps=1, batch_size=args.batch, width=args.width, z_dim=32, c_dim=32, lr=2e-4, beta1=0.5,
-                checkpoint_every=1, augment=False, kl_reduction="mean", seed=0))
+                checkpoint_every=1, augment=False, kl_reduction="mean", loss_readback_every=1, fused_adam=False,
+                compile_mode="eager", seed=0))
             x = torch.randn(args.batch, channels, 64, 64).tanh()
             t = torch.eye(t_dim)[torch.randint(0, t_dim, (args.batch,))]
             noise = torch.Generator().manual_seed(0)

@@ -6,6 +6,12 @@ of its own: it takes an exclusive, non-blocking ``flock`` on one lock file per
 GPU and keeps it for the job's lifetime (the kernel drops it if the process
 dies). A scheduler that already narrowed ``CUDA_VISIBLE_DEVICES`` to one GPU
 (SLURM's ``--gpus=1``) leaves one visible device, and nothing is locked.
+
+Several runs per GPU (``train.runs_per_gpu``): each GPU then has that many
+slots, one lock file each, and a job holds one slot. The first slot's lock
+file is the GPU's own (``gpu-N.lock``), which a job asking for one slot per
+GPU (the evaluator and metrics jobs) takes; the others are
+``gpu-N.slot-J.lock``.
 """
 
 from __future__ import annotations
@@ -62,15 +68,22 @@ def claim_device(
     lock_dir: str | Path = DEFAULT_LOCK_DIR,
     device_count: int | None = None,
     poll_s: float = 5.0,
+    slots: int = 1,
 ) -> Iterator[str]:
     """The device this job trains on, held until the ``with`` block ends.
 
     ``requested`` "auto" or "cuda" with more than one visible GPU: "cuda:i",
-    the first GPU no other job holds; when all are held, wait and try again
-    every ``poll_s`` seconds. Anything else ("cpu", "cuda:1", one GPU or none)
-    is yielded unchanged. ``device_count`` stands in for the visible GPU count
-    (tests); by default torch is asked.
+    the first GPU with a free slot (``slots`` per GPU); the GPUs' extra slots
+    are handed out first, one GPU after another, so that runs spread over the
+    GPUs and a GPU's first slot stays free for one-slot jobs as long as
+    possible. When every slot is held, wait and try again every ``poll_s``
+    seconds. Anything else ("cpu", "cuda:1", one GPU or none) is yielded
+    unchanged: the scheduler's ``gpu`` resource already bounds how many jobs
+    share it. ``device_count`` stands in for the visible GPU count (tests);
+    by default torch is asked.
     """
+    if slots < 1:
+        raise ValueError(f"slots per GPU must be at least 1, got {slots}")
     count = 0
     if requested in ("auto", "cuda"):
         count = cuda_device_count() if device_count is None else device_count
@@ -83,10 +96,13 @@ def claim_device(
         lock_dir.chmod(0o1777)  # jobs of other users lock here too
     except PermissionError:
         pass
-    paths = [lock_dir / f"gpu-{name}.lock" for name in _lock_names(count)]
+    names = _lock_names(count)
+    order = [*range(1, slots), 0]  # extra slots first, the GPU's own lock last
+    candidates = [(index, lock_dir / (f"gpu-{name}.lock" if slot == 0 else f"gpu-{name}.slot-{slot}.lock"))
+                  for slot in order for index, name in enumerate(names)]
     waiting = False
     while True:
-        for index, path in enumerate(paths):
+        for index, path in candidates:
             fd = _try_lock(path)
             if fd is not None:
                 log.info("using cuda:%d (lock %s)", index, path)
@@ -98,6 +114,6 @@ def claim_device(
                     os.close(fd)
                 return
         if not waiting:
-            log.info("all %d GPUs are in use (locks in %s); waiting for one", count, lock_dir)
+            log.info("all %d GPUs are in use, %d job(s) each (locks in %s); waiting for one", count, slots, lock_dir)
             waiting = True
         time.sleep(poll_s)

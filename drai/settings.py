@@ -38,7 +38,7 @@ from drai.train_settings import TrainSettings
 TRANSPORT_KEYS = {
     "lidc": ("download", "api_url", "idc_endpoint_url", "download_retries", "download_timeout_s"),
     "ham10000": ("download", "server", "doi", "download_retries", "download_timeout_s"),
-    "train": ("device",),
+    "train": ("device", "runs_per_gpu"),
     "evaluate": ("device", "imagenet_url"),
 }
 #: Keys that decide which jobs exist (cases, datasets, variants, seeds), not what one job writes.

@@ -76,15 +76,23 @@ def pick_device(requested: str = "auto") -> torch.device:
 def build(variant_name: str, channels: int, t_dim: int, settings: TrainSettings):
     variant = get_variant(variant_name)
     model = ModelFamily(variant, Shape(channels, t_dim, settings.width, settings.z_dim, settings.c_dim))
-    betas = (settings.beta1, 0.999)
-    opt_g = torch.optim.Adam(model.generator_side(), lr=settings.lr, betas=betas)
-    opt_d = torch.optim.Adam(model.discriminator_side(), lr=settings.lr, betas=betas) if model.discriminator_side() else None
+    # fused: one kernel for all of a side's parameters; None leaves torch's default (foreach on CUDA, loops on CPU).
+    adam = {"lr": settings.lr, "betas": (settings.beta1, 0.999), "fused": True if settings.fused_adam else None}
+    opt_g = torch.optim.Adam(model.generator_side(), **adam)
+    opt_d = torch.optim.Adam(model.discriminator_side(), **adam) if model.discriminator_side() else None
     return model, opt_g, opt_d
+
+
+#: The speed settings' values that train as plain eager code does. A run description leaves them out
+#: at these values, so its checkpoints and files are those of code without the settings.
+EAGER_SPEED_SETTINGS = {"loss_readback_every": 1, "fused_adam": False, "compile_mode": "eager"}
 
 
 def run_meta(variant_name: str, channels: int, t_dim: int, settings: TrainSettings) -> dict:
     """What a checkpoint says about its run: enough to rebuild the model, and to tell other settings apart."""
-    return {"variant": variant_name, "channels": int(channels), "t_dim": int(t_dim), "settings": asdict(settings)}
+    described = {k: v for k, v in asdict(settings).items()
+                 if k not in EAGER_SPEED_SETTINGS or v != EAGER_SPEED_SETTINGS[k]}
+    return {"variant": variant_name, "channels": int(channels), "t_dim": int(t_dim), "settings": described}
 
 
 def _state(model, opt_g, opt_d, step, noise, rng, history, meta) -> dict:
@@ -163,19 +171,96 @@ def crop_and_flip(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> to
     return x[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
 
 
-def train_step(model, opt_g, opt_d, x, t, noise, x_transformed, autocast, kl_reduction="mean") -> dict[str, float]:
-    """One simultaneous update of both sides; returns every term's value."""
+def train_step(model, opt_g, opt_d, x, t, noise, x_transformed, autocast, kl_reduction="mean",
+               losses_fn=training_losses, as_tensors: bool = False) -> dict:
+    """One simultaneous update of both sides; returns every term's value.
+
+    ``as_tensors``: the values as detached tensors where they were computed,
+    so that nothing waits for the GPU (:class:`LossReadback` copies them back
+    in one transfer); otherwise Python floats. ``losses_fn`` is
+    :func:`training_losses` or its compiled form.
+    """
     with autocast:
-        d_total, g_total, terms = training_losses(model, x, t, noise, x_transformed, kl_reduction)
+        d_total, g_total, terms = losses_fn(model, x, t, noise, x_transformed, kl_reduction)
     opt_g.zero_grad(set_to_none=True)
-    g_total.backward()
+    # A compiled step is one autograd node for both losses: the second backward needs its saved tensors.
+    g_total.backward(retain_graph=losses_fn is not training_losses and opt_d is not None)
     if opt_d is not None:
         opt_d.zero_grad(set_to_none=True)  # drop what the generator-side loss left on D
         d_total.backward()
     opt_g.step()
     if opt_d is not None:
         opt_d.step()
+    if as_tensors:
+        return {name: value.detach() for name, value in terms.items()}
     return {name: float(value.detach()) for name, value in terms.items()}
+
+
+class LossReadback:
+    """Every step's loss terms, kept on the device and copied back every ``every`` steps in one transfer.
+
+    A float() per term and step makes the host wait for the GPU each step, so
+    it can never queue the next step's kernels ahead. The rows that come back
+    are those a per-step read gives (float32 values made Python floats; a
+    twice-trained step's two passes averaged on the host, as before), and the
+    NaN/Inf guard checks every row, naming the first bad term and its step.
+    """
+
+    def __init__(self, variant_name: str, names: list[str], checkpoint_path: Path):
+        self.variant_name, self.names, self.checkpoint_path = variant_name, names, checkpoint_path
+        self.keys: list[str] | None = None
+        self.pending: list[tuple[int, torch.Tensor]] = []
+
+    def add(self, step: int, *passes: dict[str, torch.Tensor]) -> None:
+        """A step's terms, one dict per pass of its batch."""
+        if self.keys is None:
+            self.keys = list(passes[0])  # the column order of losses.csv: the terms' own order
+        self.pending.append((step, torch.stack([torch.stack([p[k].float() for k in self.keys]) for p in passes])))
+
+    def __len__(self) -> int:
+        return len(self.pending)
+
+    def rows(self) -> list[dict]:
+        """The pending steps' rows ({"step": s, term: value, ...}); raises NonFiniteLoss at the first bad one."""
+        if not self.pending:
+            return []
+        values = torch.stack([v for _, v in self.pending]).cpu().tolist()  # the one transfer
+        steps = [s for s, _ in self.pending]
+        self.pending = []
+        rows = []
+        for step, passes in zip(steps, values):
+            first = dict(zip(self.keys, passes[0]))
+            if len(passes) > 1:
+                second = dict(zip(self.keys, passes[1]))
+                first = {k: (first[k] + second[k]) / 2 for k in first}
+            for name in self.names:
+                if not math.isfinite(first[name]):
+                    raise NonFiniteLoss(
+                        f"{self.variant_name}: loss term {name} is {first[name]} at step {step}; the last good "
+                        f"checkpoint is {self.checkpoint_path if self.checkpoint_path.exists() else 'none yet'}"
+                    )
+            rows.append({"step": step, **first})
+        return rows
+
+
+def compiled_losses(mode: str):
+    """:func:`training_losses`, compiled with ``torch.compile(mode=...)`` ("eager": as it is).
+
+    Compiling fuses the many small kernels of a step; ``reduce-overhead`` and
+    ``max-autotune`` also replay them as CUDA graphs. Where the code cannot
+    be captured (the seeded generator's draws), torch runs that part eagerly.
+    """
+    if mode == "eager":
+        return training_losses
+    return torch.compile(training_losses, mode=mode, dynamic=False)
+
+
+def _to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A host array on ``device``; to a GPU through pinned memory, without waiting for it."""
+    tensor = torch.from_numpy(array)
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 def train(
@@ -188,6 +273,7 @@ def train(
     stop_after: int | None = None,
     progress: bool = True,
     extra_config: dict | None = None,
+    after_step=None,
 ) -> Path:
     """Train one run in ``run_dir``; resume from its checkpoint when there is one.
 
@@ -197,8 +283,9 @@ def train(
     uninterrupted one would); without it, their centre crop.
 
     ``stop_after`` ends the call after that many steps of this call (it stands
-    in for a killed job in tests). Returns the path of ``model.pt``, or of the
-    checkpoint when stopped early.
+    in for a killed job in tests). ``after_step(step)`` is called after every
+    step (benchmarks time the loop with it). Returns the path of ``model.pt``,
+    or of the checkpoint when stopped early.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -249,40 +336,43 @@ def train(
     names = loss_terms(variant)
     model.train()
     bar = progress_bar(total=settings.steps, initial=step, desc=f"{variant_name}", unit="step", disable=not progress)
+    losses_fn = compiled_losses(settings.compile_mode)
+    readback = LossReadback(variant_name, names, checkpoint_path)
     done_here = 0
     while step < settings.steps:
         if stop_after is not None and done_here >= stop_after:
             bar.close()
             return checkpoint_path
-        index = torch.from_numpy(rng.integers(0, len(images), settings.batch_size)).to(dev)
+        index = _to_device(rng.integers(0, len(images), settings.batch_size), dev)
         x, t = x_all[index], t_all[index]
         if settings.augment:
             rows, cols = augment_indices(rng, len(index), stored)
-            x = crop_and_flip(x, torch.from_numpy(rows).to(dev), torch.from_numpy(cols).to(dev))
+            x = crop_and_flip(x, _to_device(rows, dev), _to_device(cols, dev))
         if dev.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
         kl = settings.kl_reduction
         if variant.trains_twice:
             # Each batch is trained twice: as it is, then transformed (Section III-G).
             x_t = transform(x, TRANSFORMS[int(rng.integers(len(TRANSFORMS)))])
-            values = train_step(model, opt_g, opt_d, x, t, noise, x_t, autocast, kl)
-            second = train_step(model, opt_g, opt_d, x_t, t, noise, x, autocast, kl)
-            values = {k: (values[k] + second[k]) / 2 for k in values}
+            first = train_step(model, opt_g, opt_d, x, t, noise, x_t, autocast, kl, losses_fn, as_tensors=True)
+            second = train_step(model, opt_g, opt_d, x_t, t, noise, x, autocast, kl, losses_fn, as_tensors=True)
+            readback.add(step + 1, first, second)
         else:
-            values = train_step(model, opt_g, opt_d, x, t, noise, None, autocast, kl)
+            readback.add(step + 1, train_step(model, opt_g, opt_d, x, t, noise, None, autocast, kl, losses_fn,
+                                              as_tensors=True))
         step += 1
         done_here += 1
-        for name in names:
-            if not math.isfinite(values[name]):
-                raise NonFiniteLoss(
-                    f"{variant_name}: loss term {name} is {values[name]} at step {step}; "
-                    f"the last good checkpoint is {checkpoint_path if checkpoint_path.exists() else 'none yet'}"
-                )
-        history.append({"step": step, **values})
-        bar.update()
-        bar.set_postfix({k.split("/")[1][:8]: f"{values[k]:.3f}" for k in names[:4]})
-        if step % settings.checkpoint_every == 0 or step == settings.steps:
+        checkpoint_due = step % settings.checkpoint_every == 0 or step == settings.steps
+        # Read back before every checkpoint, so that no checkpoint holds a step past a NaN.
+        if checkpoint_due or len(readback) >= settings.loss_readback_every:
+            rows = readback.rows()
+            history.extend(rows)
+            bar.update(len(rows))
+            bar.set_postfix({k.split("/")[1][:8]: f"{rows[-1][k]:.3f}" for k in names[:4]})
+        if checkpoint_due:
             save_checkpoint(checkpoint_path, _state(model, opt_g, opt_d, step, noise, rng, history, meta))
+        if after_step is not None:
+            after_step(step)
     bar.close()
     model_path = run_dir / "model.pt"
     final = {"model": model.state_dict(), "meta": meta, "step": step}
@@ -311,7 +401,7 @@ def load_model(path: str | Path, device: str = "cpu") -> ModelFamily:
     state = load_checkpoint(path, device)
     try:
         meta = state["meta"]
-        settings = TrainSettings(**meta["settings"])
+        settings = TrainSettings(**{**EAGER_SPEED_SETTINGS, **meta["settings"]})
         model = ModelFamily(get_variant(meta["variant"]),
                             Shape(meta["channels"], meta["t_dim"], settings.width, settings.z_dim, settings.c_dim))
         model.load_state_dict(state["model"])

@@ -23,4 +23,8 @@ class TrainSettings:
     checkpoint_every: int
     augment: bool
     kl_reduction: str
+    # Speed settings (README, "GPU throughput"): 1, false, eager train exactly as plain eager code does.
+    loss_readback_every: int
+    fused_adam: bool
+    compile_mode: str
     seed: int

@@ -26,7 +26,9 @@ rule train:
     resources:
         mem_mb=4000,
         runtime=120,
-        gpu=1,  # used when there is one; see profiles/slurm and profiles/local-gpus
+        gpu=1,  # one slot of a GPU when there is one; see profiles/slurm and profiles/local-gpus
+        # Slots per GPU, for drai.devices.claim_device; a resource, not a param: it retrains nothing.
+        runs_per_gpu=TRAIN["runs_per_gpu"],
     conda:
         "../envs/drai.yaml"
     script:

@@ -108,3 +108,39 @@ def test_the_claimed_gpu_becomes_the_current_device(tmp_path, monkeypatch):
         with claim_device("auto", tmp_path, device_count=2) as second:
             assert second == "cuda:1"
             assert current == [0, 1]
+
+
+def test_slots_put_several_jobs_on_each_gpu_spread_over_the_gpus(tmp_path):
+    with ExitStack() as stack:
+        held = [stack.enter_context(claim_device("auto", tmp_path, device_count=2, slots=3)) for _ in range(6)]
+        assert held == ["cuda:0", "cuda:1"] * 3
+        got = []
+
+        def seventh():
+            with claim_device("auto", tmp_path, device_count=2, poll_s=0.02, slots=3) as device:
+                got.append(device)
+
+        waiter = threading.Thread(target=seventh)
+        waiter.start()
+        time.sleep(0.3)
+        assert got == [] and waiter.is_alive()  # every slot of both GPUs is held
+    waiter.join(timeout=5)
+    assert got == ["cuda:0"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "gpu-0.lock", "gpu-0.slot-1.lock", "gpu-0.slot-2.lock", "gpu-1.lock", "gpu-1.slot-1.lock", "gpu-1.slot-2.lock"]
+
+
+def test_a_one_slot_job_takes_the_gpus_own_lock_which_slotted_jobs_take_last(tmp_path):
+    # Evaluator and metrics jobs ask for one slot: the GPU's own lock, gpu-N.lock.
+    with claim_device("auto", tmp_path, device_count=2, slots=2) as first:
+        with claim_device("auto", tmp_path, device_count=2, slots=2) as second:
+            with claim_device("auto", tmp_path, device_count=2) as one_slot:
+                assert (first, second, one_slot) == ("cuda:0", "cuda:1", "cuda:0")
+                with claim_device("auto", tmp_path, device_count=2, slots=2) as fourth:
+                    assert fourth == "cuda:1"
+
+
+def test_slots_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="slots per GPU must be at least 1, got 0"):
+        with claim_device("auto", tmp_path, device_count=2, slots=0):
+            pass

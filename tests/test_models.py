@@ -25,7 +25,7 @@ from drai.train import (
 
 # The old dataclass defaults, spelled out: TrainSettings has none; each test changes what it tests.
 BASE = TrainSettings(steps=100, batch_size=64, width=64, z_dim=32, c_dim=32, lr=2e-4, beta1=0.5, checkpoint_every=50,
-                     augment=False, kl_reduction="mean", seed=0)
+                     augment=False, kl_reduction="mean", loss_readback_every=1, fused_adam=False, compile_mode="eager", seed=0)
 TINY = replace(BASE, steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
 
 # What Section II and III-B of the paper say each model trains with, written

@@ -82,7 +82,7 @@ CHANGED = {
     "train": {
         "datasets": ["lidc"], "variants": ["DRAI"], "seeds": [5], "steps": 3, "batch_size": 8, "width": 8, "z_dim": 8,
         "c_dim": 8, "lr": 1e-3, "beta1": 0.9, "checkpoint_every": 2, "augment": "flip", "kl_reduction": "sum",
-        "device": "cpu",
+        "device": "cpu", "loss_readback_every": 10, "fused_adam": "flip", "compile_mode": "default", "runs_per_gpu": 3,
     },
     "evaluate": {
         "lidc_labels": "malignancy", "weights": "local.pth",

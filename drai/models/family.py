@@ -153,9 +153,13 @@ def training_losses(
     if v.has("d_xt"):  # eq. (1), matching-aware
         t_mismatch, has_partner = mismatched_vectors(t, noise)
         # Items without a differing vector in the batch drop out of the mismatched term.
-        fakes = (d["d_xt"](x[has_partner], t_mismatch[has_partner]),) if bool(has_partner.any()) else ()
-        add("d_xt", losses.lsgan_discriminator(d["d_xt"](x, t), *fakes, d["d_xt"](x_fake.detach(), t)),
-            losses.lsgan_generator(d["d_xt"](x_fake, t)))
+        if x.is_cuda:  # weighted out: no host sync inside the step
+            d_loss = losses.lsgan_matching_aware(d["d_xt"](x, t), d["d_xt"](x, t_mismatch), has_partner,
+                                                 d["d_xt"](x_fake.detach(), t))
+        else:
+            fakes = (d["d_xt"](x[has_partner], t_mismatch[has_partner]),) if bool(has_partner.any()) else ()
+            d_loss = losses.lsgan_discriminator(d["d_xt"](x, t), *fakes, d["d_xt"](x_fake.detach(), t))
+        add("d_xt", d_loss, losses.lsgan_generator(d["d_xt"](x_fake, t)))
     if v.has("dali_z"):  # eq. (7), style
         d_loss, _ = losses.lsgan_inference(d["dali_z"](x, z_hat.detach()), d["dali_z"](x_fake.detach(), z_prior))
         _, g_loss = losses.lsgan_inference(d["dali_z"](x, z_hat), d["dali_z"](x_fake, z_prior))

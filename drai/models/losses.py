@@ -18,6 +18,24 @@ def lsgan_discriminator(real: torch.Tensor, *fakes: torch.Tensor, fake_weights=N
     return loss
 
 
+def lsgan_matching_aware(real: torch.Tensor, mismatched: torch.Tensor, has_partner: torch.Tensor,
+                         fake: torch.Tensor) -> torch.Tensor:
+    """eq. (1)'s matching-aware term, ``lsgan_discriminator(real, mismatched[has_partner], fake)``, on a GPU.
+
+    ``mismatched`` scores every item; those without a partner are weighted
+    out instead of indexed out, and with none left the generated pairs take
+    the whole negative side, as in :func:`lsgan_discriminator` with one fake.
+    Nothing is read back to the host (boolean indexing would wait for the
+    GPU), so the step can be queued ahead; the sums run in another order
+    than the indexed form's, so the CPU keeps that one (bit-identical runs).
+    """
+    share = has_partner.to(mismatched.dtype)
+    count = share.sum()
+    mismatched_term = (mismatched.pow(2) * share).sum() / count.clamp(min=1)
+    weight = 0.5 * (count > 0).to(mismatched.dtype)  # 1/2 each with mismatched pairs, else all on the generated
+    return 0.5 * (real - 1).pow(2).mean() + 0.5 * weight * mismatched_term + 0.5 * (1 - weight) * fake.pow(2).mean()
+
+
 def lsgan_generator(*scores: torch.Tensor) -> torch.Tensor:
     """0.5 E[(D(fake) - 1)^2], averaged over the scores given (the fooling side)."""
     return sum(0.5 * (s - 1).pow(2).mean() for s in scores) / len(scores)

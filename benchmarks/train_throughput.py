@@ -1,0 +1,246 @@
+"""Benchmark: training throughput per variant, one run and k runs sharing a device, and the
+projected GPU-hours of the `paper` preset's training.
+
+For each variant and image type it times the real training loop (``drai.train.train``:
+batches drawn and augmented on the host, losses read back, checkpoints) under two sets of
+speed settings:
+
+* ``before``: the eager settings (losses read back every step, torch's default Adam, no
+  torch.compile): what training did before the settings existed;
+* ``after``: the `paper` preset's speed settings (``train.loss_readback_every``,
+  ``train.fused_adam``, ``train.compile_mode``; ``--compile-mode`` overrides the last).
+
+A step's time is the time from step W to step W + N of one run, over N (the device
+synchronized at both ends), so that compilation, the first steps, the checkpoints and the
+writing of the run's files are left out (the paper preset writes a checkpoint every 1000
+steps). With k runs
+(``--concurrency``) k processes train at once on the same device, each its own run; the
+step time is then each run's own, and the device's throughput k times its images per step
+over it. The projection sums over the preset's runs (datasets x variants x seeds, read
+from config.yaml): steps x step time / k.
+
+``--curve-steps S`` also trains DRAI (``--curve-variant``) for S steps with both settings
+from the same seed and compares each loss term's mean over the second half of the steps:
+the `after` run passes when every term's mean lies within ``--curve-tolerance`` (0.2) times
+the eager run's 5-95 % range of that term over the same steps.
+
+On a GPU machine, from the checkout:
+
+    python benchmarks/train_throughput.py --concurrency 1,4 --curve-steps 3000
+
+A tiny run on a CPU (shows that it works; its figures are CPU figures, not GPU ones):
+
+    python benchmarks/train_throughput.py --device cpu --batch 4 --width 4 --warmup 2 --steps 3 \\
+        --variants DAI,cInfoGAN --concurrency 1,2
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import tempfile
+import time
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch._dynamo
+import yaml
+
+from drai.config import resolve
+from drai.models.variants import VARIANTS, get_variant
+from drai.settings import train_settings
+from drai.train import EAGER_SPEED_SETTINGS, TrainSettings, train
+
+IMAGE_TYPES = {"lidc": (1, 17), "ham10000": (3, 3)}
+CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
+
+
+def paper_config(path: Path = CONFIG) -> dict:
+    config = yaml.safe_load(path.read_text())
+    config["preset"] = "paper"
+    return resolve(config)
+
+
+def paper_preset(path: Path = CONFIG) -> dict:
+    return paper_config(path)["train"]
+
+
+def fake_patches(channels: int, t_dim: int, stored: int = 72, n: int = 512, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    images = np.tanh(rng.normal(size=(n, channels, stored, stored))).astype(np.float32)
+    vectors = np.eye(t_dim, dtype=np.float32)[rng.integers(0, t_dim, n)]
+    return images, vectors
+
+
+def step_time(images, vectors, variant, settings, device, warmup, steps, scratch, barrier) -> float:
+    """Seconds per step from step ``warmup`` to step ``warmup + steps`` of one run."""
+    marks = {}
+
+    def mark(step):
+        if step in (warmup, warmup + steps):
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            marks[step] = time.perf_counter()
+
+    barrier.wait()  # k runs time their steps side by side
+    # One step more: the final checkpoint and files come after the timed steps.
+    train(images, vectors, variant, Path(tempfile.mkdtemp(dir=scratch)), replace(settings, steps=warmup + steps + 1),
+          device=device, progress=False, after_step=mark)
+    return (marks[warmup + steps] - marks[warmup]) / steps
+
+
+def worker(jobs, settings_by_mode, device, warmup, steps, barrier, results, rank):
+    torch.set_num_threads(1 if device == "cpu" else torch.get_num_threads())
+    # One process times every variant: let torch compile each of them instead of falling back to eager
+    # after its default limit of recompilations of the one compiled function.
+    for limit in ("recompile_limit", "cache_size_limit"):
+        if hasattr(torch._dynamo.config, limit):
+            setattr(torch._dynamo.config, limit, 1024)
+    with tempfile.TemporaryDirectory() as scratch:
+        for mode, variant, dataset in jobs:
+            channels, t_dim = IMAGE_TYPES[dataset]
+            settings = replace(settings_by_mode[mode], seed=rank)
+            images, vectors = fake_patches(channels, t_dim)
+            seconds = step_time(images, vectors, variant, settings, device, warmup, steps, Path(scratch), barrier)
+            results.put((mode, variant, dataset, rank, seconds))
+
+
+def measure(jobs, settings_by_mode, device, warmup, steps, k) -> pd.DataFrame:
+    """Every job's step time with k runs at once (k processes), one row per job and process."""
+    context = mp.get_context("spawn")  # CUDA in forked children does not work
+    barrier, results = context.Barrier(k), context.Queue()
+    processes = [context.Process(target=worker, args=(jobs, settings_by_mode, device, warmup, steps, barrier,
+                                                        results, rank)) for rank in range(k)]
+    for process in processes:
+        process.start()
+    rows = [results.get() for _ in range(len(jobs) * k)]
+    for process in processes:
+        process.join()
+        if process.exitcode != 0:
+            raise RuntimeError(f"a benchmark process failed (exit code {process.exitcode})")
+    return pd.DataFrame(rows, columns=["mode", "variant", "dataset", "rank", "step_s"])
+
+
+def syncs_per_step(settings: TrainSettings, device: str, steps: int) -> float | None:
+    """Host-device synchronizations per step of the training loop, as torch's sync debug mode counts them."""
+    if not device.startswith("cuda"):
+        return None
+    images, vectors = fake_patches(*IMAGE_TYPES["lidc"])
+    with tempfile.TemporaryDirectory() as scratch:
+        train(images, vectors, "DRAI", Path(scratch) / "warm", replace(settings, steps=3), device=device,
+              progress=False)
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                train(images, vectors, "DRAI", Path(scratch) / "run", replace(settings, steps=steps,
+                      checkpoint_every=10 * steps), device=device, progress=False)
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    return sum("synchroniz" in str(w.message) for w in caught) / steps
+
+
+def compare_curves(variant, dataset, settings_by_mode, device, steps, tolerance) -> bool:
+    """Both settings from one seed; each term's mean over the second half within tolerance x eager's 5-95 % range."""
+    channels, t_dim = IMAGE_TYPES[dataset]
+    images, vectors = fake_patches(channels, t_dim)
+    curves = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for mode in ("before", "after"):
+            run = Path(scratch) / mode
+            train(images, vectors, variant, run, replace(settings_by_mode[mode], steps=steps, seed=0), device=device,
+                  progress=False)
+            curves[mode] = pd.read_csv(run / "losses.csv").set_index("step").iloc[steps // 2:]
+    print(f"\nloss curves of {variant} on {dataset}-shaped data, steps {steps // 2 + 1}-{steps}, same seed "
+          f"(tolerance: |mean after - mean before| <= {tolerance} x before's 5-95 % range)")
+    print(f"{'term':16s} {'before':>9s} {'after':>9s} {'range':>9s} {'ok':>4s}")
+    passed = True
+    for term in curves["before"].columns:
+        before, after = curves["before"][term], curves["after"][term]
+        spread = float(before.quantile(0.95) - before.quantile(0.05))
+        ok = abs(after.mean() - before.mean()) <= tolerance * spread
+        passed &= bool(ok)
+        print(f"{term:16s} {before.mean():9.4f} {after.mean():9.4f} {spread:9.4f} {'yes' if ok else 'NO':>4s}")
+    print(f"loss curves {'match' if passed else 'DIFFER'} within the tolerance")
+    return passed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--variants", default=None, help="comma-separated; default: the paper preset's")
+    parser.add_argument("--datasets", default=None, help="image types, comma-separated; default: the paper preset's")
+    parser.add_argument("--batch", type=int, default=None, help="default: the paper preset's")
+    parser.add_argument("--width", type=int, default=None, help="default: the paper preset's")
+    parser.add_argument("--warmup", type=int, default=10, help="steps before the timed ones (compilation included)")
+    parser.add_argument("--steps", type=int, default=50, help="timed steps")
+    parser.add_argument("--concurrency", default="1,4", help="runs at once on the device, comma-separated")
+    parser.add_argument("--compile-mode", default=None, help="the `after` compile mode; default: the paper preset's")
+    parser.add_argument("--curve-steps", type=int, default=0, help="steps of the loss-curve comparison (0: none)")
+    parser.add_argument("--curve-variant", default="DRAI")
+    parser.add_argument("--curve-tolerance", type=float, default=0.2)
+    args = parser.parse_args()
+    if args.warmup < 1 or args.steps < 1:
+        parser.error("--warmup and --steps must be at least 1")
+
+    paper = paper_preset()
+    variants = args.variants.split(",") if args.variants else paper["variants"]
+    datasets = args.datasets.split(",") if args.datasets else paper["datasets"]
+    for name in variants:
+        get_variant(name)
+    base = train_settings(paper_config(), seed=0)
+    base = replace(base, batch_size=args.batch or base.batch_size, width=args.width or base.width,
+                   checkpoint_every=10**9)  # the final step's checkpoint only, after the timed steps
+    after = replace(base, compile_mode=args.compile_mode or base.compile_mode)
+    settings_by_mode = {"before": replace(base, **EAGER_SPEED_SETTINGS), "after": after}
+    levels = [int(k) for k in args.concurrency.split(",")]
+    runs = len(paper["seeds"]) * len(paper["datasets"]) * len(paper["variants"])
+    name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "CPU (figures are not GPU figures)"
+    print(f"torch {torch.__version__}, device {args.device}: {name}")
+    print(f"paper preset: {runs} runs ({len(paper['datasets'])} datasets x {len(paper['variants'])} variants x "
+          f"{len(paper['seeds'])} seeds) of {paper['steps']} steps; timed at batch {base.batch_size}, width {base.width}")
+    speed = {k: getattr(after, k) for k in EAGER_SPEED_SETTINGS}
+    print(f"before: {dict(EAGER_SPEED_SETTINGS)}\nafter:  {speed}")
+    print(f"step time: {args.steps} steps after {args.warmup}, the real training loop\n")
+
+    tables = []
+    for k in levels:
+        modes = ["before", "after"] if k == 1 else ["after"]
+        jobs = [(mode, variant, dataset) for mode in modes for variant in variants for dataset in datasets]
+        table = measure(jobs, settings_by_mode, args.device, args.warmup, args.steps, k)
+        table = table.groupby(["mode", "variant", "dataset"], as_index=False)["step_s"].mean()
+        table["k"] = k
+        tables.append(table)
+    table = pd.concat(tables, ignore_index=True)
+    table["images_per_step"] = [base.batch_size * (2 if VARIANTS[v].trains_twice else 1) for v in table["variant"]]
+    table["images_per_s"] = table["k"] * table["images_per_step"] / table["step_s"]
+    print(f"{'mode':7s} {'k':>2s} {'variant':20s} {'dataset':9s} {'step ms':>9s} {'img/s (k runs)':>15s}")
+    for row in table.sort_values(["variant", "dataset", "mode", "k"], ascending=[True, True, False, True]).itertuples():
+        print(f"{row.mode:7s} {row.k:2d} {row.variant:20s} {row.dataset:9s} {row.step_s * 1e3:9.1f} "
+              f"{row.images_per_s:15.1f}")
+
+    print(f"\nprojected training of the paper preset ({runs} runs x {paper['steps']} steps / k), device-hours:")
+    missing = sorted(set(paper["variants"]) - set(variants)) + sorted(set(paper["datasets"]) - set(datasets))
+    for (mode, k), group in table.groupby(["mode", "k"]):
+        per_run = group.set_index(["variant", "dataset"])["step_s"]
+        # A variant or data set left out of the timing counts as the mean of those timed.
+        seconds = sum(per_run.get((v, d), per_run.mean()) for v in paper["variants"] for d in paper["datasets"])
+        hours = seconds * paper["steps"] * len(paper["seeds"]) / k / 3600
+        print(f"  {mode:7s} k={k}: {hours:10.2f} h")
+    if missing:
+        print(f"  (not timed, counted as the mean of those timed: {', '.join(missing)})")
+
+    syncs = syncs_per_step(after, args.device, steps=20)
+    if syncs is not None:
+        print(f"\nhost-device synchronizations per step with the `after` settings: {syncs:.2f}")
+    if args.curve_steps:
+        compare_curves(args.curve_variant, datasets[0], settings_by_mode, args.device, args.curve_steps,
+                       args.curve_tolerance)
+
+
+if __name__ == "__main__":
+    main()

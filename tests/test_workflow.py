@@ -111,6 +111,36 @@ def test_ci_preset_evaluates_every_run_and_builds_the_tables(ci_run):
     assert {name[:5] for name in figures} == {f"fig{n}" for n in range(10, 20)}
 
 
+def test_ci_preset_audits_every_run_beyond_the_paper(ci_run):
+    import json
+
+    from drai.data.factors import FACTORS
+    from drai.models.variants import VARIANTS
+
+    results = ci_run / "results"
+    for dataset in ("lidc", "ham10000"):
+        factors = pd.read_csv(results / "data" / dataset / "factors.csv")
+        with np.load(results / "data" / dataset / "patches.npz") as data:
+            assert list(factors["row"]) == list(range(len(data["splits"])))
+            assert list(factors["split"]) == list(data["splits"].astype(str))
+        assert not factors[[f.name for f in FACTORS[dataset]]].isna().any().any()
+        for name, variant in VARIANTS.items():
+            run = results / "runs" / dataset / name / "seed0"
+            truth = json.loads((run / "ground_truth.json").read_text())
+            assert truth["available"] and truth["two_codes"] == variant.two_codes
+            if variant.two_codes:
+                assert -1 <= truth["separation"] <= 1 and len(truth["scores"]) == len(FACTORS[dataset])
+            memorization = json.loads((run / "memorization.json").read_text())
+            assert memorization["generated"] == 16 and isinstance(memorization["flagged"], bool)
+            assert 0 <= memorization["features"]["share_closer"] <= 1
+    for kind in ("ground_truth", "memorization"):
+        text = (results / "tables" / f"{kind}.md").read_text()
+        assert "Not in the paper." in text and "| DRAI |" in text
+    assert "Spearman's rho of -CIFC against the separation" in (results / "tables" / "ground_truth.md").read_text()
+    for name in ("ground_truth_probes.png", "memorization_pairs.png"):
+        assert (results / "figures" / name).stat().st_size > 1000
+
+
 def test_one_table_or_figure_rebuilds_alone(ci_run):
     for target, path in (("table3", "results/tables/table3.md"), ("fig12", "results/figures/fig12_lidc.png")):
         (ci_run / path).unlink()
@@ -125,6 +155,7 @@ def test_the_report_gathers_tables_and_figures(ci_run):
     assert result.returncode == 0, result.stderr[-3000:]
     report = (ci_run / "report.html").read_text(errors="replace")
     assert "table1.html" in report and "fig12_lidc.png" in report and "losses.png" in report
+    assert "ground_truth.html" in report and "memorization_pairs.png" in report
 
 
 def test_a_failing_case_does_not_stop_the_others(ci_run):

@@ -187,7 +187,6 @@ rule reference_features:
     resources:
         mem_mb=4000,
         runtime=30,
-        gpu=1,  # used when there is one; see profiles/slurm and profiles/local-gpus
     conda:
         "../envs/drai.yaml"
     script:
@@ -218,7 +217,6 @@ rule audit_run:
     resources:
         mem_mb=4000,
         runtime=30,
-        gpu=1,  # used when there is one; see profiles/slurm and profiles/local-gpus
     conda:
         "../envs/drai.yaml"
     script:

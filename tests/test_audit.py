@@ -264,3 +264,21 @@ def test_the_ground_truth_table_reports_cifc_rank_agreement_and_skips_real_data(
     assert "LIDC: real data: no factors" in caption
     assert list(frame["HAM10000 separation"]) == ["0.600", "0.400", "0.100"]
     assert not any(c.startswith("LIDC") for c in frame.columns)
+
+
+def test_the_memorization_table_and_both_figures(tmp_path):
+    from drai.audit import ground_truth_figure, memorization_figure, memorization_table
+
+    space = {"median_ratio": 0.5, "share_closer": 0.2}
+    records = [{"dataset": "lidc", "variant": "DRAI", "seed": s, "features": space, "pixels": space,
+                "flagged": s == 0, "flag_share": 0.05} for s in (0, 1)]
+    frame, caption = memorization_table(records, ["DRAI"])
+    assert caption.startswith("Not in the paper.") and "exceeds 0.05" in caption
+    assert frame.loc[0, "LIDC features median ratio"] == "0.500 ± 0.000" and frame.loc[0, "LIDC flagged"] == "1/2"
+    scores = [{"factor": "a", "group": "style", "kind": "continuous", "style": 0.9, "content": None}]
+    ground_truth_figure({"ham10000": {"DRAI": scores}}, {"lidc": "real data"}, tmp_path / "probes.png")
+    images = np.zeros((2, 1, 64, 64), np.float32)
+    pairs = {f"{s}_{k}": images for s in ("features", "pixels") for k in ("generated", "train")}
+    pairs.update(features_distance=np.array([0.0, 1.0]), pixels_distance=np.array([0.0, 1.0]))
+    memorization_figure({"lidc": pairs}, "DRAI", tmp_path / "pairs.png")
+    assert (tmp_path / "probes.png").stat().st_size > 1000 and (tmp_path / "pairs.png").stat().st_size > 1000

@@ -15,7 +15,7 @@ import jsonschema
 import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
-SECTIONS = ("lidc", "ham10000", "train", "evaluate")
+SECTIONS = ("lidc", "ham10000", "train", "evaluate", "audit")
 #: The generative networks take 64x64 images only (drai/models/networks.py).
 NETWORK_IMAGE_SIZE = 64
 

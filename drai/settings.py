@@ -31,7 +31,7 @@ from drai.data.lidc_labels import LabelSettings
 from drai.data.lidc_patches import PatchSettings
 from drai.data.synthetic_ct import SyntheticSettings
 from drai.data.synthetic_derm import SyntheticDermSettings
-from drai.metrics.evaluator_settings import EvaluationSettings, EvaluatorSettings, resolve_weights
+from drai.metrics.evaluator_settings import AuditSettings, EvaluationSettings, EvaluatorSettings, resolve_weights
 from drai.train_settings import TrainSettings
 
 #: Keys that change how data is fetched or where a job computes, never what it writes: no rule's params.
@@ -137,6 +137,13 @@ def evaluation_settings(config: dict, dataset: str) -> EvaluationSettings:
     evaluate = config["evaluate"]
     return _pick(EvaluationSettings, evaluate, "evaluate", batch_size=evaluate["batch_size_eval"],
                  lidc_labels=evaluate["lidc_labels"] if dataset == "lidc" else None)
+
+
+def audit_settings(config: dict) -> AuditSettings:
+    """Rule audit_run: the ground-truth probes and the memorization audit (section ``audit``)."""
+    audit = config["audit"]
+    return AuditSettings(probe=audit["ground_truth_probe"], folds=audit["ground_truth_folds"],
+                         max_items=audit["ground_truth_max_items"], flag_share=audit["memorization_flag_share"])
 
 
 # Params and transport

@@ -6,6 +6,7 @@ from drai.config import ConfigError, resolve
 from drai.models.variants import VARIANTS
 from drai.settings import (
     as_params,
+    audit_settings,
     evaluation_settings,
     evaluator_settings,
     ham_patch_set_settings,

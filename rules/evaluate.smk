@@ -122,3 +122,98 @@ rule pixel_matched:
         "../envs/drai.yaml"
     script:
         "../workflow_scripts/pixel_matched.py"
+
+
+# Beyond the paper: the synthetic data's known factors, and per run the ground-truth
+# disentanglement and the memorization audit (README, "Beyond the paper").
+# Datasets whose factors are known: the embedded synthetic data; real data has none.
+SYNTHETIC_DATASETS = [
+    d for d in TRAIN["datasets"] if {"lidc": LIDC, "ham10000": HAM}[d]["source"] == "synthetic"
+]
+
+
+def factor_inputs(wildcards):
+    if wildcards.dataset == "lidc":
+        return {
+            "patches": "results/data/lidc/patches.npz",
+            "table": "results/data/lidc/nodules.csv",
+            "manifests": expand("results/data/lidc/series/{case}.json", case=lidc_cases()),
+        }
+    return {"patches": "results/data/ham10000/patches.npz", "manifest": "results/data/ham10000/raw.json"}
+
+
+rule factors:
+    input:
+        unpack(factor_inputs),
+    output:
+        factors="results/data/{dataset}/factors.csv",
+    log:
+        "results/logs/factors/{dataset}.log",
+    benchmark:
+        "results/benchmarks/factors/{dataset}.tsv"
+    params:
+        # LIDC: how the synthetic series were rendered (each case's style is drawn again from it).
+        synthetic=lambda w: (
+            as_params(series_settings(SETTINGS).synthetic) if w.dataset in SYNTHETIC_DATASETS and w.dataset == "lidc" else None
+        ),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/drai.yaml"
+    script:
+        "../workflow_scripts/factors.py"
+
+
+rule reference_features:
+    input:
+        patches="results/data/{dataset}/patches.npz",
+        evaluator=rules.train_evaluator.output.model,
+    output:
+        features="results/evaluators/{dataset}/reference_features.npz",
+    log:
+        "results/logs/audit/{dataset}/reference_features.log",
+    benchmark:
+        "results/benchmarks/audit/{dataset}/reference_features.tsv"
+    params:
+        lidc_labels=lambda w: evaluation_settings(SETTINGS, w.dataset).lidc_labels,
+        batch_size=SETTINGS["evaluate"]["batch_size_eval"],
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/drai.yaml"
+    script:
+        "../workflow_scripts/reference_features.py"
+
+
+rule audit_run:
+    input:
+        model="results/runs/{dataset}/{variant}/seed{seed}/model.pt",
+        patches="results/data/{dataset}/patches.npz",
+        evaluator=rules.train_evaluator.output.model,
+        reference=rules.reference_features.output.features,
+        factors=lambda w: (
+            [f"results/data/{w.dataset}/factors.csv"] if w.dataset in SYNTHETIC_DATASETS else []
+        ),
+    output:
+        ground_truth="results/runs/{dataset}/{variant}/seed{seed}/ground_truth.json",
+        memorization="results/runs/{dataset}/{variant}/seed{seed}/memorization.json",
+        pairs="results/runs/{dataset}/{variant}/seed{seed}/memorization_pairs.npz",
+    log:
+        "results/logs/audit/{dataset}/{variant}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/audit/{dataset}/{variant}/seed{seed}.tsv"
+    params:
+        audit=as_params(audit_settings(SETTINGS)),
+        settings=lambda w: as_params(evaluation_settings(SETTINGS, w.dataset)),
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/drai.yaml"
+    script:
+        "../workflow_scripts/audit_run.py"

@@ -54,3 +54,69 @@ for _spec in FIGURE_SPECS.values():
             "../envs/drai.yaml"
         script:
             "../workflow_scripts/figures.py"
+
+
+# Beyond the paper: each two-code model's factor x code probe scores (first seed), and the
+# generated images of DRAI closest to a training image.
+rule fig_ground_truth:
+    input:
+        runs=expand(
+            "results/runs/{dataset}/{variant}/seed{seed}/ground_truth.json",
+            dataset=TRAIN["datasets"],
+            variant=TRAIN["variants"],
+            seed=FIGURE_RUN_SEED,
+        ),
+    output:
+        figure=report("results/figures/ground_truth_probes.png", caption="../report/fig_ground_truth.rst",
+                      category="Figures", labels={"figure": "not in the paper: ground truth", "kind": "probes",
+                                                  "data": " + ".join(TRAIN["datasets"])}),
+    log:
+        "results/logs/figures/fig_ground_truth.log",
+    benchmark:
+        "results/benchmarks/figures/fig_ground_truth.tsv"
+    params:
+        kind="ground_truth",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/drai.yaml"
+    script:
+        "../workflow_scripts/audit_figures.py"
+
+
+MEMORIZATION_MODEL = "DRAI" if "DRAI" in TRAIN["variants"] else TRAIN["variants"][0]
+
+
+rule fig_memorization:
+    input:
+        runs=expand(
+            "results/runs/{dataset}/{variant}/seed{seed}/memorization_pairs.npz",
+            dataset=TRAIN["datasets"],
+            variant=MEMORIZATION_MODEL,
+            seed=FIGURE_RUN_SEED,
+        ),
+    output:
+        figure=report("results/figures/memorization_pairs.png", caption="../report/fig_memorization.rst",
+                      category="Figures", labels={"figure": "not in the paper: memorization", "kind": "pairs",
+                                                  "data": " + ".join(TRAIN["datasets"])}),
+    log:
+        "results/logs/figures/fig_memorization.log",
+    benchmark:
+        "results/benchmarks/figures/fig_memorization.tsv"
+    params:
+        kind="memorization",
+        datasets=TRAIN["datasets"],
+        model=MEMORIZATION_MODEL,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/drai.yaml"
+    script:
+        "../workflow_scripts/audit_figures.py"
+
+
+FIGURES += ["results/figures/ground_truth_probes.png", "results/figures/memorization_pairs.png"]

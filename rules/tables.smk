@@ -72,3 +72,36 @@ for _number in TABLE_SPECS:
             f"table{_number}"
         input:
             expand("results/tables/table{number}.{ext}", number=_number, ext=TABLE_FORMATS),
+
+
+# Beyond the paper: ground-truth disentanglement (with CIFC's rank agreement) and memorization.
+for _kind, _caption in (("ground_truth", "ground_truth"), ("memorization", "memorization")):
+
+    rule:
+        name:
+            f"{_kind}_table"
+        input:
+            runs=run_outputs(f"{_kind}.json"),
+            metrics=run_outputs("metrics.json") if _kind == "ground_truth" else [],
+        output:
+            md=f"results/tables/{_kind}.md",
+            csv=f"results/tables/{_kind}.csv",
+            html=report(f"results/tables/{_kind}.html", caption=f"../report/{_caption}.rst", category="Tables"),
+        log:
+            f"results/logs/tables/{_kind}.log",
+        benchmark:
+            f"results/benchmarks/tables/{_kind}.tsv"
+        params:
+            kind=_kind,
+            variants=TRAIN["variants"],
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        conda:
+            "../envs/drai.yaml"
+        script:
+            "../workflow_scripts/audit_tables.py"
+
+
+TABLES += expand("results/tables/{kind}.{ext}", kind=("ground_truth", "memorization"), ext=("md", "csv", "html"))

@@ -12,6 +12,7 @@ from drai.settings import (
     JOB_LIST_KEYS,
     TRANSPORT_KEYS,
     as_params,
+    audit_settings,
     evaluation_settings,
     evaluator_settings,
     from_params,
@@ -58,6 +59,11 @@ def rule_params(config: dict) -> dict:
         "run_metrics": [as_params(evaluation_settings(config, d)) for d in DATASETS] + [config["preset"]],
         "pixel_matched": config["evaluate"]["retrieval_top_n"],
         "learning_check": config["evaluate"]["learning_cgacc_margin"],
+        "factors": series_settings(config).synthetic and as_params(series_settings(config).synthetic),
+        "reference_features": [evaluation_settings(config, d).lidc_labels for d in DATASETS]
+        + [config["evaluate"]["batch_size_eval"]],
+        "audit_run": [as_params(audit_settings(config))]
+        + [as_params(evaluation_settings(config, d)) for d in DATASETS],
     }
 
 
@@ -89,6 +95,10 @@ CHANGED = {
         "imagenet_url": "https://mirror.example.org/models/inception_v3_google-0cc3c7bd.pth", "input_size": 128,
         "steps": 5, "batch_size": 8, "lr": 1e-4, "samples": 4, "cifc_pairs": 4, "retrieval_top_n": 1,
         "batch_size_eval": 7, "seed": 1, "device": "cpu", "learning_cgacc_margin": 0.2,
+    },
+    "audit": {
+        "ground_truth_probe": "tree", "ground_truth_folds": 3, "ground_truth_max_items": 50,
+        "memorization_flag_share": 0.2,
     },
 }
 
@@ -134,14 +144,16 @@ def test_a_key_reaches_only_the_rules_whose_output_it_changes():
 
     assert rules_changed("lidc", "hu_window") == {"lidc_case_patches"}
     assert rules_changed("lidc", "min_annotations") == {"lidc_nodules"}
-    assert rules_changed("lidc", "source") == {"lidc_series", "lidc_patches"}
+    assert rules_changed("lidc", "source") == {"lidc_series", "lidc_patches", "factors"}
     assert rules_changed("lidc", "series_dir") == set()  # synthetic data: series_dir is not read
     assert rules_changed("lidc", "series_dir", "paper") == {"lidc_series"}
     assert rules_changed("ham10000", "raw_dir", "paper") == {"ham10000_raw"}
     assert rules_changed("ham10000", "seed") == {"ham10000_raw", "ham10000_patches"}
     assert rules_changed("train", "lr") == {"train"}
-    assert rules_changed("evaluate", "lidc_labels") == {"train_evaluator", "run_metrics"}
-    assert rules_changed("evaluate", "samples") == {"run_metrics"}
+    assert rules_changed("evaluate", "lidc_labels") == {"train_evaluator", "run_metrics", "reference_features",
+                                                        "audit_run"}
+    assert rules_changed("evaluate", "samples") == {"run_metrics", "audit_run"}
+    assert rules_changed("audit", "ground_truth_probe") == {"audit_run"}
     # The LIDC label choice reaches the LIDC evaluator and metrics only.
     config = CONTEXTS["ci"]
     other = changed(config, "evaluate", "lidc_labels")

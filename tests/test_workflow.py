@@ -147,9 +147,12 @@ def test_only_a_setting_that_changes_an_output_reruns_its_jobs(ci_run):
     runs = len(VARIANTS)  # per dataset, one seed
     every_figure = {spec.name: 1 for spec in FIGURE_SPECS.values()}
     downstream_of_runs = {"table": 6, "learning_check": 1, "all": 1}
+    # Beyond the paper: each run's audit, its two tables and two figures.
+    audits = {"ground_truth_table": 1, "memorization_table": 1, "fig_ground_truth": 1, "fig_memorization": 1}
     # The learning rate: every training run (and the untrained reference, whose file records it), then their metrics.
     assert dry_run_jobs(ci_run, "train={lr: 0.001}") == {
-        "train": 2 * runs, "untrained_model": 2, "run_metrics": 2 * runs + 2, **every_figure, **downstream_of_runs}
+        "train": 2 * runs, "untrained_model": 2, "run_metrics": 2 * runs + 2, "audit_run": 2 * runs,
+        **audits, **every_figure, **downstream_of_runs}
     # The HU window: LIDC's patches and everything made of them; nothing of HAM10000's.
     cases = len(list((ci_run / "results" / "data" / "lidc" / "cases").glob("*.npz")))
     lidc_figures = {spec.name: 1 for spec in FIGURE_SPECS.values() if "lidc" in spec.datasets}
@@ -157,9 +160,40 @@ def test_only_a_setting_that_changes_an_output_reruns_its_jobs(ci_run):
     assert dry_run_jobs(ci_run, "lidc={hu_window: [-1100, 300]}") == {
         "lidc_case_patches": cases, "lidc_patches": 1, "train": runs, "untrained_model": 1, "train_evaluator": 1,
         "run_metrics": runs + 1, "pixel_matched": 1, **lidc_figures, "table": lidc_tables, "learning_check": 1,
-        "all": 1}
-    # The number of generated images: the metrics and the tables, no model and no figure.
-    assert dry_run_jobs(ci_run, "evaluate={samples: 20}") == {"run_metrics": 2 * runs + 2, **downstream_of_runs}
+        "factors": 1, "reference_features": 1, "audit_run": runs, **audits, "all": 1}
+    # The number of generated images: the metrics, the audits and the tables; no model and no figure of the paper.
+    assert dry_run_jobs(ci_run, "evaluate={samples: 20}") == {
+        "run_metrics": 2 * runs + 2, "audit_run": 2 * runs, **audits, **downstream_of_runs}
+
+
+def test_ci_preset_audits_every_run_beyond_the_paper(ci_run):
+    import json
+
+    from drai.data.factors import FACTORS
+    from drai.models.variants import VARIANTS
+
+    results = ci_run / "results"
+    for dataset in ("lidc", "ham10000"):
+        factors = pd.read_csv(results / "data" / dataset / "factors.csv")
+        with np.load(results / "data" / dataset / "patches.npz") as data:
+            assert list(factors["row"]) == list(range(len(data["splits"])))
+            assert list(factors["split"]) == list(data["splits"].astype(str))
+        assert not factors[[f.name for f in FACTORS[dataset]]].isna().any().any()
+        for name, variant in VARIANTS.items():
+            run = results / "runs" / dataset / name / "seed0"
+            truth = json.loads((run / "ground_truth.json").read_text())
+            assert truth["available"] and truth["two_codes"] == variant.two_codes
+            if variant.two_codes:
+                assert -1 <= truth["separation"] <= 1 and len(truth["scores"]) == len(FACTORS[dataset])
+            memorization = json.loads((run / "memorization.json").read_text())
+            assert memorization["generated"] == 16 and isinstance(memorization["flagged"], bool)
+            assert 0 <= memorization["features"]["share_closer"] <= 1
+    for kind in ("ground_truth", "memorization"):
+        text = (results / "tables" / f"{kind}.md").read_text()
+        assert "Not in the paper." in text and "| DRAI |" in text
+    assert "Spearman's rho of -CIFC against the separation" in (results / "tables" / "ground_truth.md").read_text()
+    for name in ("ground_truth_probes.png", "memorization_pairs.png"):
+        assert (results / "figures" / name).stat().st_size > 1000
 
 
 def test_one_table_or_figure_rebuilds_alone(ci_run):
@@ -176,6 +210,7 @@ def test_the_report_gathers_tables_and_figures(ci_run):
     assert result.returncode == 0, result.stderr[-3000:]
     report = (ci_run / "report.html").read_text(errors="replace")
     assert "table1.html" in report and "fig12_lidc.png" in report and "losses.png" in report
+    assert "ground_truth.html" in report and "memorization_pairs.png" in report
 
 
 def test_a_failing_case_does_not_stop_the_others(ci_run):

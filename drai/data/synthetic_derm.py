@@ -57,6 +57,10 @@ LOOKS = {
 }
 
 
+#: Each image's style factors as drawn, beside the images (a file HAM10000 does not have).
+FACTORS_FILE = "synthetic_factors.csv"
+
+
 @dataclass(frozen=True)
 class SyntheticDermSettings:
     train_images: int
@@ -70,8 +74,13 @@ class SyntheticDermSettings:
 IMAGES_PER_LESION = 1.4
 
 
-def render_image(dx: str, width: int, height: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-    """One image of class ``dx``: (RGB uint8 image, lesion mask, lesion centre (x, y))."""
+def render_image(dx: str, width: int, height: int, rng: np.random.Generator,
+                 factors: dict | None = None) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """One image of class ``dx``: (RGB uint8 image, lesion mask, lesion centre (x, y)).
+
+    ``factors``, when given, receives the image's style as drawn (recording
+    draws nothing: the image is the same either way).
+    """
     look = LOOKS[dx]
     short = min(width, height)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -109,7 +118,8 @@ def render_image(dx: str, width: int, height: int, rng: np.random.Generator) -> 
     alpha = soft[..., None] * rng.uniform(0.85, 1.0)
     image = image * (1 - alpha) + lesion * alpha
     # Style: hairs and vignetting.
-    for _ in range(int(rng.integers(0, 6))):
+    hairs = int(rng.integers(0, 6))
+    for _ in range(hairs):
         x0, y0 = rng.uniform(0, width), rng.uniform(0, height)
         direction = rng.uniform(0, 2 * np.pi)
         bend = rng.uniform(-0.01, 0.01)
@@ -118,9 +128,16 @@ def render_image(dx: str, width: int, height: int, rng: np.random.Generator) -> 
         px = np.clip(x0 + t * np.cos(direction + bend * t), 0, width - 1).astype(int)
         py = np.clip(y0 + t * np.sin(direction + bend * t), 0, height - 1).astype(int)
         image[py, px] = image[py, px] * 0.3 + np.array([40, 30, 25]) * 0.7
-    vignette = 1 - rng.uniform(0.1, 0.45) * np.clip((np.hypot(xx - width / 2, yy - height / 2) / (0.6 * np.hypot(width, height) / 2)) ** 3, 0, 1)
+    vignetting = rng.uniform(0.1, 0.45)
+    vignette = 1 - vignetting * np.clip((np.hypot(xx - width / 2, yy - height / 2) / (0.6 * np.hypot(width, height) / 2)) ** 3, 0, 1)
     image *= vignette[..., None]
     mask = inside
+    if factors is not None:
+        # Orientation has period pi (an ellipse): as (cos 2a, sin 2a), so that it is continuous.
+        factors.update(centre_dx=float(cx / width - 0.5), centre_dy=float(cy / height - 0.5),
+                       orientation_cos=float(np.cos(2 * angle)), orientation_sin=float(np.sin(2 * angle)),
+                       elongation=float(elongation), skin_r=float(skin[0]), skin_g=float(skin[1]),
+                       skin_b=float(skin[2]), hairs=hairs, vignetting=float(vignetting))
     return np.clip(image, 0, 255).astype(np.uint8), mask, (float(cx), float(cy))
 
 
@@ -136,7 +153,8 @@ def write_dataset(root: str | Path, settings: SyntheticDermSettings) -> Path:
     """Write the synthetic HAM10000 + ISIC 2018 test set under ``root``.
 
     Returns ``root``; also writes ``synthetic_truth.csv`` with each image's
-    true lesion centre, for tests, and the synthetic marker. An existing
+    true lesion centre, for tests, :data:`FACTORS_FILE` with each image's
+    style factors as drawn, and the synthetic marker. An existing
     ``root`` is replaced only when it is empty or marked synthetic.
     """
     root = Path(root)
@@ -147,7 +165,7 @@ def write_dataset(root: str | Path, settings: SyntheticDermSettings) -> Path:
         test_dir = tmp / "ISIC2018_Task3_Test_Images"
         for folder in (*parts, masks_dir, test_dir):
             folder.mkdir()
-        rows, truth, image_number = [], [], 24306
+        rows, truth, factors, image_number = [], [], [], 24306
         lesions = min(settings.train_images, max(1, int(round(settings.train_images / IMAGES_PER_LESION))))
         lesion_classes = _class_draws(lesions, rng)
         # Every lesion seen once, some again.
@@ -157,7 +175,9 @@ def write_dataset(root: str | Path, settings: SyntheticDermSettings) -> Path:
             dx = lesion_classes[lesion]
             image_id = f"ISIC_{image_number:07d}"
             image_number += 1
-            image, mask, (cx, cy) = render_image(dx, settings.width, settings.height, rng)
+            style = {"image_id": image_id}
+            image, mask, (cx, cy) = render_image(dx, settings.width, settings.height, rng, style)
+            factors.append(style)
             Image.fromarray(image).save(parts[index % 2] / f"{image_id}.jpg", quality=92)
             Image.fromarray((mask * 255).astype(np.uint8)).save(masks_dir / f"{image_id}_segmentation.png")
             rows.append({
@@ -172,11 +192,14 @@ def write_dataset(root: str | Path, settings: SyntheticDermSettings) -> Path:
         for dx in _class_draws(settings.test_images, rng):
             image_id = f"ISIC_{image_number:07d}"
             image_number += 1
-            image, _, (cx, cy) = render_image(dx, settings.width, settings.height, rng)
+            style = {"image_id": image_id}
+            image, _, (cx, cy) = render_image(dx, settings.width, settings.height, rng, style)
+            factors.append(style)
             Image.fromarray(image).save(test_dir / f"{image_id}.jpg", quality=92)
             test_rows.append({"image": image_id, **{c: float(c.lower() == dx) for c in GROUND_TRUTH_COLUMNS}})
             truth.append({"image_id": image_id, "split": "test", "dx": dx, "centre_x": cx, "centre_y": cy})
         pd.DataFrame(test_rows).to_csv(tmp / "ISIC2018_Task3_Test_GroundTruth.csv", index=False)
         pd.DataFrame(truth).to_csv(tmp / "synthetic_truth.csv", index=False)
+        pd.DataFrame(factors).to_csv(tmp / FACTORS_FILE, index=False)
         mark_synthetic(tmp, "Synthetic dermoscopy images in HAM10000's file layout.")
     return root

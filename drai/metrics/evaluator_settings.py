@@ -55,3 +55,14 @@ class EvaluationSettings:
     batch_size: int
     seed: int
     lidc_labels: str | None  # the LIDC evaluator's classes, for CGAcc (None for HAM10000)
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """Beyond the paper, per run: the ground-truth probes and the memorization audit (config section ``audit``);
+    built by :func:`drai.settings.audit_settings`."""
+
+    probe: str  # audit.ground_truth_probe: linear or tree
+    folds: int  # audit.ground_truth_folds
+    max_items: int  # audit.ground_truth_max_items
+    flag_share: float  # audit.memorization_flag_share

@@ -24,7 +24,7 @@ with claim_device(transport(snakemake.config, "evaluate")["device"]) as requeste
     device = str(pick_device(requested))
     model = load_model(snakemake.input.model, device).eval()
     if snakemake.input.factors:
-        factors = pd.read_csv(snakemake.input.factors, dtype={"nodule_id": str, "image_id": str, "case": str})
+        factors = pd.read_csv(snakemake.input.factors[0], dtype={"nodule_id": str, "image_id": str, "case": str})
         truth = ground_truth_of_run(model, w.dataset, snakemake.input.patches, factors, settings, evaluation.seed,
                                     evaluation.batch_size, device)
         truth = {**run, "available": True, **truth}

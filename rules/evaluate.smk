@@ -153,9 +153,7 @@ rule factors:
         "results/benchmarks/factors/{dataset}.tsv"
     params:
         # LIDC: how the synthetic series were rendered (each case's style is drawn again from it).
-        synthetic=lambda w: (
-            as_params(series_settings(SETTINGS).synthetic) if w.dataset in SYNTHETIC_DATASETS and w.dataset == "lidc" else None
-        ),
+        synthetic=lambda w: as_params(series_settings(SETTINGS).synthetic) if w.dataset == "lidc" else None,
     threads: 1
     resources:
         mem_mb=2000,

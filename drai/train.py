@@ -180,6 +180,10 @@ def train_step(model, opt_g, opt_d, x, t, noise, x_transformed, autocast, kl_red
     in one transfer); otherwise Python floats. ``losses_fn`` is
     :func:`training_losses` or its compiled form.
     """
+    if losses_fn is not training_losses:
+        # CUDA graphs (compile modes reduce-overhead, max-autotune) reuse their output memory at each
+        # replay: tell torch that a new pass begins, so that a twice-trained step's second pass may.
+        torch.compiler.cudagraph_mark_step_begin()
     with autocast:
         d_total, g_total, terms = losses_fn(model, x, t, noise, x_transformed, kl_reduction)
     opt_g.zero_grad(set_to_none=True)

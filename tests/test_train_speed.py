@@ -151,6 +151,22 @@ def test_compile_mode_reaches_torch_compile_and_the_captured_step_trains_as_the_
     assert pd.read_csv(tmp_path / "eager" / "losses.csv").equals(pd.read_csv(tmp_path / "compiled" / "losses.csv"))
 
 
+
+def test_each_compiled_pass_begins_a_new_cuda_graph_step(tmp_path, monkeypatch):
+    # CUDA graphs reuse their outputs' memory at the next replay; a twice-trained step replays
+    # the compiled losses twice, so each pass must begin a new step (harmless off the GPU).
+    marks = []
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda function, mode=None, **kw: real_compile(function, backend="eager", **kw))
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: marks.append(1))
+    images, vectors = fake_data(1, 17)
+    settings = replace(SETTINGS, steps=2)
+    train(images, vectors, "DRAI", tmp_path / "eager", settings, device="cpu", progress=False)
+    assert marks == []
+    train(images, vectors, "DRAI", tmp_path / "compiled", replace(settings, compile_mode="reduce-overhead"),
+          device="cpu", progress=False)
+    assert len(marks) == 2 * 2  # DRAI trains each batch twice (selfReg)
+
 SHARING_RUN = """
 import sys
 import numpy as np

@@ -24,9 +24,11 @@ from the same seed and compares each loss term's mean over the second half of th
 the `after` run passes when every term's mean lies within ``--curve-tolerance`` (0.2) times
 the eager run's 5-95 % range of that term over the same steps.
 
+``benchmarks/sync_sites.py`` says where a step makes the host wait for the GPU.
+
 On a GPU machine, from the checkout:
 
-    python benchmarks/train_throughput.py --concurrency 1,4 --curve-steps 3000
+    python benchmarks/train_throughput.py --concurrency 1,8 --curve-steps 3000
 
 A tiny run on a CPU (shows that it works; its figures are CPU figures, not GPU ones):
 
@@ -38,9 +40,9 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import tempfile
 import time
-import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,7 +55,7 @@ import yaml
 from drai.config import resolve
 from drai.models.variants import VARIANTS, get_variant
 from drai.settings import train_settings
-from drai.train import EAGER_SPEED_SETTINGS, TrainSettings, train
+from drai.train import EAGER_SPEED_SETTINGS, train
 
 IMAGE_TYPES = {"lidc": (1, 17), "ham10000": (3, 3)}
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
@@ -93,8 +95,9 @@ def step_time(images, vectors, variant, settings, device, warmup, steps, scratch
     return (marks[warmup + steps] - marks[warmup]) / steps
 
 
-def worker(jobs, settings_by_mode, device, warmup, steps, barrier, results, rank):
-    torch.set_num_threads(1 if device == "cpu" else torch.get_num_threads())
+def worker(jobs, settings_by_mode, device, warmup, steps, barrier, results, rank, k):
+    # On a GPU each process needs a core of its own to launch kernels: share the cores out, never oversubscribe.
+    torch.set_num_threads(1 if device == "cpu" else max(1, (os.cpu_count() or 1) // k))
     # One process times every variant: let torch compile each of them instead of falling back to eager
     # after its default limit of recompilations of the one compiled function.
     for limit in ("recompile_limit", "cache_size_limit"):
@@ -114,7 +117,7 @@ def measure(jobs, settings_by_mode, device, warmup, steps, k) -> pd.DataFrame:
     context = mp.get_context("spawn")  # CUDA in forked children does not work
     barrier, results = context.Barrier(k), context.Queue()
     processes = [context.Process(target=worker, args=(jobs, settings_by_mode, device, warmup, steps, barrier,
-                                                        results, rank)) for rank in range(k)]
+                                                        results, rank, k)) for rank in range(k)]
     for process in processes:
         process.start()
     rows = [results.get() for _ in range(len(jobs) * k)]
@@ -125,23 +128,9 @@ def measure(jobs, settings_by_mode, device, warmup, steps, k) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["mode", "variant", "dataset", "rank", "step_s"])
 
 
-def syncs_per_step(settings: TrainSettings, device: str, steps: int) -> float | None:
-    """Host-device synchronizations per step of the training loop, as torch's sync debug mode counts them."""
-    if not device.startswith("cuda"):
-        return None
-    images, vectors = fake_patches(*IMAGE_TYPES["lidc"])
-    with tempfile.TemporaryDirectory() as scratch:
-        train(images, vectors, "DRAI", Path(scratch) / "warm", replace(settings, steps=3), device=device,
-              progress=False)
-        torch.cuda.set_sync_debug_mode("warn")
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                train(images, vectors, "DRAI", Path(scratch) / "run", replace(settings, steps=steps,
-                      checkpoint_every=10 * steps), device=device, progress=False)
-        finally:
-            torch.cuda.set_sync_debug_mode(0)
-    return sum("synchroniz" in str(w.message) for w in caught) / steps
+def curve_run(images, vectors, variant, run_dir, settings, device) -> None:
+    torch.set_num_threads(1 if device == "cpu" else max(1, (os.cpu_count() or 2) // 2))
+    train(images, vectors, variant, run_dir, settings, device=device, progress=False)
 
 
 def compare_curves(variant, dataset, settings_by_mode, device, steps, tolerance) -> bool:
@@ -150,11 +139,14 @@ def compare_curves(variant, dataset, settings_by_mode, device, steps, tolerance)
     images, vectors = fake_patches(channels, t_dim)
     curves = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for mode in ("before", "after"):
-            run = Path(scratch) / mode
-            train(images, vectors, variant, run, replace(settings_by_mode[mode], steps=steps, seed=0), device=device,
-                  progress=False)
-            curves[mode] = pd.read_csv(run / "losses.csv").set_index("step").iloc[steps // 2:]
+        runs = {mode: (images, vectors, variant, Path(scratch) / mode, replace(settings_by_mode[mode], steps=steps,
+                                                                               seed=0), device)
+                for mode in ("before", "after")}
+        # Side by side, one process each: on a GPU neither waits for the other's kernels much.
+        with mp.get_context("spawn").Pool(len(runs)) as pool:
+            pool.starmap(curve_run, runs.values())
+        for mode, run in runs.items():
+            curves[mode] = pd.read_csv(run[3] / "losses.csv").set_index("step").iloc[steps // 2:]
     print(f"\nloss curves of {variant} on {dataset}-shaped data, steps {steps // 2 + 1}-{steps}, same seed "
           f"(tolerance: |mean after - mean before| <= {tolerance} x before's 5-95 % range)")
     print(f"{'term':16s} {'before':>9s} {'after':>9s} {'range':>9s} {'ok':>4s}")
@@ -167,6 +159,29 @@ def compare_curves(variant, dataset, settings_by_mode, device, steps, tolerance)
         print(f"{term:16s} {before.mean():9.4f} {after.mean():9.4f} {spread:9.4f} {'yes' if ok else 'NO':>4s}")
     print(f"loss curves {'match' if passed else 'DIFFER'} within the tolerance")
     return passed
+
+
+def projected_step_s(timed: pd.DataFrame, variant: str, dataset: str) -> float:
+    """The step time of (variant, dataset) as timed; if not timed, the variant's mean over the data sets
+    timed; if the variant was not timed at all, the mean of everything timed."""
+    own = timed[(timed["variant"] == variant) & (timed["dataset"] == dataset)]["step_s"]
+    if len(own):
+        return float(own.mean())
+    same_variant = timed[timed["variant"] == variant]["step_s"]
+    return float(same_variant.mean() if len(same_variant) else timed["step_s"].mean())
+
+
+def projection(table: pd.DataFrame, paper: dict, variants: list[str], datasets: list[str], runs: int) -> str:
+    """The paper preset's training in device-hours, per timed (mode, k): steps x step time / k, summed."""
+    lines = [f"\nprojected training of the paper preset ({runs} runs x {paper['steps']} steps / k), device-hours:"]
+    for (mode, k), group in table.groupby(["mode", "k"]):
+        seconds = sum(projected_step_s(group, v, d) for v in paper["variants"] for d in paper["datasets"])
+        lines.append(f"  {mode:7s} k={k}: {seconds * paper['steps'] * len(paper['seeds']) / k / 3600:10.2f} h")
+    missing = sorted(set(paper["variants"]) - set(variants)) + sorted(set(paper["datasets"]) - set(datasets))
+    if missing:
+        lines.append(f"  (not timed: {', '.join(missing)}; a data set not timed counts as the variant's mean over "
+                     f"those timed, a variant not timed as the mean of all timed)")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -183,6 +198,7 @@ def main() -> None:
     parser.add_argument("--curve-steps", type=int, default=0, help="steps of the loss-curve comparison (0: none)")
     parser.add_argument("--curve-variant", default="DRAI")
     parser.add_argument("--curve-tolerance", type=float, default=0.2)
+    parser.add_argument("--csv", default=None, help="also write the step-time table here")
     args = parser.parse_args()
     if args.warmup < 1 or args.steps < 1:
         parser.error("--warmup and --steps must be at least 1")
@@ -208,35 +224,23 @@ def main() -> None:
     print(f"step time: {args.steps} steps after {args.warmup}, the real training loop\n")
 
     tables = []
-    for k in levels:
+    for k in levels:  # each level's rows as soon as they are measured: a long benchmark shows its progress
         modes = ["before", "after"] if k == 1 else ["after"]
         jobs = [(mode, variant, dataset) for mode in modes for variant in variants for dataset in datasets]
         table = measure(jobs, settings_by_mode, args.device, args.warmup, args.steps, k)
         table = table.groupby(["mode", "variant", "dataset"], as_index=False)["step_s"].mean()
         table["k"] = k
+        table["images_per_step"] = [base.batch_size * (2 if VARIANTS[v].trains_twice else 1) for v in table["variant"]]
+        table["images_per_s"] = k * table["images_per_step"] / table["step_s"]
         tables.append(table)
-    table = pd.concat(tables, ignore_index=True)
-    table["images_per_step"] = [base.batch_size * (2 if VARIANTS[v].trains_twice else 1) for v in table["variant"]]
-    table["images_per_s"] = table["k"] * table["images_per_step"] / table["step_s"]
-    print(f"{'mode':7s} {'k':>2s} {'variant':20s} {'dataset':9s} {'step ms':>9s} {'img/s (k runs)':>15s}")
-    for row in table.sort_values(["variant", "dataset", "mode", "k"], ascending=[True, True, False, True]).itertuples():
-        print(f"{row.mode:7s} {row.k:2d} {row.variant:20s} {row.dataset:9s} {row.step_s * 1e3:9.1f} "
-              f"{row.images_per_s:15.1f}")
+        print(f"{'mode':7s} {'k':>2s} {'variant':20s} {'dataset':9s} {'step ms':>9s} {'img/s (k runs)':>15s}")
+        for row in table.sort_values(["variant", "dataset", "mode"], ascending=[True, True, False]).itertuples():
+            print(f"{row.mode:7s} {row.k:2d} {row.variant:20s} {row.dataset:9s} {row.step_s * 1e3:9.1f} "
+                  f"{row.images_per_s:15.1f}", flush=True)
+        print(projection(pd.concat(tables, ignore_index=True), paper, variants, datasets, runs), flush=True)
+        if args.csv:
+            pd.concat(tables, ignore_index=True).to_csv(args.csv, index=False)
 
-    print(f"\nprojected training of the paper preset ({runs} runs x {paper['steps']} steps / k), device-hours:")
-    missing = sorted(set(paper["variants"]) - set(variants)) + sorted(set(paper["datasets"]) - set(datasets))
-    for (mode, k), group in table.groupby(["mode", "k"]):
-        per_run = group.set_index(["variant", "dataset"])["step_s"]
-        # A variant or data set left out of the timing counts as the mean of those timed.
-        seconds = sum(per_run.get((v, d), per_run.mean()) for v in paper["variants"] for d in paper["datasets"])
-        hours = seconds * paper["steps"] * len(paper["seeds"]) / k / 3600
-        print(f"  {mode:7s} k={k}: {hours:10.2f} h")
-    if missing:
-        print(f"  (not timed, counted as the mean of those timed: {', '.join(missing)})")
-
-    syncs = syncs_per_step(after, args.device, steps=20)
-    if syncs is not None:
-        print(f"\nhost-device synchronizations per step with the `after` settings: {syncs:.2f}")
     if args.curve_steps:
         compare_curves(args.curve_variant, datasets[0], settings_by_mode, args.device, args.curve_steps,
                        args.curve_tolerance)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from drai import figures
+from drai.figures import kinds as figure_kinds
 from drai.figures import (
     FIGURE_SPECS,
     Grid,
@@ -280,7 +281,7 @@ def test_a_figure_of_models_given_as_files(tmp_path, patch_sets):
 def test_a_figure_without_models_says_so(tmp_path, patch_sets, monkeypatch):
     messages = []
     draw_message = figures.draw_message
-    monkeypatch.setattr(figures, "draw_message", lambda *args: messages.append(args) or draw_message(*args))
+    monkeypatch.setattr(figure_kinds, "draw_message", lambda *args: messages.append(args) or draw_message(*args))
     output = tmp_path / "fig10.png"
     make_figure(FIGURE_SPECS[10], patch_sets, {"lidc": {}}, output)
     assert output.read_bytes()[:8] == PNG
@@ -341,3 +342,11 @@ def test_figures_and_the_command_see_the_centre_crops_of_modelled_rows(tmp_path)
     with np.load(ham) as data:
         assert np.array_equal(images, data["images"][modelled].astype(np.float32))
         assert np.array_equal(vectors, data["vectors"][modelled])
+
+
+def test_every_figure_kind_is_dispatched_and_an_unknown_one_named(tmp_path, patch_sets, trained):
+    assert {spec.kind for spec in FIGURE_SPECS.values()} == set(figures.FIGURE_KINDS)
+    spec = replace(FIGURE_SPECS[10], kind="mosaic")
+    with pytest.raises(ValueError, match="unknown figure kind 'mosaic'"):
+        make_figure(spec, patch_sets, {"lidc": {"DRAI": trained["lidc"]["DRAI"]}}, tmp_path / "fig.png")
+    assert not (tmp_path / "fig.png").exists()

@@ -10,7 +10,7 @@ from drai import figures
 from drai.figures import kinds as figure_kinds
 from drai.figures import (
     FIGURE_SPECS,
-    Grid,
+    MosaicGrid,
     choose_references,
     conditional_grid,
     draw_grids,
@@ -205,7 +205,7 @@ def test_references_spread_over_groups_in_order():
 def test_mosaic_places_cells_with_gaps():
     cells = np.full((2, 3, 1, 4, 4), np.nan, np.float32)
     cells[1, 2] = 1.0
-    canvas, xs, ys = mosaic(Grid(cells, split_row=True, split_col=True))
+    canvas, xs, ys = mosaic(MosaicGrid(cells, split_row=True, split_col=True))
     pad, gap = figures.PAD, figures.GAP
     assert canvas.shape == (2 * 4 + pad + gap, 3 * 4 + 2 * pad + gap, 3)
     assert len(xs) == 3 and len(ys) == 2
@@ -302,8 +302,8 @@ def test_tiny_presets_still_draw(tmp_path, trained):
 
 def test_draw_grids_with_a_header(tmp_path):
     cells = random_images(6).reshape(2, 3, 1, 64, 64)
-    header = Grid(random_images(3).reshape(1, 3, 1, 64, 64), "header", col_labels=["a", "b", "c"])
-    grids = [Grid(cells, f"panel {i}", row_labels=["x", "y"], cell_labels={(0, 0): "q"}) for i in range(3)]
+    header = MosaicGrid(random_images(3).reshape(1, 3, 1, 64, 64), "header", col_labels=["a", "b", "c"])
+    grids = [MosaicGrid(cells, f"panel {i}", row_labels=["x", "y"], cell_labels={(0, 0): "q"}) for i in range(3)]
     draw_grids(grids, "title", tmp_path / "grid.png", ncols=2, note="a note", header=header)
     assert (tmp_path / "grid.png").read_bytes()[:8] == PNG
 

@@ -61,7 +61,7 @@ from drai.figures.kinds import FIGURE_KINDS, make_figure
 from drai.figures.layout import (
     GAP,
     PAD,
-    Grid,
+    MosaicGrid,
     conditional_grids,
     empty_cells,
     hybrid_grids,
@@ -70,11 +70,11 @@ from drai.figures.layout import (
     retrieval_grids,
     to_rgb,
 )
-from drai.figures.selection import SEED, ImageSet, choose_references, load_image_sets
+from drai.figures.selection import SEED, FigureImages, choose_references, load_image_sets
 
 __all__ = [
     "ABLATION_MODELS", "CELL_INCH", "DATASET_NAMES", "FIGURE_KINDS", "FIGURE_SPECS", "GAP", "INTERPOLATIONS",
-    "MAIN_MODELS", "PAD", "SEED", "TWO_CODE_MODELS", "FigureSpec", "Grid", "ImageSet", "Retrieval",
+    "MAIN_MODELS", "PAD", "SEED", "TWO_CODE_MODELS", "FigureImages", "FigureSpec", "MosaicGrid", "Retrieval",
     "choose_references", "conditional_grid", "conditional_grids", "content_of", "draw_grids", "draw_message",
     "draw_tsne", "empty_cells", "generate", "hybrid_grid", "hybrid_grids", "infer_codes", "interpolation",
     "interpolation_grid", "load_image_sets", "make_figure", "mosaic", "pixel_match", "planned", "retrieval_grids",

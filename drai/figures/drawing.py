@@ -1,6 +1,6 @@
 """The figures drawn with matplotlib's Agg backend and saved atomically.
 
-:func:`draw_grids` draws panels (:class:`drai.figures.layout.Grid`) every cell
+:func:`draw_grids` draws panels (:class:`drai.figures.layout.MosaicGrid`) every cell
 at the same size; :func:`draw_tsne` draws Fig. 19's scatter plots;
 :func:`draw_message` a figure that says why it is empty.
 """
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from drai.figures.layout import GAP, PAD, Grid, mosaic
+from drai.figures.layout import GAP, PAD, MosaicGrid, mosaic
 from drai.io import save_figure
 
 
@@ -27,7 +27,7 @@ def _pyplot():
 CELL_INCH = 0.62
 
 
-def _draw_panel(ax, grid: Grid, width_px: float, height_px: float) -> None:
+def _draw_panel(ax, grid: MosaicGrid, width_px: float, height_px: float) -> None:
     canvas, xs, ys = mosaic(grid)
     h, w = grid.cells.shape[-2:]
     ax.imshow(canvas, interpolation="nearest")
@@ -45,8 +45,8 @@ def _draw_panel(ax, grid: Grid, width_px: float, height_px: float) -> None:
     ax.set_title(grid.title, fontsize=8, fontweight="bold", pad=14 if grid.col_labels else 4, loc="left")
 
 
-def draw_grids(grids: Sequence[Grid], title: str, output, ncols: int = 2, note: str = "",
-               header: Grid | None = None, dpi: int = 150) -> None:
+def draw_grids(grids: Sequence[MosaicGrid], title: str, output, ncols: int = 2, note: str = "",
+               header: MosaicGrid | None = None, dpi: int = 150) -> None:
     """One panel per grid, ``ncols`` panels a row, under a title; saved atomically.
 
     ``header`` is a panel on a row of its own above the others. Every cell has

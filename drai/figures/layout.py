@@ -1,6 +1,6 @@
 """The figures' panels laid out cell by cell, before anything is drawn.
 
-:class:`Grid` is a panel of images (rows x columns, empty cells NaN) with its
+:class:`MosaicGrid` is a panel of images (rows x columns, empty cells NaN) with its
 labels; :func:`mosaic` tiles one into a single RGB image. The ``*_grids``
 functions lay out every model's panel of one figure kind from the test images
 (:mod:`drai.figures.selection`) and the computations (:mod:`drai.figures.codes`).
@@ -24,12 +24,12 @@ from drai.figures.codes import (
     retrieval_panel,
     target_image,
 )
-from drai.figures.selection import SEED, ImageSet, choose_references
+from drai.figures.selection import SEED, FigureImages, choose_references
 from drai.metrics.retrieval import attributes
 
 
 @dataclass
-class Grid:
+class MosaicGrid:
     """A panel of images: cells (rows, cols, C, H, W), NaN where a cell is empty."""
 
     cells: np.ndarray
@@ -61,7 +61,7 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
 PAD, GAP = 2, 10  # pixels between cells, and after a split row or column
 
 
-def mosaic(grid: Grid) -> tuple[np.ndarray, list[float], list[float]]:
+def mosaic(grid: MosaicGrid) -> tuple[np.ndarray, list[float], list[float]]:
     """The panel as one RGB image on white, and the centres (x of columns, y of rows)."""
     rows, cols = grid.shape
     h, w = grid.cells.shape[-2:]
@@ -80,18 +80,18 @@ def mosaic(grid: Grid) -> tuple[np.ndarray, list[float], list[float]]:
 # Every model's panel of one figure kind.
 
 
-def conditional_grids(models: Mapping[str, object], tests: ImageSet, rows: int = 4, n_samples: int = 6,
-                      seed: int = SEED) -> list[Grid]:
+def conditional_grids(models: Mapping[str, object], tests: FigureImages, rows: int = 4, n_samples: int = 6,
+                      seed: int = SEED) -> list[MosaicGrid]:
     refs = choose_references(tests.groups, rows, seed, tests.sizes)
     grids = []
     for name, model in models.items():
         cells = conditional_grid(model, tests.images[refs], tests.vectors[refs], n_samples, seed)
-        grids.append(Grid(cells, name, row_labels=[tests.captions[i] for i in refs],
+        grids.append(MosaicGrid(cells, name, row_labels=[tests.captions[i] for i in refs],
                           col_labels=["real"] + [f"z{k + 1}" for k in range(n_samples)], split_col=True))
     return grids
 
 
-def hybrid_grids(models: Mapping[str, object], tests: ImageSet, k: int = 5, seed: int = SEED) -> list[Grid]:
+def hybrid_grids(models: Mapping[str, object], tests: FigureImages, k: int = 5, seed: int = SEED) -> list[MosaicGrid]:
     style_refs = choose_references(tests.groups, k, seed + 1, tests.sizes)
     content_refs = choose_references(tests.groups, k, seed, tests.sizes)
     style, content = tests.images[style_refs], tests.images[content_refs]
@@ -101,7 +101,7 @@ def hybrid_grids(models: Mapping[str, object], tests: ImageSet, k: int = 5, seed
         cells = empty_cells(1 + len(content_refs), 1 + len(style_refs), style)
         cells[0, 1:], cells[1:, 0], cells[1:, 1:] = style, content, hybrids
         one_code = "" if model.variant.two_codes else " (content from t)"
-        grids.append(Grid(
+        grids.append(MosaicGrid(
             cells, name + one_code,
             row_labels=[""] + [tests.captions[i] for i in content_refs],
             col_labels=["", *(tests.captions[i] for i in style_refs)],
@@ -110,8 +110,8 @@ def hybrid_grids(models: Mapping[str, object], tests: ImageSet, k: int = 5, seed
     return grids
 
 
-def retrieval_grids(models: Mapping[str, object], tests: ImageSet, queries: ImageSet | None, n: int = 5,
-                    seed: int = SEED) -> tuple[Grid | None, list[Grid], str]:
+def retrieval_grids(models: Mapping[str, object], tests: FigureImages, queries: FigureImages | None, n: int = 5,
+                    seed: int = SEED) -> tuple[MosaicGrid | None, list[MosaicGrid], str]:
     """LIDC's panel of the query, its Target image and Pixel Matched (None for HAM10000), every model's panel, a note."""
     if queries is not None and len(queries):
         pick = choose_references(queries.groups, 1, seed)[0]
@@ -126,7 +126,7 @@ def retrieval_grids(models: Mapping[str, object], tests: ImageSet, queries: Imag
         target = target_image(attributes(query.vectors, query.sizes)[0], attributes(tests.vectors, tests.sizes), exclude)
         matched = pixel_match(query.images[0], tests.images, exclude)
         first = np.stack([query.images[0], tests.images[target], tests.images[matched]])[None]
-        header = Grid(first, "Query, its Target image and its Pixel Matched image",
+        header = MosaicGrid(first, "Query, its Target image and its Pixel Matched image",
                       col_labels=["Query", "Target image", "Pixel Matched"],
                       cell_labels={(0, 0): query.captions[0], (0, 1): tests.captions[target],
                                    (0, 2): tests.captions[matched]})
@@ -149,12 +149,12 @@ def retrieval_grids(models: Mapping[str, object], tests: ImageSet, queries: Imag
             row_labels = ["query"] + [""] * k
             col_labels = [""] + [f"code #{j + 1}" for j in range(k)]
             title = f"{name} (one code)"
-        grids.append(Grid(cells, title, row_labels=row_labels, col_labels=col_labels, cell_labels=labels,
+        grids.append(MosaicGrid(cells, title, row_labels=row_labels, col_labels=col_labels, cell_labels=labels,
                           split_row=True, split_col=True))
     return header, grids, note
 
 
-def interpolation_grid(model, tests: ImageSet, steps: int = 7, seed: int = SEED) -> Grid:
+def interpolation_grid(model, tests: FigureImages, steps: int = 7, seed: int = SEED) -> MosaicGrid:
     """Rows content / style / both: the source, ``steps`` generations, the target."""
     groups = np.unique(tests.groups)
     rng = np.random.default_rng(seed)
@@ -169,7 +169,7 @@ def interpolation_grid(model, tests: ImageSet, steps: int = 7, seed: int = SEED)
     cells = empty_cells(len(INTERPOLATIONS), steps + 2, tests.images)
     for r, name in enumerate(INTERPOLATIONS):
         cells[r, 0], cells[r, 1:-1], cells[r, -1] = tests.images[source], lines[name], tests.images[target]
-    return Grid(
+    return MosaicGrid(
         cells, f"{DATASET_NAMES[tests.dataset]}: {tests.captions[source]} -> {tests.captions[target]}",
         row_labels=["content only\n(source style)", "style only\n(source content)", "content + style"],
         col_labels=["source"] + [f"a={a:.2f}" for a in np.linspace(0, 1, steps)] + ["target"],

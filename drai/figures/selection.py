@@ -1,7 +1,7 @@
 """The figures' test images: which patches each figure shows, and which of them it picks.
 
 :func:`load_image_sets` reads a patch set's test images (and LIDC's retrieval
-queries) as an :class:`ImageSet`; :func:`choose_references` picks the
+queries) as :class:`FigureImages`; :func:`choose_references` picks the
 references a figure shows, spread over the size bins or classes.
 """
 
@@ -23,7 +23,7 @@ SEED = 0  # every random choice of the figures (references, sampled styles, t-SN
 
 
 @dataclass
-class ImageSet:
+class FigureImages:
     """Images (N, C, H, W) float32 in [-1, 1] with what the figures label them by."""
 
     dataset: str
@@ -38,16 +38,16 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.images)
 
-    def subset(self, index, note: str | None = None) -> "ImageSet":
+    def subset(self, index, note: str | None = None) -> "FigureImages":
         index = np.asarray(index)
-        return ImageSet(
+        return FigureImages(
             self.dataset, self.images[index], self.vectors[index], self.groups[index], self.group_names,
             [self.captions[i] for i in np.arange(len(self))[index]],
             None if self.sizes is None else self.sizes[index], self.note if note is None else note,
         )
 
 
-def load_image_sets(patches_path: str | Path, dataset: str) -> tuple[ImageSet, ImageSet | None]:
+def load_image_sets(patches_path: str | Path, dataset: str) -> tuple[FigureImages, FigureImages | None]:
     """The test images of a patch set, and (LIDC) the retrieval queries or None.
 
     LIDC: curated test nodules at their central slice; queries: the query set's
@@ -66,7 +66,7 @@ def load_image_sets(patches_path: str | Path, dataset: str) -> tuple[ImageSet, I
                 note = "test nodules (no curated one in this preset)"
                 log.warning("%s: no curated test nodule; the figures use all %d test nodules", patches_path, keep.sum())
             sizes = data["sizes"].astype(np.float64)
-            everything = ImageSet(
+            everything = FigureImages(
                 dataset, images.astype(np.float32), vectors.astype(np.float32), data["size_bins"].astype(np.int64),
                 tuple(SIZE_BIN_LABELS), [f"{s:.1f} mm" for s in sizes], sizes,
             )
@@ -77,7 +77,7 @@ def load_image_sets(patches_path: str | Path, dataset: str) -> tuple[ImageSet, I
             query = np.zeros(len(splits), bool)
             names = tuple(str(n) for n in data["class_names"])
             labels = data["labels"].astype(np.int64)
-            everything = ImageSet(
+            everything = FigureImages(
                 dataset, images.astype(np.float32), vectors.astype(np.float32), labels, names,
                 [names[i] for i in labels],
             )

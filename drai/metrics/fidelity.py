@@ -60,7 +60,7 @@ def to_uint8(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
-class ImageSet(Dataset):
+class Uint8ImageDataset(Dataset):
     """uint8 images (N, C, H, W) as torch-fidelity's input."""
 
     def __init__(self, images: torch.Tensor):
@@ -79,7 +79,7 @@ def fidelity_metrics(real, generated, evaluator_path, batch_size: int = 64, cuda
     Both are arrays (N, C, 64, 64) in [-1, 1]. Precision and recall are None
     when a set has too few images for their neighbourhoods.
     """
-    real_set, fake_set = ImageSet(to_uint8(real)), ImageSet(to_uint8(generated))
+    real_set, fake_set = Uint8ImageDataset(to_uint8(real)), Uint8ImageDataset(to_uint8(generated))
     subset = min(len(real_set), len(fake_set), 1000)
     # Precision/recall look at each image's 3 nearest neighbours: tiny sets have none to spare.
     prc = subset > PRC_NEIGHBOURS + 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch_fidelity
-from scipy import linalg
 from torch.utils.data import Dataset
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
@@ -99,11 +98,3 @@ def fidelity_metrics(real, generated, evaluator_path, batch_size: int = 64, cuda
         "precision": metrics["precision"] if prc else None,
         "recall": metrics["recall"] if prc else None,
     }
-
-
-def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
-    """FID from two feature sets, computed independently of torch-fidelity (scipy's sqrtm)."""
-    mu_a, mu_b = features_a.mean(0), features_b.mean(0)
-    cov_a, cov_b = np.cov(features_a, rowvar=False), np.cov(features_b, rowvar=False)
-    root = linalg.sqrtm(cov_a @ cov_b)
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root.real))

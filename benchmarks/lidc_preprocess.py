@@ -55,7 +55,7 @@ print(json.dumps({"seconds": elapsed, "peak_mb": peak_kb / 1024}))
 
 
 def write_case(folder: Path, slices: int) -> None:
-    from drai.data.synthetic_ct import Grid, write_series
+    from drai.data.synthetic_ct import VoxelGrid, write_series
 
     matrix, spacing, dz = 512, 0.7, 1.25
     x = -179.0 + np.arange(matrix) * spacing
@@ -68,7 +68,7 @@ def write_case(folder: Path, slices: int) -> None:
     volume = np.repeat(slab[None], slices, axis=0)
     rng = np.random.default_rng(0)
     volume += rng.normal(0, 10, volume.shape).astype(np.float32)
-    write_series(volume, Grid(x=x, y=x.copy(), z=z), folder, "BENCH", "1.2.3.4", "1.2.3.4.5")
+    write_series(volume, VoxelGrid(x=x, y=x.copy(), z=z), folder, "BENCH", "1.2.3.4", "1.2.3.4.5")
 
 
 def measure(code: str, folder: Path) -> dict:

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from drai import figures
+from drai.figures import kinds as figure_kinds
 from drai.figures import (
     FIGURE_SPECS,
-    Grid,
+    MosaicGrid,
     choose_references,
     conditional_grid,
     draw_grids,
@@ -204,7 +205,7 @@ def test_references_spread_over_groups_in_order():
 def test_mosaic_places_cells_with_gaps():
     cells = np.full((2, 3, 1, 4, 4), np.nan, np.float32)
     cells[1, 2] = 1.0
-    canvas, xs, ys = mosaic(Grid(cells, split_row=True, split_col=True))
+    canvas, xs, ys = mosaic(MosaicGrid(cells, split_row=True, split_col=True))
     pad, gap = figures.PAD, figures.GAP
     assert canvas.shape == (2 * 4 + pad + gap, 3 * 4 + 2 * pad + gap, 3)
     assert len(xs) == 3 and len(ys) == 2
@@ -280,7 +281,7 @@ def test_a_figure_of_models_given_as_files(tmp_path, patch_sets):
 def test_a_figure_without_models_says_so(tmp_path, patch_sets, monkeypatch):
     messages = []
     draw_message = figures.draw_message
-    monkeypatch.setattr(figures, "draw_message", lambda *args: messages.append(args) or draw_message(*args))
+    monkeypatch.setattr(figure_kinds, "draw_message", lambda *args: messages.append(args) or draw_message(*args))
     output = tmp_path / "fig10.png"
     make_figure(FIGURE_SPECS[10], patch_sets, {"lidc": {}}, output)
     assert output.read_bytes()[:8] == PNG
@@ -301,8 +302,8 @@ def test_tiny_presets_still_draw(tmp_path, trained):
 
 def test_draw_grids_with_a_header(tmp_path):
     cells = random_images(6).reshape(2, 3, 1, 64, 64)
-    header = Grid(random_images(3).reshape(1, 3, 1, 64, 64), "header", col_labels=["a", "b", "c"])
-    grids = [Grid(cells, f"panel {i}", row_labels=["x", "y"], cell_labels={(0, 0): "q"}) for i in range(3)]
+    header = MosaicGrid(random_images(3).reshape(1, 3, 1, 64, 64), "header", col_labels=["a", "b", "c"])
+    grids = [MosaicGrid(cells, f"panel {i}", row_labels=["x", "y"], cell_labels={(0, 0): "q"}) for i in range(3)]
     draw_grids(grids, "title", tmp_path / "grid.png", ncols=2, note="a note", header=header)
     assert (tmp_path / "grid.png").read_bytes()[:8] == PNG
 
@@ -341,3 +342,11 @@ def test_figures_and_the_command_see_the_centre_crops_of_modelled_rows(tmp_path)
     with np.load(ham) as data:
         assert np.array_equal(images, data["images"][modelled].astype(np.float32))
         assert np.array_equal(vectors, data["vectors"][modelled])
+
+
+def test_every_figure_kind_is_dispatched_and_an_unknown_one_named(tmp_path, patch_sets, trained):
+    assert {spec.kind for spec in FIGURE_SPECS.values()} == set(figures.FIGURE_KINDS)
+    spec = replace(FIGURE_SPECS[10], kind="mosaic")
+    with pytest.raises(ValueError, match="unknown figure kind 'mosaic'"):
+        make_figure(spec, patch_sets, {"lidc": {"DRAI": trained["lidc"]["DRAI"]}}, tmp_path / "fig.png")
+    assert not (tmp_path / "fig.png").exists()

@@ -151,7 +151,7 @@ def test_lsgan_terms_against_hand_computed_values():
     assert losses.lsgan_discriminator(real, fake).item() == pytest.approx(0.5 * 0.5 + 0.5 * 0.5)
     assert losses.lsgan_generator(fake).item() == pytest.approx(0.5 * 0.5)
     mismatched = torch.tensor([2.0, 2.0])
-    # eq. (1): the mismatched and generated pairs share the negative side
+    # eq. 1: the mismatched and generated pairs share the negative side
     assert losses.lsgan_discriminator(real, mismatched, fake).item() == pytest.approx(0.25 + 0.5 * (0.5 * 4 + 0.5 * 0.5))
     d_loss, g_loss = losses.lsgan_inference(torch.tensor([1.0]), torch.tensor([0.0]))
     assert (d_loss.item(), g_loss.item()) == (0.0, 1.0)
@@ -274,7 +274,7 @@ def test_items_without_a_differing_vector_drop_out_of_the_mismatched_term():
 
 @pytest.mark.parametrize("labels, mismatched_items", [([0, 0, 1, 1, 2, 2], 6), ([1, 1, 1, 1, 1, 1], 0)])
 def test_d_xt_never_sees_a_matching_pair_as_mismatched(labels, mismatched_items):
-    """eq. (1): the mismatched pairs D_{x,t} is taught are fake carry another vector than their image's."""
+    """eq. 1: the mismatched pairs D_{x,t} is taught are fake carry another vector than their image's."""
     torch.manual_seed(0)
     model = ModelFamily(VARIANTS["DAI"], Shape(1, 3, width=4, z_dim=4, c_dim=4))
     x = torch.arange(len(labels), dtype=torch.float32)[:, None, None, None].expand(-1, 1, 64, 64) / 10

@@ -130,7 +130,7 @@ def make_patch_set(manifest: dict, settings: PatchSetSettings, outputs: dict, pr
     write_csv(outputs["skipped"], skipped)
     for row in skipped.itertuples():
         log.warning("skipped %s (%s): %s", row.image_id, row.file, row.reason)
-    qc_figure(patches, table, names, outputs["qc"], manifest["source"], classes)
+    ham10000_qc_figure(patches, table, names, outputs["qc"], manifest["source"], classes)
     return table
 
 
@@ -142,7 +142,7 @@ def _counts_markdown(counts: pd.DataFrame, split_source: str, source: str) -> st
     return "\n".join(lines) + "\n"
 
 
-def qc_figure(patches: np.ndarray, table: pd.DataFrame, classes, output, source: str, modelled=None,
+def ham10000_qc_figure(patches: np.ndarray, table: pd.DataFrame, classes, output, source: str, modelled=None,
               per_class: int = 8) -> None:
     """Patches per class (each row says whether the models use it), each titled with its split and flip."""
     modelled = classes if modelled is None else modelled

@@ -273,7 +273,7 @@ def assemble(case_files: list[str], nodules: pd.DataFrame, output: str | Path,
     return frame
 
 
-def qc_figure(patches_path: str | Path, output: str | Path, per_bin: int = 8) -> None:
+def lidc_qc_figure(patches_path: str | Path, output: str | Path, per_bin: int = 8) -> None:
     """Central-slice patches (with their stored margin) grouped by size bin, each titled with its split,
     and a last row of the nodules nearest the lung box's edge, titled with that distance."""
     with np.load(patches_path) as data:

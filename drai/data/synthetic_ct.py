@@ -110,7 +110,7 @@ class NoduleLook:
 
 
 @dataclass(frozen=True)
-class Grid:
+class VoxelGrid:
     """The synthetic series' voxel grid (z, y, x) in world millimetres."""
 
     x: np.ndarray
@@ -122,7 +122,7 @@ class Grid:
         return float(self.x[1] - self.x[0])
 
 
-def series_grid(pixel_spacing: float, zvals: np.ndarray, settings: SyntheticSettings) -> Grid:
+def series_grid(pixel_spacing: float, zvals: np.ndarray, settings: SyntheticSettings) -> VoxelGrid:
     """A ``matrix``^2 grid over the original field of view and the scan's z range."""
     fov = ORIGINAL_MATRIX * pixel_spacing
     spacing = fov / settings.matrix
@@ -131,7 +131,7 @@ def series_grid(pixel_spacing: float, zvals: np.ndarray, settings: SyntheticSett
     z0, z1 = float(np.min(zvals)), float(np.max(zvals))
     count = int(np.floor((z1 - z0) / settings.slice_spacing_mm)) + 1
     z = z0 + np.arange(count) * settings.slice_spacing_mm
-    return Grid(x=xy, y=xy.copy(), z=z)
+    return VoxelGrid(x=xy, y=xy.copy(), z=z)
 
 
 def _ellipse(xx, yy, cx, cy, ax, ay):
@@ -139,7 +139,7 @@ def _ellipse(xx, yy, cx, cy, ax, ay):
 
 
 def render_background(
-    grid: Grid, rng: np.random.Generator, nodule_xy: np.ndarray | None = None, factors: dict | None = None
+    grid: VoxelGrid, rng: np.random.Generator, nodule_xy: np.ndarray | None = None, factors: dict | None = None
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """Body, chest wall, lungs and vessels.
 
@@ -211,7 +211,8 @@ def add_noise(volume: np.ndarray, rng: np.random.Generator, factors: dict | None
 
 
 def carve_lung_pocket(
-    volume: np.ndarray, grid: Grid, centre_zyx_mm: np.ndarray, radius_mm: float, parenchyma: float, inner: np.ndarray
+    volume: np.ndarray, grid: VoxelGrid, centre_zyx_mm: np.ndarray, radius_mm: float, parenchyma: float,
+    inner: np.ndarray,
 ) -> None:
     """Make sure a nodule sits in lung tissue.
 
@@ -307,7 +308,7 @@ PRIVATE_CREATOR = "DRAI synthetic"
 
 
 def write_series(
-    volume: np.ndarray, grid: Grid, folder: Path, patient_id: str, study_uid: str, series_uid: str,
+    volume: np.ndarray, grid: VoxelGrid, folder: Path, patient_id: str, study_uid: str, series_uid: str,
     mark: bool = True, encoding: Encoding = PLAIN, seed: int = 0,
 ) -> list[Path]:
     """Write ``volume`` (z, y, x HU) as one DICOM file per slice, stored as ``encoding`` says.
@@ -466,7 +467,7 @@ def render_phantom(
     x = origin_xy[0] + np.arange(matrix) * pixel_spacing
     y = origin_xy[1] + np.arange(matrix) * pixel_spacing
     z = z0 + np.arange(n_slices) * slice_spacing
-    grid = Grid(x=x, y=y, z=z)
+    grid = VoxelGrid(x=x, y=y, z=z)
     rng = np.random.default_rng(0)
     fov = x[-1] - x[0]
     zz, yy, xx = np.meshgrid(z, y, x, indexing="ij")

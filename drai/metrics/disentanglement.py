@@ -5,7 +5,7 @@ second hybrid step I_aa = G(z_ba, c_ab) and I_bb = G(z_ab, c_ba) should give
 back a and b; the error is measured on the codes inferred from I_aa and I_bb.
 
 Norm: the mean absolute error per code dimension (l1, as the paper uses for
-every code-space term, eq. 9, 11, 15), so style and content codes of
+every code-space term, eq. 9, eq. 11, eq. 15), so style and content codes of
 different sizes weigh alike. Pairs are drawn from the test images with a
 fixed seed.
 """

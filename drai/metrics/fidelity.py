@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch_fidelity
-from scipy import linalg
 from torch.utils.data import Dataset
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
@@ -60,7 +59,7 @@ def to_uint8(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
-class ImageSet(Dataset):
+class Uint8ImageDataset(Dataset):
     """uint8 images (N, C, H, W) as torch-fidelity's input."""
 
     def __init__(self, images: torch.Tensor):
@@ -79,7 +78,7 @@ def fidelity_metrics(real, generated, evaluator_path, batch_size: int = 64, cuda
     Both are arrays (N, C, 64, 64) in [-1, 1]. Precision and recall are None
     when a set has too few images for their neighbourhoods.
     """
-    real_set, fake_set = ImageSet(to_uint8(real)), ImageSet(to_uint8(generated))
+    real_set, fake_set = Uint8ImageDataset(to_uint8(real)), Uint8ImageDataset(to_uint8(generated))
     subset = min(len(real_set), len(fake_set), 1000)
     # Precision/recall look at each image's 3 nearest neighbours: tiny sets have none to spare.
     prc = subset > PRC_NEIGHBOURS + 1
@@ -99,11 +98,3 @@ def fidelity_metrics(real, generated, evaluator_path, batch_size: int = 64, cuda
         "precision": metrics["precision"] if prc else None,
         "recall": metrics["recall"] if prc else None,
     }
-
-
-def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
-    """FID from two feature sets, computed independently of torch-fidelity (scipy's sqrtm)."""
-    mu_a, mu_b = features_a.mean(0), features_b.mean(0)
-    cov_a, cov_b = np.cov(features_a, rowvar=False), np.cov(features_b, rowvar=False)
-    root = linalg.sqrtm(cov_a @ cov_b)
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root.real))

@@ -147,10 +147,10 @@ def training_losses(
         d_total = d_total + d_loss
         g_total = g_total + g_loss
 
-    if v.has("d_x"):  # eq. (1), first line
+    if v.has("d_x"):  # eq. 1, first line
         add("d_x", losses.lsgan_discriminator(d["d_x"](x), d["d_x"](x_fake.detach())),
             losses.lsgan_generator(d["d_x"](x_fake)))
-    if v.has("d_xt"):  # eq. (1), matching-aware
+    if v.has("d_xt"):  # eq. 1, matching-aware
         t_mismatch, has_partner = mismatched_vectors(t, noise)
         # Items without a differing vector in the batch drop out of the mismatched term.
         if x.is_cuda:  # weighted out: no host sync inside the step
@@ -160,15 +160,15 @@ def training_losses(
             fakes = (d["d_xt"](x[has_partner], t_mismatch[has_partner]),) if bool(has_partner.any()) else ()
             d_loss = losses.lsgan_discriminator(d["d_xt"](x, t), *fakes, d["d_xt"](x_fake.detach(), t))
         add("d_xt", d_loss, losses.lsgan_generator(d["d_xt"](x_fake, t)))
-    if v.has("dali_z"):  # eq. (7), style
+    if v.has("dali_z"):  # eq. 7, style
         d_loss, _ = losses.lsgan_inference(d["dali_z"](x, z_hat.detach()), d["dali_z"](x_fake.detach(), z_prior))
         _, g_loss = losses.lsgan_inference(d["dali_z"](x, z_hat), d["dali_z"](x_fake, z_prior))
         add("dali_z", d_loss, g_loss)
-    if v.has("dali_c"):  # eq. (7), content
+    if v.has("dali_c"):  # eq. 7, content
         d_loss, _ = losses.lsgan_inference(d["dali_c"](x, c_hat.detach()), d["dali_c"](x_fake.detach(), c_t.detach()))
         _, g_loss = losses.lsgan_inference(d["dali_c"](x, c_hat), d["dali_c"](x_fake, c_t))
         add("dali_c", d_loss, g_loss)
-    if v.has("image_cycle"):  # eq. (8)
+    if v.has("image_cycle"):  # eq. 8
         pair_real, pair_fake = torch.cat([x, x], 1), torch.cat([x, x_recon], 1)
         add("image_cycle",
             losses.lsgan_discriminator(d["image_cycle"](pair_real), d["image_cycle"](pair_fake.detach())),
@@ -190,23 +190,23 @@ def training_losses(
         terms[f"g/{name}"] = value
         g_total = g_total + value
 
-    if v.has("code_cycle"):  # eq. (9); InfoGAN's term (17) for the cInfoGAN baselines
+    if v.has("code_cycle"):  # eq. 9; InfoGAN's term (eq. 17) for the cInfoGAN baselines
         z_cycle, c_cycle = model.style_encoder(x_fake)[0], None
         value = losses.l1(z_cycle, z_prior)
         if v.two_codes:
             c_cycle = model.content_encoder(x_fake)[0]
             value = value + losses.l1(c_cycle, c_t)
         g_term("code_cycle", value)
-    if v.has("mi_reg"):  # eq. (11): F minimizes the error, the encoders (behind the GRL) maximize it
+    if v.has("mi_reg"):  # eq. 11: F minimizes the error, the encoders (behind the GRL) maximize it
         f = model.predictors
         g_term("mi_reg", losses.l1(f["f_z"](reverse_gradient(c_hat)), z_hat.detach())
                + losses.l1(f["f_c"](reverse_gradient(z_hat)), c_hat.detach()))
-    if v.has("self_reg"):  # eq. (15), on posterior means
+    if v.has("self_reg"):  # eq. 15, on posterior means
         if x_transformed is None:
             raise ValueError("self_reg needs the transformed batch")
         z_other, c_other = model.infer(x_transformed)
         g_term("self_reg", losses.l1(c_mean, c_other) - losses.l1(z_mean, z_other))
-    if v.has("kl"):  # eq. (16), lambda = 1
+    if v.has("kl"):  # eq. 16, lambda = 1
         g_term("kl_z", losses.kl_standard_normal(z_mean, z_logvar, kl_reduction))
         if v.two_codes:
             g_term("kl_c_x", losses.kl_standard_normal(c_mean, c_logvar, kl_reduction))

@@ -8,7 +8,7 @@ import torch
 def lsgan_discriminator(real: torch.Tensor, *fakes: torch.Tensor, fake_weights=None) -> torch.Tensor:
     """0.5 E[(D(real) - 1)^2] + 0.5 sum_k w_k E[D(fake_k)^2]; the fakes' weights sum to 1.
 
-    With two fakes at weight 1/2 each this is eq. (1)'s matching-aware term
+    With two fakes at weight 1/2 each this is eq. 1's matching-aware term
     (mismatched pairs and generated pairs share the negative side).
     """
     weights = fake_weights or [1.0 / len(fakes)] * len(fakes)
@@ -20,7 +20,7 @@ def lsgan_discriminator(real: torch.Tensor, *fakes: torch.Tensor, fake_weights=N
 
 def lsgan_matching_aware(real: torch.Tensor, mismatched: torch.Tensor, has_partner: torch.Tensor,
                          fake: torch.Tensor) -> torch.Tensor:
-    """eq. (1)'s matching-aware term, ``lsgan_discriminator(real, mismatched[has_partner], fake)``, on a GPU.
+    """eq. 1's matching-aware term, ``lsgan_discriminator(real, mismatched[has_partner], fake)``, on a GPU.
 
     ``mismatched`` scores every item; those without a partner are weighted
     out instead of indexed out, and with none left the generated pairs take
@@ -42,7 +42,7 @@ def lsgan_generator(*scores: torch.Tensor) -> torch.Tensor:
 
 
 def lsgan_inference(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """ALI-style pair (eq. 2, 7) in LSGAN form: (discriminator loss, generator loss).
+    """ALI-style pair (eq. 2, eq. 7) in LSGAN form: (discriminator loss, generator loss).
 
     The discriminator wants encoder pairs -> 1 and generator pairs -> 0; the
     generator and encoders want the opposite.
@@ -60,7 +60,7 @@ KL_REDUCTIONS = ("mean", "sum")
 
 
 def kl_standard_normal(mean: torch.Tensor, logvar: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """KL(N(mean, exp(logvar)) || N(0, I)) of eq. (16), averaged over the batch.
+    """KL(N(mean, exp(logvar)) || N(0, I)) of eq. 16, averaged over the batch.
 
     ``reduction`` says how the code dimensions are combined: ``sum`` is the
     usual KL of the whole code (the paper's lambda = 1); ``mean`` averages over

@@ -1,21 +1,21 @@
 """The ten models of the paper as data: which components each one switches on.
 
-Components (paper equation in brackets):
+Components (and the paper's equation, "eq. N"):
 
-* ``d_x``: D_x, real images against generated ones [1]
-* ``d_xt``: matching-aware D_{x,t}: (x, t) against mismatched (x, t') and generated (G(z, c), t) [1]
+* ``d_x``: D_x, real images against generated ones (eq. 1)
+* ``d_xt``: matching-aware D_{x,t}: (x, t) against mismatched (x, t') and generated (G(z, c), t) (eq. 1)
 * ``dali_z`` / ``dali_c``: dual adversarial inference, D_{x,z} on (x, z^) against
-  (G(z, c), z), and D_{x,c} likewise for content [7]
+  (G(z, c), z), and D_{x,c} likewise for content (eq. 7)
 * ``image_cycle``: adversarial image cycle, D_cycle on (x, x) against (x, x^) with
-  x^ = G(z^, c^) [8]
+  x^ = G(z^, c^) (eq. 8)
 * ``code_cycle``: latent code cycle (featureCycle), l1 between the codes
-  inferred from G(z, c) and z, c [9]; the InfoGAN term of the cInfoGAN
-  baselines [17] is this term with an l1 likelihood
+  inferred from G(z, c) and z, c (eq. 9); the InfoGAN term of the cInfoGAN
+  baselines (eq. 17) is this term with an l1 likelihood
 * ``mi_reg``: content-style information minimization (MIReg) through gradient
-  reversal, F_z predicting z^ from c^ and F_c predicting c^ from z^ [11]
+  reversal, F_z predicting z^ from c^ and F_c predicting c^ from z^ (eq. 11)
 * ``self_reg``: self-supervised regularization (selfReg), content codes of x
-  and T(x) pulled together, style codes pushed apart [15]
-* ``kl``: KL(q || N(0, I)) with lambda = 1 for every Gaussian posterior used [16]
+  and T(x) pulled together, style codes pushed apart (eq. 15)
+* ``kl``: KL(q || N(0, I)) with lambda = 1 for every Gaussian posterior used (eq. 16)
 * ``train_twice``: each batch is trained twice, on x and on T(x) (the selfReg
   transforms), without the selfReg term; selfReg implies it (Section III-G).
   Alone it is the budget control ``DAI+twice`` (not in the paper)

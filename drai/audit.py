@@ -11,7 +11,6 @@ marked "not in the paper".
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,7 @@ import torch
 from drai.audit import (AuditSettings, generated_for_evaluation, ground_truth_table, memorization_of_run,
                         reference_features)
 from drai.data import synthetic_ct, synthetic_derm
-from drai.data.factors import FACTORS, NoFactorsError, factor_table, ham10000_factors, lidc_factors
+from drai.data.factors import FACTORS, NoFactorsError, factor_table, ham10000_factors
 from drai.evaluation import EvaluationData, EvaluationSettings, LabelledSplit
 from drai.metrics.ground_truth import probe_matrix, probe_score, separation
 from drai.metrics.memorization import distance_summary

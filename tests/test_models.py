@@ -1,5 +1,4 @@
 import math
-import pickle
 from dataclasses import replace
 
 import numpy as np

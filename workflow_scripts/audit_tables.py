@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import pandas as pd
 
 from _common import setup_logging
 from drai.audit import ground_truth_table, html, markdown, memorization_table

@@ -144,10 +144,10 @@ def _scan_nodules(scan_id: int, case_key: str, settings: LabelSettings) -> list[
     slice_spacing = float(scan.slice_spacing)
     rows = []
     clusters = scan.cluster_annotations(verbose=False)
-    for number, annotations in enumerate(clusters):
-        if len(annotations) < settings.min_annotations:
+    for number, cluster in enumerate(clusters):
+        if len(cluster) < settings.min_annotations:
             continue
-        mask, bbox = consensus(annotations, settings.consensus_level)
+        mask, bbox = consensus(cluster, settings.consensus_level)
         if not mask.any():
             # Annotations that overlap too little for a consensus voxel.
             continue
@@ -155,7 +155,7 @@ def _scan_nodules(scan_id: int, case_key: str, settings: LabelSettings) -> list[
         centre = offset + np.argwhere(mask).mean(axis=0)  # (row, col, slice index)
         mask_slices = offset[2] + np.flatnonzero(mask.any(axis=(0, 1)))  # slices the consensus mask crosses
         medians = {
-            name: float(np.median([getattr(a, name) for a in annotations])) for name in ALL_RATINGS
+            name: float(np.median([getattr(a, name) for a in cluster])) for name in ALL_RATINGS
         }
         size_mm = equivalent_diameter_mm(mask, float(scan.pixel_spacing), slice_spacing)
         vector = conditioning_vector(medians, size_mm)
@@ -174,8 +174,8 @@ def _scan_nodules(scan_id: int, case_key: str, settings: LabelSettings) -> list[
                 "n_slices": len(zvals),
                 "pixel_spacing_mm": float(scan.pixel_spacing),
                 "slice_spacing_mm": slice_spacing,
-                "n_annotations": len(annotations),
-                "annotation_ids": " ".join(str(a.id) for a in annotations),
+                "n_annotations": len(cluster),
+                "annotation_ids": " ".join(str(a.id) for a in cluster),
                 **{f"median_{name}": value for name, value in medians.items()},
                 "size_mm": size_mm,
                 "size_bin": size_bin(size_mm),

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pydicom
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 from scipy import ndimage
@@ -423,10 +422,10 @@ def render_volume(scan_id: int, settings: SyntheticSettings, factors: dict | Non
     grid = series_grid(float(scan.pixel_spacing), zvals, settings)
     pixel_spacing = float(scan.pixel_spacing)
     nodules = []
-    for annotations in scan.cluster_annotations(verbose=False):
-        mask, bbox = consensus(annotations, 0.5)
+    for cluster in scan.cluster_annotations(verbose=False):
+        mask, bbox = consensus(cluster, 0.5)
         if mask.any():
-            nodules.append((annotations, mask, bbox))
+            nodules.append((cluster, mask, bbox))
     fov_edge = -ORIGINAL_MATRIX * pixel_spacing / 2.0
     centres, extents = [], []
     for _, mask, bbox in nodules:
@@ -438,8 +437,8 @@ def render_volume(scan_id: int, settings: SyntheticSettings, factors: dict | Non
     volume, parenchyma, inner = render_background(grid, rng, centres[:, [2, 1]], factors)
     for centre, extent in zip(centres, extents):
         carve_lung_pocket(volume, grid, centre, extent + 12.0, parenchyma, inner)
-    for annotations, mask, bbox in nodules:
-        ratings = {name: float(np.median([getattr(a, name) for a in annotations]))
+    for cluster, mask, bbox in nodules:
+        ratings = {name: float(np.median([getattr(a, name) for a in cluster]))
                    for name in ("texture", "calcification", "margin", "spiculation", "subtlety")}
         render_nodule(volume, grid, mask, bbox, pixel_spacing, zvals, NoduleLook(**ratings), rng)
     add_noise(volume, rng, factors)

@@ -43,8 +43,16 @@ TORCH_RULES = ("train", "untrained_model", "train_evaluator", "run_metrics")
 TABLE_I_II_MODELS = ("cInfoGAN", "D-cInfoGAN", "cVAE", "D-cVAE", "DAI", "DRAI")
 
 
-def run_workflow(folder: Path, seeds: list[int], variants: list[str] | None, tables: list[int], threads: int, cores: int,
-                 reuse_data: Path | None, train_settings: list[str]) -> float:
+def run_workflow(
+    folder: Path,
+    seeds: list[int],
+    variants: list[str] | None,
+    tables: list[int],
+    threads: int,
+    cores: int,
+    reuse_data: Path | None,
+    train_settings: list[str],
+) -> float:
     """Runs the demo's tables (and so every run's training and metrics) in ``folder``; returns wall seconds."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "config.yaml", folder / "config.yaml")
@@ -61,10 +69,24 @@ def run_workflow(folder: Path, seeds: list[int], variants: list[str] | None, tab
         train += f", {key}: {value}"
     # The targets first: --config and --set-threads take every argument up to the next option. Copied data and
     # runs carry no record of the code that made them, so only their files' times decide what is made again.
-    command = [sys.executable, "-m", "snakemake", *targets, "--snakefile", str(ROOT / "Snakefile"),
-               "--directory", str(folder), "--cores", str(cores), "--rerun-triggers", "mtime",
-               "--config", f"train={{{train}}}",
-               "--set-threads", *(f"{rule}={threads}" for rule in TORCH_RULES)]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *targets,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(folder),
+        "--cores",
+        str(cores),
+        "--rerun-triggers",
+        "mtime",
+        "--config",
+        f"train={{{train}}}",
+        "--set-threads",
+        *(f"{rule}={threads}" for rule in TORCH_RULES),
+    ]
     started = time.perf_counter()
     with open(folder / "snakemake.log", "a") as log:
         subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
@@ -88,9 +110,13 @@ def value_range(values: list[float], fmt: str) -> str:
 
 
 def summary(trained: list[dict], untrained: list[dict], evaluators: dict, margin: float, seconds: dict) -> str:
-    lines = [f"Demo preset; replicates: {len({r['replicate'] for r in trained})} (seed × thread count). "
-             "Ranges are min–max over replicates.", "",
-             "| thread count | wall time |", "|---|---|"]
+    lines = [
+        f"Demo preset; replicates: {len({r['replicate'] for r in trained})} (seed × thread count). "
+        "Ranges are min–max over replicates.",
+        "",
+        "| thread count | wall time |",
+        "|---|---|",
+    ]
     lines += [f"| {t} | {s / 60:.1f} min |" for t, s in sorted(seconds.items())]
     lines += ["", "| data set | evaluator threads | test accuracy | majority class |", "|---|---|---|---|"]
     for (dataset, threads), report in sorted(evaluators.items()):
@@ -99,22 +125,36 @@ def summary(trained: list[dict], untrained: list[dict], evaluators: dict, margin
     keys = sorted({(r["dataset"], r["variant"]) for r in trained})
     for dataset, variant in keys:
         rows = [r["metrics"] for r in trained if (r["dataset"], r["variant"]) == (dataset, variant)]
-        cells = [value_range([m[k] for m in rows if m.get(k) is not None], f) for k, f in
-                 (("fid", ".0f"), ("cgacc", ".3f"), ("cifc", ".3f"))]
+        cells = [
+            value_range([m[k] for m in rows if m.get(k) is not None], f)
+            for k, f in (("fid", ".0f"), ("cgacc", ".3f"), ("cifc", ".3f"))
+        ]
         lines.append(f"| {dataset} | {variant} | {len(rows)} | " + " | ".join(cells) + " |")
-    lines += ["", "Best of the six models of Tables I and II, per replicate:", "",
-              "| data set | replicate | best FID | best CGAcc |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "Best of the six models of Tables I and II, per replicate:",
+        "",
+        "| data set | replicate | best FID | best CGAcc |",
+        "|---|---|---|---|",
+    ]
     for dataset in sorted({r["dataset"] for r in trained}):
         for replicate in sorted({r["replicate"] for r in trained}):
-            rows = [r for r in trained if r["dataset"] == dataset and r["replicate"] == replicate
-                    and r["variant"] in TABLE_I_II_MODELS]
+            rows = [
+                r
+                for r in trained
+                if r["dataset"] == dataset and r["replicate"] == replicate and r["variant"] in TABLE_I_II_MODELS
+            ]
             if rows:
                 best_fid = min(rows, key=lambda r: r["metrics"]["fid"])["variant"]
                 best_cgacc = max(rows, key=lambda r: r["metrics"]["cgacc"])["variant"]
                 lines.append(f"| {dataset} | {replicate} | {best_fid} | {best_cgacc} |")
     drai = [r for r in trained if r["variant"] == "DRAI"]
-    lines += ["", "Learning check over all replicates (DRAI):", "", learning_markdown(learning_check(drai, untrained,
-                                                                                                   margin))]
+    lines += [
+        "",
+        "Learning check over all replicates (DRAI):",
+        "",
+        learning_markdown(learning_check(drai, untrained, margin)),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -123,14 +163,27 @@ def main(argv=None) -> None:
     parser.add_argument("--workdir", type=Path, default=Path("results/benchmarks/demo_spread"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--variants", nargs="+", default=None,
-                        help="train only these (default: the demo's variants); DRAI is needed for the learning check")
-    parser.add_argument("--train", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="demo training settings to change, e.g. steps=600 augment=false")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=None,
+        help="train only these (default: the demo's variants); DRAI is needed for the learning check",
+    )
+    parser.add_argument(
+        "--train",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="demo training settings to change, e.g. steps=600 augment=false",
+    )
     parser.add_argument("--tables", type=int, nargs="+", default=[1, 2, 3, 5, 6], help="tables to make (numbers)")
     parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--reuse-data", type=Path, default=None,
-                        help="a finished demo folder whose resources/ and results/data/ to copy")
+    parser.add_argument(
+        "--reuse-data",
+        type=Path,
+        default=None,
+        help="a finished demo folder whose resources/ and results/data/ to copy",
+    )
     parser.add_argument("--summary-only", action="store_true", help="summarise what the folders hold, run nothing")
     args = parser.parse_args(argv)
 
@@ -142,11 +195,15 @@ def main(argv=None) -> None:
     for threads in args.threads:
         folder = workdir / f"threads{threads}"
         if not args.summary_only:
-            seconds[threads] = run_workflow(folder, args.seeds, args.variants, args.tables, threads, args.cores,
-                                            args.reuse_data, args.train)
+            seconds[threads] = run_workflow(
+                folder, args.seeds, args.variants, args.tables, threads, args.cores, args.reuse_data, args.train
+            )
             print(f"{threads} thread(s): {seconds[threads] / 60:.1f} min", flush=True)
-        trained += [r for r in records(folder, "runs", threads)
-                    if r["seed"] in args.seeds and (not args.variants or r["variant"] in args.variants)]
+        trained += [
+            r
+            for r in records(folder, "runs", threads)
+            if r["seed"] in args.seeds and (not args.variants or r["variant"] in args.variants)
+        ]
         untrained += [r for r in records(folder, "untrained", threads) if r["seed"] in args.seeds]
         for path in sorted((folder / "results" / "evaluators").glob("*/evaluator.json")):
             evaluators[(path.parent.name, threads)] = json.loads(path.read_text())
@@ -155,8 +212,10 @@ def main(argv=None) -> None:
     text = summary(trained, untrained, evaluators, margin, seconds)
     write_text(workdir / "summary.md", text)
     print(text)
-    spread = {key: np.ptp([r["metrics"]["cgacc"] for r in trained if (r["dataset"], r["variant"]) == key])
-              for key in {(r["dataset"], r["variant"]) for r in trained}}
+    spread = {
+        key: np.ptp([r["metrics"]["cgacc"] for r in trained if (r["dataset"], r["variant"]) == key])
+        for key in {(r["dataset"], r["variant"]) for r in trained}
+    }
     widest = max(spread, key=spread.get)
     print(f"widest CGAcc range: {widest[0]} {widest[1]} {spread[widest]:.3f}")
 

@@ -31,10 +31,15 @@ from drai.train import load_checkpoint, train
 from train_throughput import fake_patches, paper_config  # beside this file
 
 
-def one_run(run_dir: str, seed: int, steps: int, stop_after: int | None, lock_dir: str, slots: int,
-            requested: str) -> dict:
-    settings = replace(train_settings(paper_config(), seed=seed), steps=steps, checkpoint_every=max(1, steps // 4),
-                       loss_readback_every=max(1, steps // 8))
+def one_run(
+    run_dir: str, seed: int, steps: int, stop_after: int | None, lock_dir: str, slots: int, requested: str
+) -> dict:
+    settings = replace(
+        train_settings(paper_config(), seed=seed),
+        steps=steps,
+        checkpoint_every=max(1, steps // 4),
+        loss_readback_every=max(1, steps // 8),
+    )
     images, vectors = fake_patches(1, 17, seed=seed)
     torch.set_num_threads(1)
     with claim_device(requested, lock_dir, slots=slots) as device:
@@ -54,7 +59,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.device != "cpu" and not torch.cuda.is_available():
         raise SystemExit("no CUDA device: this check needs a GPU (--device cpu runs it on the CPU)")
-    where = "the CPU" if args.device == "cpu" else f"{torch.cuda.get_device_name(0)} ({torch.cuda.device_count()} GPU(s))"
+    where = (
+        "the CPU" if args.device == "cpu" else f"{torch.cuda.get_device_name(0)} ({torch.cuda.device_count()} GPU(s))"
+    )
     print(f"torch {torch.__version__}: {args.runs} DRAI runs of {args.steps} steps share {where}")
     context = mp.get_context("spawn")
     half = args.steps // 2
@@ -63,10 +70,17 @@ def main() -> None:
         runs = [str(Path(scratch) / f"seed{seed}") for seed in range(args.runs)]
         for label, stop_after in (("first half", half), ("resumed", None)):
             with context.Pool(args.runs) as pool:
-                results = pool.starmap(one_run, [(run, seed, args.steps, stop_after, str(locks), args.runs, args.device)
-                                                 for seed, run in enumerate(runs)])
-            print(f"{label}: " + ", ".join(f"seed {seed} on {r['device']} {r['seconds']:.1f} s"
-                                           for seed, r in enumerate(results)))
+                results = pool.starmap(
+                    one_run,
+                    [
+                        (run, seed, args.steps, stop_after, str(locks), args.runs, args.device)
+                        for seed, run in enumerate(runs)
+                    ],
+                )
+            print(
+                f"{label}: "
+                + ", ".join(f"seed {seed} on {r['device']} {r['seconds']:.1f} s" for seed, r in enumerate(results))
+            )
             if stop_after is not None:
                 steps = [load_checkpoint(Path(run) / "checkpoint.pt")["step"] for run in runs]
                 assert steps == [half] * args.runs, f"checkpoints after the first half at steps {steps}, not {half}"
@@ -81,8 +95,10 @@ def main() -> None:
             finals.append(final["model"])
         for i in range(1, len(finals)):
             assert not all(torch.equal(finals[0][key], finals[i][key]) for key in finals[0]), "two runs are one"
-    print(f"passed: {args.runs} runs shared the device, each stopped at step {half}, resumed from its own checkpoint "
-          f"and finished {args.steps} steps with finite losses; their weights all differ")
+    print(
+        f"passed: {args.runs} runs shared the device, each stopped at step {half}, resumed from its own checkpoint "
+        f"and finished {args.steps} steps with finite losses; their weights all differ"
+    )
 
 
 if __name__ == "__main__":

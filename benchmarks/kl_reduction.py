@@ -50,11 +50,18 @@ def one_run(job: dict) -> dict:
     settings = TrainSettings(**job["settings"])
     model_path = train(images, vectors, job["variant"], run_dir, settings, device="cpu", progress=False)
     data = evaluation_data(job["patches"], "lidc", job["lidc_labels"])
-    metrics = evaluate_run(load_model(model_path), data, job["evaluator"], EvaluationSettings(**job["evaluation"]),
-                           job["patches"])
-    result = {"variant": job["variant"], "kl_reduction": settings.kl_reduction, "seed": settings.seed,
-              "steps": settings.steps, "augment": settings.augment, "metrics": metrics,
-              "seconds": round(time.perf_counter() - started, 1)}
+    metrics = evaluate_run(
+        load_model(model_path), data, job["evaluator"], EvaluationSettings(**job["evaluation"]), job["patches"]
+    )
+    result = {
+        "variant": job["variant"],
+        "kl_reduction": settings.kl_reduction,
+        "seed": settings.seed,
+        "steps": settings.steps,
+        "augment": settings.augment,
+        "metrics": metrics,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     write_json(metrics_path, result)
     return result
 
@@ -77,31 +84,51 @@ def main(argv=None) -> None:
     if not evaluator_path.exists():
         torch.set_num_threads(args.jobs)
         data = evaluation_data(args.patches, "lidc", config["evaluate"]["lidc_labels"])
-        evaluator, report = train_evaluator(data.train.images, data.train.labels, data.test.images, data.test.labels,
-                                            len(data.class_names), evaluator_settings(config, "lidc"),
-                                            progress=False)
-        print(f"evaluator test accuracy {report['test_accuracy']:.3f} (chance {report['chance_accuracy']:.3f})",
-              flush=True)
+        evaluator, report = train_evaluator(
+            data.train.images,
+            data.train.labels,
+            data.test.images,
+            data.test.labels,
+            len(data.class_names),
+            evaluator_settings(config, "lidc"),
+            progress=False,
+        )
+        print(
+            f"evaluator test accuracy {report['test_accuracy']:.3f} (chance {report['chance_accuracy']:.3f})",
+            flush=True,
+        )
         save_evaluator(evaluator, evaluator_path)
 
     base = train_settings(config, seed=0)
     jobs = [
-        {"run_dir": str(out / f"{variant}-{reduction}-seed{seed}"), "patches": args.patches, "variant": variant,
-         "settings": asdict(replace(base, steps=args.steps, kl_reduction=reduction, seed=seed)),
-         "lidc_labels": config["evaluate"]["lidc_labels"], "evaluator": str(evaluator_path),
-         "evaluation": asdict(evaluation_settings(config, "lidc"))}
-        for seed in args.seeds for variant in args.variants for reduction in args.reductions
+        {
+            "run_dir": str(out / f"{variant}-{reduction}-seed{seed}"),
+            "patches": args.patches,
+            "variant": variant,
+            "settings": asdict(replace(base, steps=args.steps, kl_reduction=reduction, seed=seed)),
+            "lidc_labels": config["evaluate"]["lidc_labels"],
+            "evaluator": str(evaluator_path),
+            "evaluation": asdict(evaluation_settings(config, "lidc")),
+        }
+        for seed in args.seeds
+        for variant in args.variants
+        for reduction in args.reductions
     ]
     with ProcessPoolExecutor(args.jobs) as pool:
         results = []
         for result in pool.map(one_run, jobs):
             m = result["metrics"]
-            print(f"{result['variant']:5s} {result['kl_reduction']:4s} seed {result['seed']}: CGAcc {m['cgacc']:.3f} "
-                  f"FID {m['fid']:.1f} CIFC {m['cifc']:.3f} ({result['seconds']:.0f} s)", flush=True)
+            print(
+                f"{result['variant']:5s} {result['kl_reduction']:4s} seed {result['seed']}: CGAcc {m['cgacc']:.3f} "
+                f"FID {m['fid']:.1f} CIFC {m['cifc']:.3f} ({result['seconds']:.0f} s)",
+                flush=True,
+            )
             results.append(result)
 
-    print(f"\nLIDC, demo settings, {args.steps} steps, augment {base.augment}; mean over seeds {args.seeds} "
-          "(per seed in brackets)\n")
+    print(
+        f"\nLIDC, demo settings, {args.steps} steps, augment {base.augment}; mean over seeds {args.seeds} "
+        "(per seed in brackets)\n"
+    )
     print("| model | KL reduction | CGAcc | FID | CIFC |")
     print("|---|---|---|---|---|")
     for variant in args.variants:
@@ -112,7 +139,9 @@ def main(argv=None) -> None:
                 values = [row[key] for row in rows]
                 return f"{np.mean(values):{fmt}} ({', '.join(f'{v:{fmt}}' for v in values)})"
 
-            print(f"| {variant} | {reduction} | {cell('cgacc', '.3f')} | {cell('fid', '.0f')} | {cell('cifc', '.3f')} |")
+            print(
+                f"| {variant} | {reduction} | {cell('cgacc', '.3f')} | {cell('fid', '.0f')} | {cell('cifc', '.3f')} |"
+            )
 
 
 if __name__ == "__main__":

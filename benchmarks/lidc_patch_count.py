@@ -26,13 +26,26 @@ nodules = wanted(pd.read_csv(table))
 nodules = nodules[~nodules["case"].isin(lidc["exclude_cases"])]
 first_z = {scan.id: float(np.min(scan.slice_zvals)) for scan in all_scans()}
 for setting in (1, 3, "all"):
-    counts = np.array([
-        slices_per_nodule(first_z[r.scan_id], r.n_slices, r.slice_spacing_mm, r.center_z_mm, (r.z_min_mm, r.z_max_mm),
-                          lidc["volume_size"], setting)
-        for r in nodules.itertuples()
-    ])
-    for name, mask in (("training", (nodules["split"] == "train") & nodules["curated"]),
-                       ("curated test", (nodules["split"] == "test") & nodules["curated"])):
+    counts = np.array(
+        [
+            slices_per_nodule(
+                first_z[r.scan_id],
+                r.n_slices,
+                r.slice_spacing_mm,
+                r.center_z_mm,
+                (r.z_min_mm, r.z_max_mm),
+                lidc["volume_size"],
+                setting,
+            )
+            for r in nodules.itertuples()
+        ]
+    )
+    for name, mask in (
+        ("training", (nodules["split"] == "train") & nodules["curated"]),
+        ("curated test", (nodules["split"] == "test") & nodules["curated"]),
+    ):
         chosen = counts[mask.to_numpy()]
-        print(f"patch_slices={setting}: {name} nodules {len(chosen)}, patches {chosen.sum()} "
-              f"(per nodule median {np.median(chosen):.0f}, max {chosen.max()})")
+        print(
+            f"patch_slices={setting}: {name} nodules {len(chosen)}, patches {chosen.sum()} "
+            f"(per nodule median {np.median(chosen):.0f}, max {chosen.max()})"
+        )

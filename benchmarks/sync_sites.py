@@ -55,13 +55,23 @@ def main() -> None:
         warnings.showwarning = record
         torch.cuda.set_sync_debug_mode("warn")
         try:
-            train(images, vectors, args.variant, Path(scratch) / "run", settings, device="cuda", progress=False,
-                  after_step=after_step)
+            train(
+                images,
+                vectors,
+                args.variant,
+                Path(scratch) / "run",
+                settings,
+                device="cuda",
+                progress=False,
+                after_step=after_step,
+            )
         finally:
             torch.cuda.set_sync_debug_mode(0)
     total = sum(sites.values())
-    print(f"{args.variant} on {args.dataset}-shaped data, paper preset settings: {total / args.steps:.1f} "
-          f"synchronizations per step over {args.steps} steps")
+    print(
+        f"{args.variant} on {args.dataset}-shaped data, paper preset settings: {total / args.steps:.1f} "
+        f"synchronizations per step over {args.steps} steps"
+    )
     for chain, count in sites.most_common():
         print(f"{count / args.steps:6.1f}/step  {chain}")
 

@@ -61,10 +61,27 @@ def main() -> None:
         variant = get_variant(name)
         for label, (channels, t_dim) in IMAGE_TYPES.items():
             torch.manual_seed(0)
-            model, opt_g, opt_d = build(name, channels, t_dim, TrainSettings(
-                steps=1, batch_size=args.batch, width=args.width, z_dim=32, c_dim=32, lr=2e-4, beta1=0.5,
-                checkpoint_every=1, augment=False, kl_reduction="mean", loss_readback_every=1, fused_adam=False,
-                compile_mode="eager", seed=0))
+            model, opt_g, opt_d = build(
+                name,
+                channels,
+                t_dim,
+                TrainSettings(
+                    steps=1,
+                    batch_size=args.batch,
+                    width=args.width,
+                    z_dim=32,
+                    c_dim=32,
+                    lr=2e-4,
+                    beta1=0.5,
+                    checkpoint_every=1,
+                    augment=False,
+                    kl_reduction="mean",
+                    loss_readback_every=1,
+                    fused_adam=False,
+                    compile_mode="eager",
+                    seed=0,
+                ),
+            )
             x = torch.randn(args.batch, channels, 64, 64).tanh()
             t = torch.eye(t_dim)[torch.randint(0, t_dim, (args.batch,))]
             noise = torch.Generator().manual_seed(0)
@@ -78,8 +95,11 @@ def main() -> None:
                 one_step(model, opt_g, opt_d, x, t, noise, self_reg)
                 best = min(best, time.perf_counter() - start)
             images = args.batch * (2 if self_reg else 1)
-            print(f"{name:20s} {label:24s} {best:8.2f} {images / best:8.1f} {flops / 1e9:8.1f} {100 * flops / best / peak:6.1f}%",
-                  flush=True)
+            print(
+                f"{name:20s} {label:24s} {best:8.2f} {images / best:8.1f} {flops / 1e9:8.1f} "
+                f"{100 * flops / best / peak:6.1f}%",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -90,8 +90,16 @@ def step_time(images, vectors, variant, settings, device, warmup, steps, scratch
 
     barrier.wait()  # k runs time their steps side by side
     # One step more: the final checkpoint and files come after the timed steps.
-    train(images, vectors, variant, Path(tempfile.mkdtemp(dir=scratch)), replace(settings, steps=warmup + steps + 1),
-          device=device, progress=False, after_step=mark)
+    train(
+        images,
+        vectors,
+        variant,
+        Path(tempfile.mkdtemp(dir=scratch)),
+        replace(settings, steps=warmup + steps + 1),
+        device=device,
+        progress=False,
+        after_step=mark,
+    )
     return (marks[warmup + steps] - marks[warmup]) / steps
 
 
@@ -116,8 +124,10 @@ def measure(jobs, settings_by_mode, device, warmup, steps, k) -> pd.DataFrame:
     """Every job's step time with k runs at once (k processes), one row per job and process."""
     context = mp.get_context("spawn")  # CUDA in forked children does not work
     barrier, results = context.Barrier(k), context.Queue()
-    processes = [context.Process(target=worker, args=(jobs, settings_by_mode, device, warmup, steps, barrier,
-                                                        results, rank, k)) for rank in range(k)]
+    processes = [
+        context.Process(target=worker, args=(jobs, settings_by_mode, device, warmup, steps, barrier, results, rank, k))
+        for rank in range(k)
+    ]
     for process in processes:
         process.start()
     rows = [results.get() for _ in range(len(jobs) * k)]
@@ -139,16 +149,26 @@ def compare_curves(variant, dataset, settings_by_mode, device, steps, tolerance)
     images, vectors = fake_patches(channels, t_dim)
     curves = {}
     with tempfile.TemporaryDirectory() as scratch:
-        runs = {mode: (images, vectors, variant, Path(scratch) / mode, replace(settings_by_mode[mode], steps=steps,
-                                                                               seed=0), device)
-                for mode in ("before", "after")}
+        runs = {
+            mode: (
+                images,
+                vectors,
+                variant,
+                Path(scratch) / mode,
+                replace(settings_by_mode[mode], steps=steps, seed=0),
+                device,
+            )
+            for mode in ("before", "after")
+        }
         # Side by side, one process each: on a GPU neither waits for the other's kernels much.
         with mp.get_context("spawn").Pool(len(runs)) as pool:
             pool.starmap(curve_run, runs.values())
         for mode, run in runs.items():
-            curves[mode] = pd.read_csv(run[3] / "losses.csv").set_index("step").iloc[steps // 2:]
-    print(f"\nloss curves of {variant} on {dataset}-shaped data, steps {steps // 2 + 1}-{steps}, same seed "
-          f"(tolerance: |mean after - mean before| <= {tolerance} x before's 5-95 % range)")
+            curves[mode] = pd.read_csv(run[3] / "losses.csv").set_index("step").iloc[steps // 2 :]
+    print(
+        f"\nloss curves of {variant} on {dataset}-shaped data, steps {steps // 2 + 1}-{steps}, same seed "
+        f"(tolerance: |mean after - mean before| <= {tolerance} x before's 5-95 % range)"
+    )
     print(f"{'term':16s} {'before':>9s} {'after':>9s} {'range':>9s} {'ok':>4s}")
     passed = True
     for term in curves["before"].columns:
@@ -179,8 +199,10 @@ def projection(table: pd.DataFrame, paper: dict, variants: list[str], datasets: 
         lines.append(f"  {mode:7s} k={k}: {seconds * paper['steps'] * len(paper['seeds']) / k / 3600:10.2f} h")
     missing = sorted(set(paper["variants"]) - set(variants)) + sorted(set(paper["datasets"]) - set(datasets))
     if missing:
-        lines.append(f"  (not timed: {', '.join(missing)}; a data set not timed counts as the variant's mean over "
-                     f"those timed, a variant not timed as the mean of all timed)")
+        lines.append(
+            f"  (not timed: {', '.join(missing)}; a data set not timed counts as the variant's mean over "
+            f"those timed, a variant not timed as the mean of all timed)"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -209,16 +231,19 @@ def main() -> None:
     for name in variants:
         get_variant(name)
     base = train_settings(paper_config(), seed=0)
-    base = replace(base, batch_size=args.batch or base.batch_size, width=args.width or base.width,
-                   checkpoint_every=10**9)  # the final step's checkpoint only, after the timed steps
+    base = replace(
+        base, batch_size=args.batch or base.batch_size, width=args.width or base.width, checkpoint_every=10**9
+    )  # the final step's checkpoint only, after the timed steps
     after = replace(base, compile_mode=args.compile_mode or base.compile_mode)
     settings_by_mode = {"before": replace(base, **EAGER_SPEED_SETTINGS), "after": after}
     levels = [int(k) for k in args.concurrency.split(",")]
     runs = len(paper["seeds"]) * len(paper["datasets"]) * len(paper["variants"])
     name = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "CPU (figures are not GPU figures)"
     print(f"torch {torch.__version__}, device {args.device}: {name}")
-    print(f"paper preset: {runs} runs ({len(paper['datasets'])} datasets x {len(paper['variants'])} variants x "
-          f"{len(paper['seeds'])} seeds) of {paper['steps']} steps; timed at batch {base.batch_size}, width {base.width}")
+    print(
+        f"paper preset: {runs} runs ({len(paper['datasets'])} datasets x {len(paper['variants'])} variants x "
+        f"{len(paper['seeds'])} seeds) of {paper['steps']} steps; timed at batch {base.batch_size}, width {base.width}"
+    )
     speed = {k: getattr(after, k) for k in EAGER_SPEED_SETTINGS}
     print(f"before: {dict(EAGER_SPEED_SETTINGS)}\nafter:  {speed}")
     print(f"step time: {args.steps} steps after {args.warmup}, the real training loop\n")
@@ -235,15 +260,19 @@ def main() -> None:
         tables.append(table)
         print(f"{'mode':7s} {'k':>2s} {'variant':20s} {'dataset':9s} {'step ms':>9s} {'img/s (k runs)':>15s}")
         for row in table.sort_values(["variant", "dataset", "mode"], ascending=[True, True, False]).itertuples():
-            print(f"{row.mode:7s} {row.k:2d} {row.variant:20s} {row.dataset:9s} {row.step_s * 1e3:9.1f} "
-                  f"{row.images_per_s:15.1f}", flush=True)
+            print(
+                f"{row.mode:7s} {row.k:2d} {row.variant:20s} {row.dataset:9s} {row.step_s * 1e3:9.1f} "
+                f"{row.images_per_s:15.1f}",
+                flush=True,
+            )
         print(projection(pd.concat(tables, ignore_index=True), paper, variants, datasets, runs), flush=True)
         if args.csv:
             pd.concat(tables, ignore_index=True).to_csv(args.csv, index=False)
 
     if args.curve_steps:
-        compare_curves(args.curve_variant, datasets[0], settings_by_mode, args.device, args.curve_steps,
-                       args.curve_tolerance)
+        compare_curves(
+            args.curve_variant, datasets[0], settings_by_mode, args.device, args.curve_steps, args.curve_tolerance
+        )
 
 
 if __name__ == "__main__":

@@ -54,26 +54,48 @@ def probed_items(dataset: str, patches_path: str | Path, max_items: int, seed: i
     return rows, groups
 
 
-def ground_truth_of_run(model: ModelFamily, dataset: str, patches_path: str | Path, factors: pd.DataFrame,
-                        settings: AuditSettings, seed: int = 0, batch_size: int = 250, device="cpu") -> dict:
+def ground_truth_of_run(
+    model: ModelFamily,
+    dataset: str,
+    patches_path: str | Path,
+    factors: pd.DataFrame,
+    settings: AuditSettings,
+    seed: int = 0,
+    batch_size: int = 250,
+    device="cpu",
+) -> dict:
     """Probe scores (factor x code) and their separation for one run; None scores for one-code models."""
     if not model.variant.two_codes:
-        return {"two_codes": False, "items": 0, "scores": [], "separation": None, "informativeness": None,
-                "leakage": None}
+        return {
+            "two_codes": False,
+            "items": 0,
+            "scores": [],
+            "separation": None,
+            "informativeness": None,
+            "leakage": None,
+        }
     rows, groups = probed_items(dataset, patches_path, settings.max_items, seed)
     with np.load(patches_path) as data:
         images = centre_crop(data["images"][rows]).astype(np.float32)
     z, c = codes(model.to(device).eval(), images, batch_size, device)
     table = factors.set_index("row").loc[rows]
-    matrix = ground_truth.probe_matrix({"style": z, "content": c}, table, FACTORS[dataset], groups,
-                                       settings.probe, settings.folds, seed)
-    return {"two_codes": True, "items": int(len(rows)), "groups": int(len(np.unique(groups))),
-            "probe": settings.probe, "folds": settings.folds,
-            "scores": matrix.to_dict(orient="records"), **ground_truth.separation(matrix)}
+    matrix = ground_truth.probe_matrix(
+        {"style": z, "content": c}, table, FACTORS[dataset], groups, settings.probe, settings.folds, seed
+    )
+    return {
+        "two_codes": True,
+        "items": int(len(rows)),
+        "groups": int(len(np.unique(groups))),
+        "probe": settings.probe,
+        "folds": settings.folds,
+        "scores": matrix.to_dict(orient="records"),
+        **ground_truth.separation(matrix),
+    }
 
 
-def generated_for_evaluation(model: ModelFamily, data: EvaluationData, settings: EvaluationSettings,
-                             device="cpu") -> np.ndarray:
+def generated_for_evaluation(
+    model: ModelFamily, data: EvaluationData, settings: EvaluationSettings, device="cpu"
+) -> np.ndarray:
     """The generated images of :func:`drai.evaluation.evaluate_run`: the same draws, the same images."""
     rng = np.random.default_rng(settings.seed)
     picks = rng.integers(0, len(data.test.labels), settings.samples)
@@ -93,20 +115,29 @@ def evaluator_features(evaluator_path: str | Path, device="cpu"):
 
 def reference_images(data: EvaluationData) -> tuple[np.ndarray, np.ndarray]:
     """The model's training images (HAM10000: with their flipped copies, which it trained on too) and test images."""
-    return (np.ascontiguousarray(centre_crop(data.train.images), dtype=np.float32),
-            np.ascontiguousarray(centre_crop(data.test.images), dtype=np.float32))
+    return (
+        np.ascontiguousarray(centre_crop(data.train.images), dtype=np.float32),
+        np.ascontiguousarray(centre_crop(data.test.images), dtype=np.float32),
+    )
 
 
 def reference_features(data: EvaluationData, features, batch_size: int = 250) -> dict[str, np.ndarray]:
     """The evaluator's features of the training and test images: the same for every run of a dataset."""
     train, test = reference_images(data)
-    return {"train": memorization.embed(features, train, batch_size),
-            "test": memorization.embed(features, test, batch_size)}
+    return {
+        "train": memorization.embed(features, train, batch_size),
+        "test": memorization.embed(features, test, batch_size),
+    }
 
 
-def memorization_of_run(generated: np.ndarray, data: EvaluationData, features, settings: AuditSettings,
-                        batch_size: int = 250, reference: dict[str, np.ndarray] | None = None,
-                        ) -> tuple[dict, dict[str, np.ndarray]]:
+def memorization_of_run(
+    generated: np.ndarray,
+    data: EvaluationData,
+    features,
+    settings: AuditSettings,
+    batch_size: int = 250,
+    reference: dict[str, np.ndarray] | None = None,
+) -> tuple[dict, dict[str, np.ndarray]]:
     """The memorization audit of one run's generated images against the model's own training images.
 
     ``reference``: :func:`reference_features`, when computed already. Returns
@@ -115,8 +146,9 @@ def memorization_of_run(generated: np.ndarray, data: EvaluationData, features, s
     """
     train, test = reference_images(data)
     reference = reference or {}
-    summary, nearest = memorization.audit(generated, train, test, features, settings.flag_share, batch_size,
-                                          reference.get("train"), reference.get("test"))
+    summary, nearest = memorization.audit(
+        generated, train, test, features, settings.flag_share, batch_size, reference.get("train"), reference.get("test")
+    )
     summary.update(generated=int(len(generated)), train=int(len(train)), test=int(len(test)))
     pairs = {}
     for space in ("features", "pixels"):
@@ -149,8 +181,11 @@ def rank_agreement(records: list[dict]) -> dict[str, dict]:
 
     out = {}
     for dataset in dict.fromkeys(r["dataset"] for r in records):
-        pairs = [(r["cifc"], r["separation"]) for r in records
-                 if r["dataset"] == dataset and r.get("cifc") is not None and r.get("separation") is not None]
+        pairs = [
+            (r["cifc"], r["separation"])
+            for r in records
+            if r["dataset"] == dataset and r.get("cifc") is not None and r.get("separation") is not None
+        ]
         if len(pairs) < 3:
             out[dataset] = {"rho": None, "p": None, "runs": len(pairs)}
             continue
@@ -175,25 +210,33 @@ def ground_truth_table(records: list[dict], variants: list[str], skipped: dict[s
             if dataset in skipped or not any(r["dataset"] == dataset for r in records):
                 continue
             name = DATASET_NAMES[dataset]
-            for key, label in (("separation", "separation"), ("informativeness", "informativeness"),
-                               ("leakage", "leakage"), ("cifc", "CIFC")):
+            for key, label in (
+                ("separation", "separation"),
+                ("informativeness", "informativeness"),
+                ("leakage", "leakage"),
+                ("cifc", "CIFC"),
+            ):
                 row[f"{name} {label}"] = _cell([r.get(key) for r in runs])
         rows.append(row)
     frame = pd.DataFrame(rows)
     agreement = rank_agreement(records)
-    parts = [f"{NOT_IN_PAPER} Disentanglement against the known factors of the embedded synthetic data: per "
-             "factor a cross-validated probe from the style and from the content code (R² or chance-adjusted "
-             "balanced accuracy); separation = score from the code that should hold the factor minus the "
-             "score from the other (after MIG), averaged over style and content factors; informativeness and "
-             "leakage = the two scores alone (after DCI). Mean ± std over seeds; one-code models: —."]
+    parts = [
+        f"{NOT_IN_PAPER} Disentanglement against the known factors of the embedded synthetic data: per "
+        "factor a cross-validated probe from the style and from the content code (R² or chance-adjusted "
+        "balanced accuracy); separation = score from the code that should hold the factor minus the "
+        "score from the other (after MIG), averaged over style and content factors; informativeness and "
+        "leakage = the two scores alone (after DCI). Mean ± std over seeds; one-code models: —."
+    ]
     for dataset, result in agreement.items():
         name = DATASET_NAMES[dataset]
         if result["rho"] is None:
             parts.append(f"{name}: Spearman's rho of -CIFC against the separation not defined ({result['runs']} runs).")
         else:
-            parts.append(f"{name}: Spearman's rho of -CIFC against the separation over {result['runs']} runs "
-                         f"(models x seeds) = {result['rho']:.2f} (p = {result['p']:.2g}); > 0: CIFC ranks as the "
-                         "ground truth does.")
+            parts.append(
+                f"{name}: Spearman's rho of -CIFC against the separation over {result['runs']} runs "
+                f"(models x seeds) = {result['rho']:.2f} (p = {result['p']:.2g}); > 0: CIFC ranks as the "
+                "ground truth does."
+            )
     parts += [f"{DATASET_NAMES[d]}: {why}" for d, why in skipped.items()]
     return frame, " ".join(parts)
 
@@ -214,13 +257,15 @@ def memorization_table(records: list[dict], variants: list[str]) -> tuple[pd.Dat
             row[f"{name} flagged"] = f"{sum(r['flagged'] for r in runs)}/{len(runs)}" if runs else "—"
         rows.append(row)
     flag = records[0]["flag_share"] if records else None
-    caption = (f"{NOT_IN_PAPER} Memorization audit: for each generated image its nearest training image, and "
-               "for each real test image its nearest training image, in the evaluator's features and in pixels. "
-               "median ratio = median generated-to-train over median test-to-train distance (well below 1: "
-               "generated images are nearer the training images than unseen real ones); share < p1 = share of "
-               "generated images at most as far from a training image as the 1st percentile of test-to-train "
-               "distances (about 0.01 without copying). Flagged: runs whose share exceeds "
-               f"{flag} in either space. Mean ± std over seeds.")
+    caption = (
+        f"{NOT_IN_PAPER} Memorization audit: for each generated image its nearest training image, and "
+        "for each real test image its nearest training image, in the evaluator's features and in pixels. "
+        "median ratio = median generated-to-train over median test-to-train distance (well below 1: "
+        "generated images are nearer the training images than unseen real ones); share < p1 = share of "
+        "generated images at most as far from a training image as the 1st percentile of test-to-train "
+        "distances (about 0.01 without copying). Flagged: runs whose share exceeds "
+        f"{flag} in either space. Mean ± std over seeds."
+    )
     return frame_or_empty(rows), caption
 
 
@@ -262,8 +307,9 @@ def ground_truth_figure(panels: dict[str, dict[str, list[dict]]], skipped: dict[
 
     datasets = [d for d in DATASET_NAMES if d in panels or d in skipped]
     columns = max([len(p) for p in panels.values()] + [1])
-    fig, axes = plt.subplots(len(datasets) or 1, columns, figsize=(2.1 * columns + 1, 4.2 * max(len(datasets), 1)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(datasets) or 1, columns, figsize=(2.1 * columns + 1, 4.2 * max(len(datasets), 1)), squeeze=False
+    )
     for i, dataset in enumerate(datasets):
         models = panels.get(dataset, {})
         for j in range(columns):
@@ -278,14 +324,24 @@ def ground_truth_figure(panels: dict[str, dict[str, list[dict]]], skipped: dict[
             values = frame[list(ground_truth.CODES)].astype(float).to_numpy()
             ax.imshow(np.nan_to_num(values, nan=0.0), cmap="viridis", vmin=0, vmax=1, aspect="auto")
             for (r, c), v in np.ndenumerate(values):
-                ax.text(c, r, "—" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=6,
-                        color="white" if not np.isnan(v) and v < 0.6 else "black")
+                ax.text(
+                    c,
+                    r,
+                    "—" if np.isnan(v) else f"{v:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if not np.isnan(v) and v < 0.6 else "black",
+                )
             ax.set_xticks(range(len(ground_truth.CODES)), ground_truth.CODES, fontsize=7)
             labels = [f"{f} ({g[0]})" for f, g in zip(frame["factor"], frame["group"])]
             ax.set_yticks(range(len(labels)), labels if j == 0 else [""] * len(labels), fontsize=6)
             ax.set_title(f"{DATASET_NAMES[dataset]} {model}", fontsize=8)
-    fig.suptitle(f"{NOT_IN_PAPER} Probe scores of each known factor (s: style, c: content factor) from the style "
-                 "and content codes (R² or chance-adjusted balanced accuracy)", fontsize=9)
+    fig.suptitle(
+        f"{NOT_IN_PAPER} Probe scores of each known factor (s: style, c: content factor) from the style "
+        "and content codes (R² or chance-adjusted balanced accuracy)",
+        fontsize=9,
+    )
     fig.tight_layout()
     save_figure(fig, output, dpi=110)
     plt.close(fig)
@@ -302,8 +358,9 @@ def memorization_figure(pairs: dict[str, dict[str, np.ndarray]], model: str, out
 
     blocks = [(d, s) for d in pairs for s in ("features", "pixels")]
     columns = max([len(pairs[d][f"{s}_distance"]) for d, s in blocks] + [1])
-    fig, axes = plt.subplots(2 * max(len(blocks), 1), columns, figsize=(1.3 * columns, 2.8 * max(len(blocks), 1)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        2 * max(len(blocks), 1), columns, figsize=(1.3 * columns, 2.8 * max(len(blocks), 1)), squeeze=False
+    )
     for b, (dataset, space) in enumerate(blocks):
         data = pairs[dataset]
         for j in range(columns):
@@ -324,4 +381,3 @@ def memorization_figure(pairs: dict[str, dict[str, np.ndarray]], model: str, out
     fig.tight_layout()
     save_figure(fig, output, dpi=110)
     plt.close(fig)
-

@@ -1,15 +1,15 @@
 """``drai``: use trained models beyond the reproduction.
 
-    drai variants                      list the model variants
-    drai card VARIANT                  a variant's model card (its losses)
-    drai sample MODEL --data P --index I [-n 8] -o out.png
-        images for the conditioning vector of patch I (shown first), style sampled
-    drai sample MODEL --vector 0,1,0,... [-n 8] -o out.png
-    drai hybrid MODEL --data P --content I --style J -o out.png
-        content of I with the style of J, both ways of Section II-F:
-        content from I's conditioning vector, and content inferred from image I
-    drai neighbours MODEL --data P --query I [--by style|content] [-k 5] [-o out.png]
-        nearest patches to I by style or content code (mean absolute error)
+drai variants                      list the model variants
+drai card VARIANT                  a variant's model card (its losses)
+drai sample MODEL --data P --index I [-n 8] -o out.png
+    images for the conditioning vector of patch I (shown first), style sampled
+drai sample MODEL --vector 0,1,0,... [-n 8] -o out.png
+drai hybrid MODEL --data P --content I --style J -o out.png
+    content of I with the style of J, both ways of Section II-F:
+    content from I's conditioning vector, and content inferred from image I
+drai neighbours MODEL --data P --query I [--by style|content] [-k 5] [-o out.png]
+    nearest patches to I by style or content code (mean absolute error)
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ def _load_patches(path: str) -> tuple[np.ndarray, np.ndarray]:
     """The centre 64x64 crops and vectors of the rows the models are conditioned on (``modelled``)."""
     with np.load(path) as data:
         keep = data["modelled"] if "modelled" in data.files else slice(None)
-        return (centre_crop(data["images"][keep]).astype(np.float32),
-                data["vectors"][keep].astype(np.float32))
+        return (centre_crop(data["images"][keep]).astype(np.float32), data["vectors"][keep].astype(np.float32))
 
 
 def _to_uint8(images: torch.Tensor | np.ndarray) -> list[np.ndarray]:
@@ -44,11 +43,13 @@ def save_grid(rows: list[list[np.ndarray]], path: str, pad: int = 2) -> None:
     size = rows[0][0].shape[0]
     columns = max(len(r) for r in rows)
     rgb = rows[0][0].ndim == 3
-    canvas = np.full((len(rows) * (size + pad) + pad, columns * (size + pad) + pad) + ((3,) if rgb else ()), 255, np.uint8)
+    canvas = np.full(
+        (len(rows) * (size + pad) + pad, columns * (size + pad) + pad) + ((3,) if rgb else ()), 255, np.uint8
+    )
     for i, row in enumerate(rows):
         for j, image in enumerate(row):
             y, x = pad + i * (size + pad), pad + j * (size + pad)
-            canvas[y:y + size, x:x + size] = image
+            canvas[y : y + size, x : x + size] = image
     Image.fromarray(canvas).save(path)
 
 
@@ -66,8 +67,8 @@ def cmd_sample(args) -> None:
         t = torch.tensor([[float(v) for v in args.vector.split(",")]])
     else:
         images, vectors = _load_patches(args.data)
-        t = torch.from_numpy(vectors[args.index: args.index + 1])
-        reference = _to_uint8(images[args.index: args.index + 1])
+        t = torch.from_numpy(vectors[args.index : args.index + 1])
+        reference = _to_uint8(images[args.index : args.index + 1])
     if t.shape[1] != model.shape.t_dim:
         sys.exit(f"drai sample: the vector has {t.shape[1]} values, the model takes {model.shape.t_dim}")
     noise = torch.Generator().manual_seed(args.seed)
@@ -83,12 +84,15 @@ def cmd_hybrid(args) -> None:
     images, vectors = _load_patches(args.data)
     x = torch.from_numpy(images[[args.content, args.style]])
     z, c = model.infer(x)
-    from_vector = model.generate(z[1:2], model.content_of(torch.from_numpy(vectors[args.content: args.content + 1])))
+    from_vector = model.generate(z[1:2], model.content_of(torch.from_numpy(vectors[args.content : args.content + 1])))
     row = _to_uint8(x) + _to_uint8(from_vector)
     if c is not None:
         row += _to_uint8(model.generate(z[1:2], c[0:1]))
     save_grid([row], args.output)
-    print(f"wrote {args.output}: content, style, hybrid from t" + (", hybrid from the content image" if c is not None else ""))
+    print(
+        f"wrote {args.output}: content, style, hybrid from t"
+        + (", hybrid from the content image" if c is not None else "")
+    )
 
 
 @torch.no_grad()
@@ -97,7 +101,7 @@ def cmd_neighbours(args) -> None:
     images, _ = _load_patches(args.data)
     codes = []
     for start in range(0, len(images), 256):
-        z, c = model.infer(torch.from_numpy(images[start:start + 256]))
+        z, c = model.infer(torch.from_numpy(images[start : start + 256]))
         codes.append(z if args.by == "style" or c is None else c)
     codes = torch.cat(codes)
     distance = (codes - codes[args.query]).abs().mean(dim=1)

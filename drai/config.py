@@ -72,18 +72,24 @@ def _relation_errors(resolved: dict) -> list[str]:
     for section in ("lidc", "ham10000"):
         stored, output = resolved[section]["stored_size"], resolved[section]["output_size"]
         if stored < output or (stored - output) % 2:
-            errors.append(f"config key {section}.stored_size: must be at least {section}.output_size ({output}) "
-                          f"and differ from it by an even number, got {stored}")
+            errors.append(
+                f"config key {section}.stored_size: must be at least {section}.output_size ({output}) "
+                f"and differ from it by an even number, got {stored}"
+            )
     if not lidc["hu_window"][0] < lidc["hu_window"][1]:
         errors.append(f"config key lidc.hu_window: must be increasing, got {lidc['hu_window']}")
     if lidc["patch_size"] > lidc["volume_size"]:
-        errors.append(f"config key lidc.patch_size: {lidc['patch_size']} voxels do not fit in the "
-                      f"lidc.volume_size of {lidc['volume_size']} voxels")
+        errors.append(
+            f"config key lidc.patch_size: {lidc['patch_size']} voxels do not fit in the "
+            f"lidc.volume_size of {lidc['volume_size']} voxels"
+        )
     for section in ("lidc", "ham10000"):
         size = resolved[section]["output_size"]
         if size != NETWORK_IMAGE_SIZE:
-            errors.append(f"config key {section}.output_size: the networks take "
-                          f"{NETWORK_IMAGE_SIZE}x{NETWORK_IMAGE_SIZE} images, got {size}")
+            errors.append(
+                f"config key {section}.output_size: the networks take "
+                f"{NETWORK_IMAGE_SIZE}x{NETWORK_IMAGE_SIZE} images, got {size}"
+            )
     stray = sorted(set(ham["augment_classes"]) - set(ham["classes"]))
     if stray:
         errors.append(f"config key ham10000.augment_classes: {stray} not among ham10000.classes")
@@ -134,7 +140,9 @@ def coerce_command_line_values(value, schema: dict, root: dict):
         return parsed if isinstance(parsed, wanted) else value
     if isinstance(value, dict):
         properties = {k: v for b in branches for k, v in b.get("properties", {}).items()}
-        extra = next((b["additionalProperties"] for b in branches if isinstance(b.get("additionalProperties"), dict)), {})
+        extra = next(
+            (b["additionalProperties"] for b in branches if isinstance(b.get("additionalProperties"), dict)), {}
+        )
         return {k: coerce_command_line_values(v, properties.get(k, extra), root) for k, v in value.items()}
     if isinstance(value, list):
         items = next((b["items"] for b in branches if isinstance(b.get("items"), dict)), {})

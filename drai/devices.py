@@ -98,8 +98,11 @@ def claim_device(
         pass
     names = _lock_names(count)
     order = [*range(1, slots), 0]  # extra slots first, the GPU's own lock last
-    candidates = [(index, lock_dir / (f"gpu-{name}.lock" if slot == 0 else f"gpu-{name}.slot-{slot}.lock"))
-                  for slot in order for index, name in enumerate(names)]
+    candidates = [
+        (index, lock_dir / (f"gpu-{name}.lock" if slot == 0 else f"gpu-{name}.slot-{slot}.lock"))
+        for slot in order
+        for index, name in enumerate(names)
+    ]
     waiting = False
     while True:
         for index, path in candidates:

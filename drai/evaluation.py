@@ -38,6 +38,7 @@ from drai.models.family import ModelFamily
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class LabelledSplit:
     images: np.ndarray  # (N, C, 64, 64) float32 in [-1, 1]: the centre crops of the stored patches
@@ -120,22 +121,24 @@ def generate_from_vectors(
     t_all = torch.as_tensor(vectors, dtype=torch.float32)
     out = []
     for start in range(0, len(vectors), batch_size):
-        z = z_all[start:start + batch_size].to(device)
-        c = model.content_of(t_all[start:start + batch_size].to(device))
+        z = z_all[start : start + batch_size].to(device)
+        c = model.content_of(t_all[start : start + batch_size].to(device))
         out.append(model.generate(z, c).float().cpu())
     return torch.cat(out).numpy()
 
 
 @torch.no_grad()
-def codes(model: ModelFamily, images: np.ndarray, batch_size: int = 250,
-          device="cpu") -> tuple[np.ndarray, np.ndarray | None]:
+def codes(
+    model: ModelFamily, images: np.ndarray, batch_size: int = 250, device="cpu"
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Style and content codes (posterior means) of images; content is None for one-code models."""
     if len(images) == 0:
         return np.zeros((0, model.shape.z_dim), np.float32), (
-            np.zeros((0, model.shape.c_dim), np.float32) if model.variant.two_codes else None)
+            np.zeros((0, model.shape.c_dim), np.float32) if model.variant.two_codes else None
+        )
     styles, contents = [], []
     for start in range(0, len(images), batch_size):
-        z, c = model.infer(torch.as_tensor(images[start:start + batch_size], dtype=torch.float32, device=device))
+        z, c = model.infer(torch.as_tensor(images[start : start + batch_size], dtype=torch.float32, device=device))
         styles.append(z.float().cpu())
         if c is not None:
             contents.append(c.float().cpu())
@@ -159,8 +162,12 @@ def lidc_retrieval_sets(patches_path: str | Path) -> dict[str, np.ndarray]:
             out[f"{name}_vectors"] = data["vectors"][mask].astype(np.float32)
             out[f"{name}_attributes"] = attributes(data["vectors"][mask], data["sizes"][mask])
     if len(out["query_images"]) == 0 or len(out["search_images"]) == 0:
-        log.warning("%s: %d query and %d search nodules in the test split: no retrieval scores", patches_path,
-                    len(out["query_images"]), len(out["search_images"]))
+        log.warning(
+            "%s: %d query and %d search nodules in the test split: no retrieval scores",
+            patches_path,
+            len(out["query_images"]),
+            len(out["search_images"]),
+        )
     return out
 
 
@@ -169,11 +176,18 @@ def retrieval(sets: dict[str, np.ndarray], query_codes: np.ndarray, search_codes
     if len(query_codes) == 0 or len(search_codes) == 0:
         return {"disagreement_divergence": None, "label_overlap_pct": None}
     scores = retrieval_scores(
-        query_codes, search_codes, sets["query_attributes"], sets["search_attributes"],
-        sets["query_vectors"], sets["search_vectors"], n=top_n,
+        query_codes,
+        search_codes,
+        sets["query_attributes"],
+        sets["search_attributes"],
+        sets["query_vectors"],
+        sets["search_vectors"],
+        n=top_n,
     )
-    return {"disagreement_divergence": scores["disagreement_divergence"],
-            "label_overlap_pct": scores["label_overlap_percent"]}
+    return {
+        "disagreement_divergence": scores["disagreement_divergence"],
+        "label_overlap_pct": scores["label_overlap_percent"],
+    }
 
 
 def pixel_matched_retrieval(patches_path: str | Path, top_n: int = 3) -> dict:

@@ -65,17 +65,19 @@ def learning_check(trained: list[dict], untrained: list[dict], cgacc_margin: flo
             gains = sign * (a - b)
             margin = cgacc_margin if metric == "cgacc" else 0.0
             learned, low = _verdict(gains, margin)
-            row.update({
-                f"{metric}_trained": float(a.mean()) if len(a) else math.nan,
-                f"{metric}_trained_min": float(a.min()) if len(a) else math.nan,
-                f"{metric}_trained_max": float(a.max()) if len(a) else math.nan,
-                f"{metric}_untrained": float(b.mean()) if len(b) else math.nan,
-                f"{metric}_gain": float(gains.mean()) if len(gains) else math.nan,
-                f"{metric}_gain_sd": float(gains.std(ddof=1)) if len(gains) > 1 else math.nan,
-                f"{metric}_gain_low": low,
-                f"{metric}_margin": margin,
-                f"{metric}_better": learned,
-            })
+            row.update(
+                {
+                    f"{metric}_trained": float(a.mean()) if len(a) else math.nan,
+                    f"{metric}_trained_min": float(a.min()) if len(a) else math.nan,
+                    f"{metric}_trained_max": float(a.max()) if len(a) else math.nan,
+                    f"{metric}_untrained": float(b.mean()) if len(b) else math.nan,
+                    f"{metric}_gain": float(gains.mean()) if len(gains) else math.nan,
+                    f"{metric}_gain_sd": float(gains.std(ddof=1)) if len(gains) > 1 else math.nan,
+                    f"{metric}_gain_low": low,
+                    f"{metric}_margin": margin,
+                    f"{metric}_better": learned,
+                }
+            )
         row["pairs"] = len(pairs)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -94,17 +96,28 @@ def _gain(row, metric: str) -> str:
 
 def learning_markdown(frame: pd.DataFrame) -> str:
     margin = frame["cgacc_margin"].iloc[0] if len(frame) else math.nan
-    lines = ["Trained models against the same networks before training, paired by seed. Learned: with one seed, the "
-             f"FID gain (untrained minus trained) above 0 and the CGAcc gain above {margin:.2f}; with two or more, "
-             f"every seed's gain and the mean gain minus {SPREAD_FACTOR:g} standard deviations above those margins.",
-             "",
-             "| dataset | model | seeds | FID trained | FID untrained | FID gain (mean ± sd) | CGAcc trained | "
-             "CGAcc untrained | CGAcc gain (mean ± sd) | learned |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "Trained models against the same networks before training, paired by seed. Learned: with one seed, the "
+        f"FID gain (untrained minus trained) above 0 and the CGAcc gain above {margin:.2f}; with two or more, "
+        f"every seed's gain and the mean gain minus {SPREAD_FACTOR:g} standard deviations above those margins.",
+        "",
+        "| dataset | model | seeds | FID trained | FID untrained | FID gain (mean ± sd) | CGAcc trained | "
+        "CGAcc untrained | CGAcc gain (mean ± sd) | learned |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for _, r in frame.iterrows():
-        learned = "yes" if r["fid_better"] and r["cgacc_better"] else "FID only" if r["fid_better"] else \
-            "CGAcc only" if r["cgacc_better"] else "no"
-        lines.append(f"| {r['dataset']} | {r['method']} | {r['pairs']} | {_range(r, 'fid')} | "
-                     f"{r['fid_untrained']:.3f} | {_gain(r, 'fid')} | {_range(r, 'cgacc')} | "
-                     f"{r['cgacc_untrained']:.3f} | {_gain(r, 'cgacc')} | {learned} |")
+        learned = (
+            "yes"
+            if r["fid_better"] and r["cgacc_better"]
+            else "FID only"
+            if r["fid_better"]
+            else "CGAcc only"
+            if r["cgacc_better"]
+            else "no"
+        )
+        lines.append(
+            f"| {r['dataset']} | {r['method']} | {r['pairs']} | {_range(r, 'fid')} | "
+            f"{r['fid_untrained']:.3f} | {_gain(r, 'fid')} | {_range(r, 'cgacc')} | "
+            f"{r['cgacc_untrained']:.3f} | {_gain(r, 'cgacc')} | {learned} |"
+        )
     return "\n".join(lines) + "\n"

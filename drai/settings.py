@@ -75,8 +75,9 @@ def series_settings(config: dict) -> SeriesSettings:
     if lidc["source"] != "synthetic":
         return SeriesSettings(source=lidc["source"], root=lidc["series_dir"], synthetic=None)
     # Synthetic series get a folder of their own: series_dir is for real data only.
-    synthetic = SyntheticSettings(matrix=lidc["synthetic_matrix"],
-                                  slice_spacing_mm=lidc["synthetic_slice_spacing_mm"], seed=lidc["seed"])
+    synthetic = SyntheticSettings(
+        matrix=lidc["synthetic_matrix"], slice_spacing_mm=lidc["synthetic_slice_spacing_mm"], seed=lidc["seed"]
+    )
     return SeriesSettings(source="synthetic", root=lidc["synthetic_dir"], synthetic=synthetic)
 
 
@@ -99,9 +100,13 @@ def raw_settings(config: dict) -> RawSettings:
     source = ham["source"]
     if source == "synthetic":
         # Synthetic images get a folder of their own: raw_dir is for real data only.
-        synthetic = SyntheticDermSettings(train_images=ham["synthetic_train_images"],
-                                          test_images=ham["synthetic_test_images"], width=ham["synthetic_width"],
-                                          height=ham["synthetic_height"], seed=ham["seed"])
+        synthetic = SyntheticDermSettings(
+            train_images=ham["synthetic_train_images"],
+            test_images=ham["synthetic_test_images"],
+            width=ham["synthetic_width"],
+            height=ham["synthetic_height"],
+            seed=ham["seed"],
+        )
         return RawSettings(source=source, root=ham["synthetic_dir"], medmnist_npz=None, synthetic=synthetic)
     if source == "medmnist":
         return RawSettings(source=source, root=None, medmnist_npz=ham["medmnist_npz"], synthetic=None)
@@ -111,9 +116,14 @@ def raw_settings(config: dict) -> RawSettings:
 def ham_patch_set_settings(config: dict) -> PatchSetSettings:
     """Rule ham10000_patches: modelled classes, augmentation, fallback split and the lesion patch."""
     ham = config["ham10000"]
-    return _pick(PatchSetSettings, ham, "ham10000", classes=tuple(ham["classes"]),
-                 augment_classes=tuple(ham["augment_classes"]),
-                 lesion=_pick(LesionPatchSettings, ham, "ham10000"))
+    return _pick(
+        PatchSetSettings,
+        ham,
+        "ham10000",
+        classes=tuple(ham["classes"]),
+        augment_classes=tuple(ham["augment_classes"]),
+        lesion=_pick(LesionPatchSettings, ham, "ham10000"),
+    )
 
 
 # Training and evaluation
@@ -128,22 +138,37 @@ def evaluator_settings(config: dict, dataset: str) -> EvaluatorSettings:
     """Rule train_evaluator: one dataset's evaluator (``evaluate.steps`` may be per dataset)."""
     evaluate = config["evaluate"]
     steps = evaluate["steps"][dataset] if isinstance(evaluate["steps"], dict) else evaluate["steps"]
-    return _pick(EvaluatorSettings, evaluate, "evaluate", steps=steps, weights=resolve_weights(evaluate),
-                 lidc_labels=evaluate["lidc_labels"] if dataset == "lidc" else None)
+    return _pick(
+        EvaluatorSettings,
+        evaluate,
+        "evaluate",
+        steps=steps,
+        weights=resolve_weights(evaluate),
+        lidc_labels=evaluate["lidc_labels"] if dataset == "lidc" else None,
+    )
 
 
 def evaluation_settings(config: dict, dataset: str) -> EvaluationSettings:
     """Rule run_metrics: the metrics of one run; its batch size is ``evaluate.batch_size_eval``."""
     evaluate = config["evaluate"]
-    return _pick(EvaluationSettings, evaluate, "evaluate", batch_size=evaluate["batch_size_eval"],
-                 lidc_labels=evaluate["lidc_labels"] if dataset == "lidc" else None)
+    return _pick(
+        EvaluationSettings,
+        evaluate,
+        "evaluate",
+        batch_size=evaluate["batch_size_eval"],
+        lidc_labels=evaluate["lidc_labels"] if dataset == "lidc" else None,
+    )
 
 
 def audit_settings(config: dict) -> AuditSettings:
     """Rule audit_run: the ground-truth probes and the memorization audit (section ``audit``)."""
     audit = config["audit"]
-    return AuditSettings(probe=audit["ground_truth_probe"], folds=audit["ground_truth_folds"],
-                         max_items=audit["ground_truth_max_items"], flag_share=audit["memorization_flag_share"])
+    return AuditSettings(
+        probe=audit["ground_truth_probe"],
+        folds=audit["ground_truth_folds"],
+        max_items=audit["ground_truth_max_items"],
+        flag_share=audit["memorization_flag_share"],
+    )
 
 
 # Params and transport
@@ -197,8 +222,12 @@ def transport(config: dict, section: str) -> dict:
 def lidc_download(config: dict) -> dict:
     """Keyword arguments of :func:`drai.data.lidc.prepare_series` that say how a missing series is fetched."""
     lidc = transport(config, "lidc")
-    return {"download": lidc["download"], "api_url": lidc["api_url"], "idc_endpoint_url": lidc["idc_endpoint_url"],
-            "download_options": {"retries": lidc["download_retries"], "timeout_s": lidc["download_timeout_s"]}}
+    return {
+        "download": lidc["download"],
+        "api_url": lidc["api_url"],
+        "idc_endpoint_url": lidc["idc_endpoint_url"],
+        "download_options": {"retries": lidc["download_retries"], "timeout_s": lidc["download_timeout_s"]},
+    }
 
 
 def ham_download(config: dict) -> dict | None:
@@ -206,5 +235,9 @@ def ham_download(config: dict) -> dict | None:
     ham = transport(config, "ham10000")
     if not ham["download"]:
         return None
-    return {"server": ham["server"], "doi": ham["doi"], "retries": ham["download_retries"],
-            "timeout_s": ham["download_timeout_s"]}
+    return {
+        "server": ham["server"],
+        "doi": ham["doi"],
+        "retries": ham["download_retries"],
+        "timeout_s": ham["download_timeout_s"],
+    }

@@ -22,12 +22,20 @@ PAPER_RESULTS = Path(__file__).resolve().parent / "paper_results.csv"
 PAPER_METHOD_NAMES = {"cAAVE": "cVAE", "D-cAAVE": "D-cVAE"}
 DATASETS = {"LIDC": "lidc", "HAM10000": "ham10000"}
 METRIC_KEYS = {
-    "FID": "fid", "IS": "is", "CGAcc": "cgacc", "CIFC": "cifc",
-    "disagreement_divergence": "disagreement_divergence", "label_overlap_pct": "label_overlap_pct",
+    "FID": "fid",
+    "IS": "is",
+    "CGAcc": "cgacc",
+    "CIFC": "cifc",
+    "disagreement_divergence": "disagreement_divergence",
+    "label_overlap_pct": "label_overlap_pct",
 }
 METRIC_LABELS = {
-    "FID": "FID (↓)", "IS": "IS (↑)", "CGAcc": "CGAcc (↑)", "CIFC": "CIFC (↓)",
-    "disagreement_divergence": "disagreement divergence (↓)", "label_overlap_pct": "label overlap % (↑)",
+    "FID": "FID (↓)",
+    "IS": "IS (↑)",
+    "CGAcc": "CGAcc (↑)",
+    "CIFC": "CIFC (↓)",
+    "disagreement_divergence": "disagreement divergence (↓)",
+    "label_overlap_pct": "label overlap % (↑)",
 }
 NUMERALS = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
 TITLES = {
@@ -49,11 +57,11 @@ NOT_IN_PAPER = " (not in the paper)"
 PAPER_NOTES = {
     1: "The paper prints cVAE and D-cVAE as cAAVE and D-cAAVE in this table.",
     2: "The paper prints cVAE and D-cVAE as cAAVE and D-cAAVE in this table. DRAI's published CGAcc is "
-       "0.630 in this table and 0.618 in the paper's Table VI; the paper column gives this table's value.",
+    "0.630 in this table and 0.618 in the paper's Table VI; the paper column gives this table's value.",
     3: "The paper calls this metric CIFIC in this table; it is the CIFC of Section III-C (eq. 19).",
     6: "The printed Table VI's header reads FID, IS, CGAcc, CIFC, but its 2nd and 3rd columns hold CGAcc "
-       "and IS (compare Table II): the paper column puts each published value under the metric it measures. "
-       "DRAI's published CGAcc is 0.618 in this table and 0.630 in Table II.",
+    "and IS (compare Table II): the paper column puts each published value under the metric it measures. "
+    "DRAI's published CGAcc is 0.618 in this table and 0.630 in Table II.",
 }
 
 
@@ -92,8 +100,15 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
     for record in records:
         for key, value in record["metrics"].items():
             if value is not None:
-                rows.append({"dataset": record["dataset"], "method": record["variant"], "seed": record.get("seed"),
-                             "metric": key, "value": float(value)})
+                rows.append(
+                    {
+                        "dataset": record["dataset"],
+                        "method": record["variant"],
+                        "seed": record.get("seed"),
+                        "metric": key,
+                        "value": float(value),
+                    }
+                )
     return pd.DataFrame(rows, columns=["dataset", "method", "seed", "metric", "value"])
 
 
@@ -120,15 +135,26 @@ def build_table(spec: TableSpec, records: list[dict], paper: pd.DataFrame | None
     rows = []
     for method in spec.methods:
         for dataset, metric in spec.columns:
-            values = ours[(ours["method"] == method) & (ours["dataset"] == dataset)
-                          & (ours["metric"] == METRIC_KEYS[metric])]["value"].to_numpy()
-            published = paper[(paper["table"] == numeral) & (paper["method"] == method)
-                              & (paper["dataset"] == dataset) & (paper["metric"] == metric)]
-            rows.append({
-                "table": numeral, "dataset": dataset, "method": method, "metric": metric, **summarize(values),
-                "paper_mean": float(published["mean"].iloc[0]) if len(published) else math.nan,
-                "paper_std": float(published["std"].iloc[0]) if len(published) else math.nan,
-            })
+            values = ours[
+                (ours["method"] == method) & (ours["dataset"] == dataset) & (ours["metric"] == METRIC_KEYS[metric])
+            ]["value"].to_numpy()
+            published = paper[
+                (paper["table"] == numeral)
+                & (paper["method"] == method)
+                & (paper["dataset"] == dataset)
+                & (paper["metric"] == metric)
+            ]
+            rows.append(
+                {
+                    "table": numeral,
+                    "dataset": dataset,
+                    "method": method,
+                    "metric": metric,
+                    **summarize(values),
+                    "paper_mean": float(published["mean"].iloc[0]) if len(published) else math.nan,
+                    "paper_std": float(published["std"].iloc[0]) if len(published) else math.nan,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -176,7 +202,9 @@ def _grid(spec: TableSpec, table: pd.DataFrame) -> tuple[list[str], list[list[st
     for method in spec.methods:
         line = [method + (NOT_IN_PAPER if method in EXTRA_METHODS.get(spec.number, ()) else "")]
         for dataset, metric in spec.columns:
-            row = table[(table["method"] == method) & (table["dataset"] == dataset) & (table["metric"] == metric)].iloc[0]
+            row = table[(table["method"] == method) & (table["dataset"] == dataset) & (table["metric"] == metric)].iloc[
+                0
+            ]
             line += [format_ours(row), format_interval(row), format_paper(row)]
         body.append(line)
     return header, body
@@ -187,7 +215,13 @@ def caption(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
     sources = context.get("data_sources", {})
     described = "; ".join(
         f"{'LIDC' if d == 'lidc' else 'HAM10000'}: "
-        + ("embedded synthetic data" if sources.get(d) == "synthetic" else f"real data ({sources[d]})" if d in sources else "not run")
+        + (
+            "embedded synthetic data"
+            if sources.get(d) == "synthetic"
+            else f"real data ({sources[d]})"
+            if d in sources
+            else "not run"
+        )
         for d in spec.datasets
     )
     seeds = int(table["n"].max()) if len(table) else 0
@@ -207,9 +241,11 @@ def caption(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
     if spec.number in PAPER_NOTES:
         parts.append(PAPER_NOTES[spec.number])
     if EXTRA_METHODS.get(spec.number):
-        parts.append(f"Rows marked{NOT_IN_PAPER} have no published values: DAI+twice is DAI trained twice per "
-                     "batch, on x and on a rotated or flipped T(x), without selfReg; it gets the updates and the "
-                     "transformed images of the selfReg models and tells their effect from selfReg's.")
+        parts.append(
+            f"Rows marked{NOT_IN_PAPER} have no published values: DAI+twice is DAI trained twice per "
+            "batch, on x and on a rotated or flipped T(x), without selfReg; it gets the updates and the "
+            "transformed images of the selfReg models and tells their effect from selfReg's."
+        )
     if any(m == "FID" for _, m in spec.columns):
         parts.append("FID's scale depends on the evaluator network: compare the ranking, not the values.")
     return " ".join(parts)
@@ -223,16 +259,31 @@ def to_markdown(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
 
 
 def _latex_escape(text: str) -> str:
-    return (text.replace("\\", r"\textbackslash{}").replace("%", r"\%").replace("&", r"\&").replace("_", r"\_")
-            .replace("#", r"\#").replace("↓", r"$\downarrow$").replace("↑", r"$\uparrow$").replace("—", "--")
-            .replace("±", r"$\pm$"))
+    return (
+        text.replace("\\", r"\textbackslash{}")
+        .replace("%", r"\%")
+        .replace("&", r"\&")
+        .replace("_", r"\_")
+        .replace("#", r"\#")
+        .replace("↓", r"$\downarrow$")
+        .replace("↑", r"$\uparrow$")
+        .replace("—", "--")
+        .replace("±", r"$\pm$")
+    )
 
 
 def to_latex(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
     header, body = _grid(spec, table)
-    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{_latex_escape(caption(spec, table, context))}}}",
-             rf"\label{{tab:drai-{spec.number}}}", r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\hline",
-             " & ".join(_latex_escape(h) for h in header) + r" \\", r"\hline"]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{_latex_escape(caption(spec, table, context))}}}",
+        rf"\label{{tab:drai-{spec.number}}}",
+        r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+        r"\hline",
+        " & ".join(_latex_escape(h) for h in header) + r" \\",
+        r"\hline",
+    ]
     lines += [" & ".join(_latex_escape(cell) for cell in line) + r" \\" for line in body]
     lines += [r"\hline", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"

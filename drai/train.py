@@ -90,8 +90,9 @@ EAGER_SPEED_SETTINGS = {"loss_readback_every": 1, "fused_adam": False, "compile_
 
 def run_meta(variant_name: str, channels: int, t_dim: int, settings: TrainSettings) -> dict:
     """What a checkpoint says about its run: enough to rebuild the model, and to tell other settings apart."""
-    described = {k: v for k, v in asdict(settings).items()
-                 if k not in EAGER_SPEED_SETTINGS or v != EAGER_SPEED_SETTINGS[k]}
+    described = {
+        k: v for k, v in asdict(settings).items() if k not in EAGER_SPEED_SETTINGS or v != EAGER_SPEED_SETTINGS[k]
+    }
     return {"variant": variant_name, "channels": int(channels), "t_dim": int(t_dim), "settings": described}
 
 
@@ -149,8 +150,9 @@ def set_aside(path: Path) -> Path:
     return aside
 
 
-def augment_indices(rng: np.random.Generator, batch: int, stored: int,
-                    size: int = MODEL_SIZE) -> tuple[np.ndarray, np.ndarray]:
+def augment_indices(
+    rng: np.random.Generator, batch: int, stored: int, size: int = MODEL_SIZE
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of a random ``size`` window of each stored patch, each axis flipped with probability 1/2.
 
     Section III-G: "random flipping and cropping". The window is a shift of
@@ -171,8 +173,19 @@ def crop_and_flip(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> to
     return x[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
 
 
-def train_step(model, opt_g, opt_d, x, t, noise, x_transformed, autocast, kl_reduction="mean",
-               losses_fn=training_losses, as_tensors: bool = False) -> dict:
+def train_step(
+    model,
+    opt_g,
+    opt_d,
+    x,
+    t,
+    noise,
+    x_transformed,
+    autocast,
+    kl_reduction="mean",
+    losses_fn=training_losses,
+    as_tensors: bool = False,
+) -> dict:
     """One simultaneous update of both sides; returns every term's value.
 
     ``as_tensors``: the values as detached tensors where they were computed,
@@ -362,8 +375,9 @@ def train(
             second = train_step(model, opt_g, opt_d, x_t, t, noise, x, autocast, kl, losses_fn, as_tensors=True)
             readback.add(step + 1, first, second)
         else:
-            readback.add(step + 1, train_step(model, opt_g, opt_d, x, t, noise, None, autocast, kl, losses_fn,
-                                              as_tensors=True))
+            readback.add(
+                step + 1, train_step(model, opt_g, opt_d, x, t, noise, None, autocast, kl, losses_fn, as_tensors=True)
+            )
         step += 1
         done_here += 1
         checkpoint_due = step % settings.checkpoint_every == 0 or step == settings.steps
@@ -395,8 +409,9 @@ def save_untrained(variant_name: str, channels: int, t_dim: int, settings: Train
     """
     torch.manual_seed(settings.seed)
     model, _, _ = build(variant_name, channels, t_dim, settings)
-    save_checkpoint(Path(path), {"model": model.state_dict(), "meta": run_meta(variant_name, channels, t_dim, settings),
-                                 "step": 0})
+    save_checkpoint(
+        Path(path), {"model": model.state_dict(), "meta": run_meta(variant_name, channels, t_dim, settings), "step": 0}
+    )
     return Path(path)
 
 
@@ -406,12 +421,16 @@ def load_model(path: str | Path, device: str = "cpu") -> ModelFamily:
     try:
         meta = state["meta"]
         settings = TrainSettings(**{**EAGER_SPEED_SETTINGS, **meta["settings"]})
-        model = ModelFamily(get_variant(meta["variant"]),
-                            Shape(meta["channels"], meta["t_dim"], settings.width, settings.z_dim, settings.c_dim))
+        model = ModelFamily(
+            get_variant(meta["variant"]),
+            Shape(meta["channels"], meta["t_dim"], settings.width, settings.z_dim, settings.c_dim),
+        )
         model.load_state_dict(state["model"])
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise CheckpointError(f"{path}: not a DRAI checkpoint (its run description or weights do not fit: {reason})") from None
+        raise CheckpointError(
+            f"{path}: not a DRAI checkpoint (its run description or weights do not fit: {reason})"
+        ) from None
     return model.to(device).eval()
 
 

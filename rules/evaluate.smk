@@ -5,9 +5,7 @@ from drai.metrics.evaluator_settings import imagenet_weights_path
 EVALUATE = SETTINGS["evaluate"]
 # The ImageNet weights file a preset downloads (empty when evaluate.weights is
 # not 'imagenet'): a download, like the data.
-IMAGENET_WEIGHTS = (
-    [str(imagenet_weights_path(EVALUATE["imagenet_url"]))] if EVALUATE["weights"] == "imagenet" else []
-)
+IMAGENET_WEIGHTS = [str(imagenet_weights_path(EVALUATE["imagenet_url"]))] if EVALUATE["weights"] == "imagenet" else []
 
 
 wildcard_constraints:
@@ -21,12 +19,12 @@ if IMAGENET_WEIGHTS:
             weights=IMAGENET_WEIGHTS[0],
         log:
             "results/logs/evaluator/imagenet_weights.log",
+        conda:
+            "../envs/drai.yaml"
         threads: 1
         resources:
             mem_mb=1000,
             runtime=30,
-        conda:
-            "../envs/drai.yaml"
         script:
             "../workflow_scripts/imagenet_weights.py"
 
@@ -42,16 +40,16 @@ rule train_evaluator:
         "results/logs/evaluator/{dataset}.log",
     benchmark:
         "results/benchmarks/evaluator/{dataset}.tsv"
-    params:
-        # Only what this dataset's evaluator depends on: other evaluate keys retrain nothing.
-        settings=lambda w: as_params(evaluator_settings(SETTINGS, w.dataset)),
+    conda:
+        "../envs/drai.yaml"
     threads: 2
     resources:
         mem_mb=6000,
         runtime=240,
         gpu=1,  # used when there is one; see profiles/slurm and profiles/local-gpus
-    conda:
-        "../envs/drai.yaml"
+    params:
+        # Only what this dataset's evaluator depends on: other evaluate keys retrain nothing.
+        settings=lambda w: as_params(evaluator_settings(SETTINGS, w.dataset)),
     script:
         "../workflow_scripts/train_evaluator.py"
 
@@ -65,14 +63,14 @@ rule untrained_model:
         "results/logs/untrained/{dataset}/{variant}/seed{seed}.log",
     benchmark:
         "results/benchmarks/untrained/{dataset}/{variant}/seed{seed}.tsv"
-    params:
-        settings=lambda w: as_params(train_settings(SETTINGS, int(w.seed))),
+    conda:
+        "../envs/drai.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/drai.yaml"
+    params:
+        settings=lambda w: as_params(train_settings(SETTINGS, int(w.seed))),
     script:
         "../workflow_scripts/untrained_model.py"
 
@@ -89,16 +87,16 @@ rule run_metrics:
         "results/logs/metrics/{stage}/{dataset}/{variant}/seed{seed}.log",
     benchmark:
         "results/benchmarks/metrics/{stage}/{dataset}/{variant}/seed{seed}.tsv"
-    params:
-        settings=lambda w: as_params(evaluation_settings(SETTINGS, w.dataset)),
-        preset=SETTINGS["preset"],  # recorded in metrics.json
+    conda:
+        "../envs/drai.yaml"
     threads: 1
     resources:
         mem_mb=6000,
         runtime=60,
         gpu=1,  # used when there is one; see profiles/slurm and profiles/local-gpus
-    conda:
-        "../envs/drai.yaml"
+    params:
+        settings=lambda w: as_params(evaluation_settings(SETTINGS, w.dataset)),
+        preset=SETTINGS["preset"],  # recorded in metrics.json
     script:
         "../workflow_scripts/run_metrics.py"
 
@@ -112,14 +110,14 @@ rule pixel_matched:
         "results/logs/metrics/pixel_matched.log",
     benchmark:
         "results/benchmarks/metrics/pixel_matched.tsv"
-    params:
-        top_n=EVALUATE["retrieval_top_n"],
+    conda:
+        "../envs/drai.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/drai.yaml"
+    params:
+        top_n=EVALUATE["retrieval_top_n"],
     script:
         "../workflow_scripts/pixel_matched.py"
 
@@ -127,9 +125,7 @@ rule pixel_matched:
 # Beyond the paper: the synthetic data's known factors, and per run the ground-truth
 # disentanglement and the memorization audit (README, "Beyond the paper").
 # Datasets whose factors are known: the embedded synthetic data; real data has none.
-SYNTHETIC_DATASETS = [
-    d for d in TRAIN["datasets"] if {"lidc": LIDC, "ham10000": HAM}[d]["source"] == "synthetic"
-]
+SYNTHETIC_DATASETS = [d for d in TRAIN["datasets"] if {"lidc": LIDC, "ham10000": HAM}[d]["source"] == "synthetic"]
 
 
 def factor_inputs(wildcards):
@@ -151,15 +147,15 @@ rule factors:
         "results/logs/factors/{dataset}.log",
     benchmark:
         "results/benchmarks/factors/{dataset}.tsv"
-    params:
-        # LIDC: how the synthetic series were rendered (each case's style is drawn again from it).
-        synthetic=lambda w: as_params(series_settings(SETTINGS).synthetic) if w.dataset == "lidc" else None,
+    conda:
+        "../envs/drai.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../envs/drai.yaml"
+    params:
+        # LIDC: how the synthetic series were rendered (each case's style is drawn again from it).
+        synthetic=lambda w: as_params(series_settings(SETTINGS).synthetic) if w.dataset == "lidc" else None,
     script:
         "../workflow_scripts/factors.py"
 
@@ -174,15 +170,15 @@ rule reference_features:
         "results/logs/audit/{dataset}/reference_features.log",
     benchmark:
         "results/benchmarks/audit/{dataset}/reference_features.tsv"
-    params:
-        lidc_labels=lambda w: evaluation_settings(SETTINGS, w.dataset).lidc_labels,
-        batch_size=SETTINGS["evaluate"]["batch_size_eval"],
+    conda:
+        "../envs/drai.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/drai.yaml"
+    params:
+        lidc_labels=lambda w: evaluation_settings(SETTINGS, w.dataset).lidc_labels,
+        batch_size=SETTINGS["evaluate"]["batch_size_eval"],
     script:
         "../workflow_scripts/reference_features.py"
 
@@ -193,9 +189,7 @@ rule audit_run:
         patches="results/data/{dataset}/patches.npz",
         evaluator=rules.train_evaluator.output.model,
         reference=rules.reference_features.output.features,
-        factors=lambda w: (
-            [f"results/data/{w.dataset}/factors.csv"] if w.dataset in SYNTHETIC_DATASETS else []
-        ),
+        factors=lambda w: ([f"results/data/{w.dataset}/factors.csv"] if w.dataset in SYNTHETIC_DATASETS else []),
     output:
         ground_truth="results/runs/{dataset}/{variant}/seed{seed}/ground_truth.json",
         memorization="results/runs/{dataset}/{variant}/seed{seed}/memorization.json",
@@ -204,14 +198,14 @@ rule audit_run:
         "results/logs/audit/{dataset}/{variant}/seed{seed}.log",
     benchmark:
         "results/benchmarks/audit/{dataset}/{variant}/seed{seed}.tsv"
-    params:
-        audit=as_params(audit_settings(SETTINGS)),
-        settings=lambda w: as_params(evaluation_settings(SETTINGS, w.dataset)),
+    conda:
+        "../envs/drai.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/drai.yaml"
+    params:
+        audit=as_params(audit_settings(SETTINGS)),
+        settings=lambda w: as_params(evaluation_settings(SETTINGS, w.dataset)),
     script:
         "../workflow_scripts/audit_run.py"

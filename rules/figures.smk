@@ -41,17 +41,17 @@ for _spec in FIGURE_SPECS.values():
             f"results/logs/figures/{_spec.name}.log",
         benchmark:
             f"results/benchmarks/figures/{_spec.name}.tsv"
+        conda:
+            "../envs/drai.yaml"
+        threads: 1
+        resources:
+            mem_mb=3000,
+            runtime=15,
         params:
             figure=_spec.number,
             datasets=list(figure_runs(_spec)),
             runs=figure_runs(_spec),
             run_seed=FIGURE_RUN_SEED,
-        threads: 1
-        resources:
-            mem_mb=3000,
-            runtime=15,
-        conda:
-            "../envs/drai.yaml"
         script:
             "../workflow_scripts/figures.py"
 
@@ -67,21 +67,28 @@ rule fig_ground_truth:
             seed=FIGURE_RUN_SEED,
         ),
     output:
-        figure=report("results/figures/ground_truth_probes.png", caption="../report/fig_ground_truth.rst",
-                      category="Figures", labels={"figure": "not in the paper: ground truth", "kind": "probes",
-                                                  "data": " + ".join(TRAIN["datasets"])}),
+        figure=report(
+            "results/figures/ground_truth_probes.png",
+            caption="../report/fig_ground_truth.rst",
+            category="Figures",
+            labels={
+                "figure": "not in the paper: ground truth",
+                "kind": "probes",
+                "data": " + ".join(TRAIN["datasets"]),
+            },
+        ),
     log:
         "results/logs/figures/fig_ground_truth.log",
     benchmark:
         "results/benchmarks/figures/fig_ground_truth.tsv"
-    params:
-        kind="ground_truth",
+    conda:
+        "../envs/drai.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/drai.yaml"
+    params:
+        kind="ground_truth",
     script:
         "../workflow_scripts/audit_figures.py"
 
@@ -98,23 +105,30 @@ rule fig_memorization:
             seed=FIGURE_RUN_SEED,
         ),
     output:
-        figure=report("results/figures/memorization_pairs.png", caption="../report/fig_memorization.rst",
-                      category="Figures", labels={"figure": "not in the paper: memorization", "kind": "pairs",
-                                                  "data": " + ".join(TRAIN["datasets"])}),
+        figure=report(
+            "results/figures/memorization_pairs.png",
+            caption="../report/fig_memorization.rst",
+            category="Figures",
+            labels={
+                "figure": "not in the paper: memorization",
+                "kind": "pairs",
+                "data": " + ".join(TRAIN["datasets"]),
+            },
+        ),
     log:
         "results/logs/figures/fig_memorization.log",
     benchmark:
         "results/benchmarks/figures/fig_memorization.tsv"
-    params:
-        kind="memorization",
-        datasets=TRAIN["datasets"],
-        model=MEMORIZATION_MODEL,
+    conda:
+        "../envs/drai.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/drai.yaml"
+    params:
+        kind="memorization",
+        datasets=TRAIN["datasets"],
+        model=MEMORIZATION_MODEL,
     script:
         "../workflow_scripts/audit_figures.py"
 

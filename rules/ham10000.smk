@@ -8,14 +8,14 @@ rule ham10000_raw:
         "results/logs/ham10000/raw.log",
     benchmark:
         "results/benchmarks/ham10000/raw.tsv"
-    params:
-        settings=as_params(raw_settings(SETTINGS)),
+    conda:
+        "../envs/drai.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=240,
-    conda:
-        "../envs/drai.yaml"
+    params:
+        settings=as_params(raw_settings(SETTINGS)),
     script:
         "../workflow_scripts/ham10000_raw.py"
 
@@ -34,13 +34,13 @@ rule ham10000_patches:
         "results/logs/ham10000/patches.log",
     benchmark:
         "results/benchmarks/ham10000/patches.tsv"
-    params:
-        settings=as_params(ham_patch_set_settings(SETTINGS)),
+    conda:
+        "../envs/drai.yaml"
     threads: 2
     resources:
         mem_mb=6000,
         runtime=60,
-    conda:
-        "../envs/drai.yaml"
+    params:
+        settings=as_params(ham_patch_set_settings(SETTINGS)),
     script:
         "../workflow_scripts/ham10000_patches.py"

@@ -31,14 +31,14 @@ checkpoint lidc_nodules:
         "results/logs/lidc/nodules.log",
     benchmark:
         "results/benchmarks/lidc/nodules.tsv"
-    params:
-        settings=as_params(label_settings(SETTINGS)),
+    conda:
+        "../envs/drai.yaml"
     threads: 2
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        "../envs/drai.yaml"
+    params:
+        settings=as_params(label_settings(SETTINGS)),
     script:
         "../workflow_scripts/lidc_nodules.py"
 
@@ -52,16 +52,16 @@ rule lidc_series:
         "results/logs/lidc/series/{case}.log",
     benchmark:
         "results/benchmarks/lidc/series/{case}.tsv"
-    params:
-        settings=as_params(series_settings(SETTINGS)),
     group:
         lidc_case_group
+    conda:
+        "../envs/drai.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
-    conda:
-        "../envs/drai.yaml"
+    params:
+        settings=as_params(series_settings(SETTINGS)),
     script:
         "../workflow_scripts/lidc_series.py"
 
@@ -76,16 +76,16 @@ rule lidc_case_patches:
         "results/logs/lidc/cases/{case}.log",
     benchmark:
         "results/benchmarks/lidc/cases/{case}.tsv"
-    params:
-        settings=as_params(patch_settings(SETTINGS)),
     group:
         lidc_case_group
+    conda:
+        "../envs/drai.yaml"
     threads: 1
     resources:
         mem_mb=3000,
         runtime=20,
-    conda:
-        "../envs/drai.yaml"
+    params:
+        settings=as_params(patch_settings(SETTINGS)),
     script:
         "../workflow_scripts/lidc_case_patches.py"
 
@@ -101,13 +101,13 @@ rule lidc_patches:
         "results/logs/lidc/patches.log",
     benchmark:
         "results/benchmarks/lidc/patches.tsv"
-    params:
-        settings=as_params(lidc_patch_set_settings(SETTINGS)),
+    conda:
+        "../envs/drai.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        "../envs/drai.yaml"
+    params:
+        settings=as_params(lidc_patch_set_settings(SETTINGS)),
     script:
         "../workflow_scripts/lidc_patches.py"

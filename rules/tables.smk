@@ -1,5 +1,6 @@
 # Tables I-VI: per-run metrics aggregated over seeds, beside the paper's numbers.
 
+
 rule table:
     input:
         metrics=table_metrics,
@@ -14,18 +15,18 @@ rule table:
             category="Tables",
             labels={"table": "{number}"},
         ),
-    wildcard_constraints:
-        number="[1-6]",
     log:
         "results/logs/tables/table{number}.log",
     benchmark:
         "results/benchmarks/tables/table{number}.tsv"
+    wildcard_constraints:
+        number="[1-6]",
+    conda:
+        "../envs/drai.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../envs/drai.yaml"
     script:
         "../workflow_scripts/table.py"
 
@@ -49,14 +50,14 @@ rule learning_check:
         "results/logs/tables/learning.log",
     benchmark:
         "results/benchmarks/tables/learning.tsv"
-    params:
-        cgacc_margin=SETTINGS["evaluate"]["learning_cgacc_margin"],
+    conda:
+        "../envs/drai.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
-    conda:
-        "../envs/drai.yaml"
+    params:
+        cgacc_margin=SETTINGS["evaluate"]["learning_cgacc_margin"],
     script:
         "../workflow_scripts/learning_check.py"
 
@@ -91,15 +92,15 @@ for _kind, _caption in (("ground_truth", "ground_truth"), ("memorization", "memo
             f"results/logs/tables/{_kind}.log",
         benchmark:
             f"results/benchmarks/tables/{_kind}.tsv"
-        params:
-            kind=_kind,
-            variants=TRAIN["variants"],
+        conda:
+            "../envs/drai.yaml"
         threads: 1
         resources:
             mem_mb=1000,
             runtime=5,
-        conda:
-            "../envs/drai.yaml"
+        params:
+            kind=_kind,
+            variants=TRAIN["variants"],
         script:
             "../workflow_scripts/audit_tables.py"
 

@@ -20,8 +20,8 @@ rule train:
         "results/logs/train/{dataset}/{variant}/seed{seed}.log",
     benchmark:
         "results/benchmarks/train/{dataset}/{variant}/seed{seed}.tsv"
-    params:
-        settings=lambda w: as_params(train_settings(SETTINGS, int(w.seed))),
+    conda:
+        "../envs/drai.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -29,7 +29,7 @@ rule train:
         gpu=1,  # one slot of a GPU when there is one; see profiles/slurm and profiles/local-gpus
         # Slots per GPU, for drai.devices.claim_device; a resource, not a param: it retrains nothing.
         runs_per_gpu=TRAIN["runs_per_gpu"],
-    conda:
-        "../envs/drai.yaml"
+    params:
+        settings=lambda w: as_params(train_settings(SETTINGS, int(w.seed))),
     script:
         "../workflow_scripts/train.py"

@@ -49,8 +49,9 @@ class FaultyServer(LocalServer):
 
             def do_GET(self):
                 url = urlparse(self.path)
-                server.requests.append({"path": url.path, "query": parse_qs(url.query),
-                                        "range": self.headers.get("Range")})
+                server.requests.append(
+                    {"path": url.path, "query": parse_qs(url.query), "range": self.headers.get("Range")}
+                )
                 body = server.payloads.get(url.path)
                 if body is None:
                     self.send_response(404)

@@ -66,7 +66,7 @@ class LocalS3(LocalServer):
                     keys = sorted(k for k in server.objects[bucket] if k.startswith(prefix))
                     contents = "".join(
                         f"<Contents><Key>{escape(k)}</Key><Size>{len(server.objects[bucket][k])}</Size>"
-                        f"<LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>\"0\"</ETag>"
+                        f'<LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>"0"</ETag>'
                         f"<StorageClass>STANDARD</StorageClass></Contents>"
                         for k in keys
                     )

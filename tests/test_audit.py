@@ -9,8 +9,13 @@ import pydicom
 import pytest
 import torch
 
-from drai.audit import (AuditSettings, generated_for_evaluation, ground_truth_table, memorization_of_run,
-                        reference_features)
+from drai.audit import (
+    AuditSettings,
+    generated_for_evaluation,
+    ground_truth_table,
+    memorization_of_run,
+    reference_features,
+)
 from drai.data import synthetic_ct, synthetic_derm
 from drai.data.factors import FACTORS, NoFactorsError, factor_table, ham10000_factors
 from drai.evaluation import EvaluationData, EvaluationSettings, LabelledSplit
@@ -62,16 +67,20 @@ def test_recording_derm_factors_changes_no_pixel_and_no_draw():
 
 def test_renderings_are_those_of_the_renderers_before_factors_were_recorded(rendered_case, rendered_derm):
     digest = hashlib.sha256()
-    files = sorted(rendered_case.glob("*.dcm"),
-                   key=lambda p: int(pydicom.dcmread(p, stop_before_pixels=True).InstanceNumber))
+    files = sorted(
+        rendered_case.glob("*.dcm"), key=lambda p: int(pydicom.dcmread(p, stop_before_pixels=True).InstanceNumber)
+    )
     for path in files:
         ds = pydicom.dcmread(path)
         digest.update(str(float(ds.ImagePositionPatient[2])).encode())
         digest.update(ds.PixelData)
     assert digest.hexdigest() == CT_PIXELS_SHA256
     digest = hashlib.sha256()
-    for path in sorted(rendered_derm.rglob("*.jpg")) + sorted(rendered_derm.rglob("*.png")) + sorted(
-            p for p in rendered_derm.glob("*.csv") if p.name != synthetic_derm.FACTORS_FILE):
+    for path in (
+        sorted(rendered_derm.rglob("*.jpg"))
+        + sorted(rendered_derm.rglob("*.png"))
+        + sorted(p for p in rendered_derm.glob("*.csv") if p.name != synthetic_derm.FACTORS_FILE)
+    ):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     assert digest.hexdigest() == DERM_FILES_SHA256
@@ -84,20 +93,32 @@ def test_a_series_records_its_style_and_drawing_it_again_gives_the_same(rendered
 
 
 def _lidc_inputs(tmp_path, folder):
-    nodules = pd.DataFrame({
-        "nodule_id": ["C1_n00", "C1_n01", "C2_n00"], "case": ["C1", "C1", "C2"], "scan_id": [SCAN_ID] * 3,
-        "median_texture": [1.0, 5.0, 3.0], "median_calcification": [6.0, 3.0, 6.0], "median_margin": [5.0, 1.0, 3.0],
-        "median_spiculation": [1.0, 3.0, 2.0], "median_subtlety": [5.0, 1.0, 3.0], "size_mm": [4.0, 9.0, 6.0],
-    })
+    nodules = pd.DataFrame(
+        {
+            "nodule_id": ["C1_n00", "C1_n01", "C2_n00"],
+            "case": ["C1", "C1", "C2"],
+            "scan_id": [SCAN_ID] * 3,
+            "median_texture": [1.0, 5.0, 3.0],
+            "median_calcification": [6.0, 3.0, 6.0],
+            "median_margin": [5.0, 1.0, 3.0],
+            "median_spiculation": [1.0, 3.0, 2.0],
+            "median_subtlety": [5.0, 1.0, 3.0],
+            "size_mm": [4.0, 9.0, 6.0],
+        }
+    )
     manifests = []
     for case, where in (("C1", folder), ("C2", tmp_path / "unrecorded")):
         path = tmp_path / f"{case}.json"
         path.write_text(json.dumps({"case": case, "folder": str(where)}))
         manifests.append(path)
     patches = tmp_path / "patches.npz"
-    np.savez(patches, nodule_ids=np.array(["C1_n01", "C2_n00", "C1_n00", "C1_n01"]),
-             slice_offsets=np.array([0, 0, 0, 1]), splits=np.array(["train", "test", "train", "train"]),
-             source=np.array("synthetic"))
+    np.savez(
+        patches,
+        nodule_ids=np.array(["C1_n01", "C2_n00", "C1_n00", "C1_n01"]),
+        slice_offsets=np.array([0, 0, 0, 1]),
+        splits=np.array(["train", "test", "train", "train"]),
+        source=np.array("synthetic"),
+    )
     return nodules, manifests, patches
 
 
@@ -120,15 +141,24 @@ def test_ham10000_factor_table_flips_position_and_orientation_with_the_copy(tmp_
     style = pd.read_csv(rendered_derm / synthetic_derm.FACTORS_FILE)
     first = style.iloc[0]
     patches = tmp_path / "patches.npz"
-    np.savez(patches, image_ids=np.array([first.image_id] * 4), augmented=np.array([False, True, True, True]),
-             flips=np.array(["", "h", "v", "hv"]), splits=np.array(["train"] * 4), labels=np.array([1, 1, 1, 1]),
-             class_names=np.array(["nv", "mel", "bkl"]), source=np.array("synthetic"))
+    np.savez(
+        patches,
+        image_ids=np.array([first.image_id] * 4),
+        augmented=np.array([False, True, True, True]),
+        flips=np.array(["", "h", "v", "hv"]),
+        splits=np.array(["train"] * 4),
+        labels=np.array([1, 1, 1, 1]),
+        class_names=np.array(["nv", "mel", "bkl"]),
+        source=np.array("synthetic"),
+    )
     table = ham10000_factors(patches, rendered_derm)
     assert list(table["lesion_class"]) == ["mel"] * 4
-    assert table["centre_dx"].tolist() == pytest.approx([first.centre_dx, -first.centre_dx, first.centre_dx,
-                                                         -first.centre_dx])
-    assert table["centre_dy"].tolist() == pytest.approx([first.centre_dy, first.centre_dy, -first.centre_dy,
-                                                         -first.centre_dy])
+    assert table["centre_dx"].tolist() == pytest.approx(
+        [first.centre_dx, -first.centre_dx, first.centre_dx, -first.centre_dx]
+    )
+    assert table["centre_dy"].tolist() == pytest.approx(
+        [first.centre_dy, first.centre_dy, -first.centre_dy, -first.centre_dy]
+    )
     s = first.orientation_sin
     assert table["orientation_sin"].tolist() == pytest.approx([s, -s, -s, s])
     assert table["orientation_cos"].tolist() == pytest.approx([first.orientation_cos] * 4)
@@ -238,8 +268,7 @@ def test_the_memorization_audit_flags_a_copying_model_and_not_a_noise_model(blob
     summary, pairs = memorization_of_run(generated, data, features, AUDIT)
     assert summary["flagged"] is flagged
     # The training and test features, computed once per dataset, give the same audit.
-    once, _ = memorization_of_run(generated, data, features, AUDIT, 250,
-                                  reference_features(data, features))
+    once, _ = memorization_of_run(generated, data, features, AUDIT, 250, reference_features(data, features))
     assert once == summary
     for space in ("features", "pixels"):
         if flagged:
@@ -258,8 +287,18 @@ def test_distance_summary_counts_the_share_below_the_first_percentile():
 
 
 def test_the_ground_truth_table_reports_cifc_rank_agreement_and_skips_real_data():
-    records = [{"dataset": "ham10000", "variant": v, "seed": 0, "separation": s, "informativeness": 0.5,
-                "leakage": 0.1, "cifc": c} for v, s, c in (("DRAI", 0.6, 0.1), ("DAI", 0.4, 0.3), ("D-cVAE", 0.1, 0.9))]
+    records = [
+        {
+            "dataset": "ham10000",
+            "variant": v,
+            "seed": 0,
+            "separation": s,
+            "informativeness": 0.5,
+            "leakage": 0.1,
+            "cifc": c,
+        }
+        for v, s, c in (("DRAI", 0.6, 0.1), ("DAI", 0.4, 0.3), ("D-cVAE", 0.1, 0.9))
+    ]
     frame, caption = ground_truth_table(records, ["DRAI", "DAI", "D-cVAE"], {"lidc": "real data: no factors"})
     assert caption.startswith("Not in the paper.")
     assert "HAM10000: Spearman's rho of -CIFC against the separation over 3 runs (models x seeds) = 1.00" in caption
@@ -272,8 +311,18 @@ def test_the_memorization_table_and_both_figures(tmp_path):
     from drai.audit import ground_truth_figure, memorization_figure, memorization_table
 
     space = {"median_ratio": 0.5, "share_closer": 0.2}
-    records = [{"dataset": "lidc", "variant": "DRAI", "seed": s, "features": space, "pixels": space,
-                "flagged": s == 0, "flag_share": 0.05} for s in (0, 1)]
+    records = [
+        {
+            "dataset": "lidc",
+            "variant": "DRAI",
+            "seed": s,
+            "features": space,
+            "pixels": space,
+            "flagged": s == 0,
+            "flag_share": 0.05,
+        }
+        for s in (0, 1)
+    ]
     frame, caption = memorization_table(records, ["DRAI"])
     assert caption.startswith("Not in the paper.") and "exceeds 0.05" in caption
     assert frame.loc[0, "LIDC features median ratio"] == "0.500 ± 0.000" and frame.loc[0, "LIDC flagged"] == "1/2"

@@ -39,6 +39,8 @@ def test_paper_preset_takes_every_nodule_slice_and_imagenet_weights_the_others_r
     for preset in ("demo", "ci"):
         config["preset"] = preset
         assert resolve(config)["evaluate"]["weights"] is None
+
+
 @pytest.mark.parametrize("preset", ["paper", "demo", "ci"])
 def test_every_preset_augments_and_trains_the_budget_control(config, preset):
     """Section III-G's random flips and crops for every model; DAI+twice wherever the ablations are trained."""
@@ -143,6 +145,8 @@ def test_every_error_is_reported_at_once(config):
         resolve(config)
     for key in ("lidc.patch_size", "lidc.output_size", "lidc.patch_slices"):
         assert f"config key {key}:" in str(raised.value)
+
+
 def command_line(config: dict, *assignments: str) -> dict:
     """``config`` as the workflow sees it after ``--config ASSIGNMENT ...`` (snakemake's own parsing)."""
     from snakemake.cli import parse_config
@@ -153,9 +157,13 @@ def command_line(config: dict, *assignments: str) -> dict:
 
 
 def test_config_on_the_command_line_sets_nested_numbers_and_booleans(config):
-    config = command_line(config, "preset=ci", "train={steps: 5, lr: 1e-4, seeds: [0, 1], device: cpu}",
-                          "lidc={download: false, synthetic_cases: null, hu_window: [-900, 300]}",
-                          "evaluate={steps: {lidc: 3, ham10000: 4}}")
+    config = command_line(
+        config,
+        "preset=ci",
+        "train={steps: 5, lr: 1e-4, seeds: [0, 1], device: cpu}",
+        "lidc={download: false, synthetic_cases: null, hu_window: [-900, 300]}",
+        "evaluate={steps: {lidc: 3, ham10000: 4}}",
+    )
     assert config["train"]["steps"] == "5"  # what snakemake hands over
     resolved = resolve(config)
     assert resolved["train"]["steps"] == 5 and resolved["train"]["lr"] == 1e-4
@@ -165,11 +173,14 @@ def test_config_on_the_command_line_sets_nested_numbers_and_booleans(config):
     assert resolved["evaluate"]["steps"] == {"lidc": 3, "ham10000": 4}
 
 
-@pytest.mark.parametrize("assignment, message", [
-    ("train={steps: many}", "config key train.steps: 'many' is not of type 'integer'"),
-    ("train={steps: true}", "config key train.steps: 'true' is not of type 'integer'"),
-    ("lidc={download: 5}", "config key lidc.download: '5' is not of type 'boolean'"),
-])
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("train={steps: many}", "config key train.steps: 'many' is not of type 'integer'"),
+        ("train={steps: true}", "config key train.steps: 'true' is not of type 'integer'"),
+        ("lidc={download: 5}", "config key lidc.download: '5' is not of type 'boolean'"),
+    ],
+)
 def test_config_on_the_command_line_still_refuses_wrong_values(config, assignment, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         resolve(command_line(config, assignment))

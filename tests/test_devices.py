@@ -70,13 +70,18 @@ def test_waits_while_every_gpu_is_taken(tmp_path):
 
 def test_locks_hold_across_processes(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys\n"
-         "from drai.devices import claim_device\n"
-         f"with claim_device('auto', {str(tmp_path)!r}, device_count=2) as d:\n"
-         "    print(d, flush=True)\n"
-         "    sys.stdin.read()\n"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "from drai.devices import claim_device\n"
+            f"with claim_device('auto', {str(tmp_path)!r}, device_count=2) as d:\n"
+            "    print(d, flush=True)\n"
+            "    sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "cuda:0"
@@ -127,7 +132,13 @@ def test_slots_put_several_jobs_on_each_gpu_spread_over_the_gpus(tmp_path):
     waiter.join(timeout=5)
     assert got == ["cuda:0"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "gpu-0.lock", "gpu-0.slot-1.lock", "gpu-0.slot-2.lock", "gpu-1.lock", "gpu-1.slot-1.lock", "gpu-1.slot-2.lock"]
+        "gpu-0.lock",
+        "gpu-0.slot-1.lock",
+        "gpu-0.slot-2.lock",
+        "gpu-1.lock",
+        "gpu-1.slot-1.lock",
+        "gpu-1.slot-2.lock",
+    ]
 
 
 def test_a_one_slot_job_takes_the_gpus_own_lock_which_slotted_jobs_take_last(tmp_path):

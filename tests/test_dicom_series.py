@@ -22,8 +22,14 @@ def test_hu_matches_simpleitk_on_a_real_ct_file():
 
 @pytest.fixture
 def phantom(tmp_path):
-    folder = render_phantom(tmp_path / "P" / "study" / "series", matrix=32, pixel_spacing=8.0,
-                            slice_spacing=5.0, n_slices=8, nodule_world=(0.0, 0.0, -80.0))
+    folder = render_phantom(
+        tmp_path / "P" / "study" / "series",
+        matrix=32,
+        pixel_spacing=8.0,
+        slice_spacing=5.0,
+        n_slices=8,
+        nodule_world=(0.0, 0.0, -80.0),
+    )
     return folder
 
 
@@ -186,7 +192,11 @@ def compress_series(source, target, syntax: str):
 
 @pytest.mark.parametrize(
     "syntax, uid",
-    [("jpeg-lossless", "1.2.840.10008.1.2.4.70"), ("jpeg2000", "1.2.840.10008.1.2.4.90"), ("rle", "1.2.840.10008.1.2.5")],
+    [
+        ("jpeg-lossless", "1.2.840.10008.1.2.4.70"),
+        ("jpeg2000", "1.2.840.10008.1.2.4.90"),
+        ("rle", "1.2.840.10008.1.2.5"),
+    ],
 )
 def test_compressed_series_read_to_the_same_hu(phantom, tmp_path, syntax, uid):
     from drai.data.dicom_series import transfer_syntax
@@ -231,8 +241,13 @@ def test_stray_files_among_extensionless_dicom_are_skipped(phantom, tmp_path, ca
     bare.mkdir()
     for path in _files(phantom):
         shutil.copy(path, bare / path.stem)
-    strays = {"README.txt": "about this series", ".DS_Store": "\0\0\0\1Bud1", "Thumbs.db": "x", "notes.xml": "<a/>",
-              "info.json": "{}"}
+    strays = {
+        "README.txt": "about this series",
+        ".DS_Store": "\0\0\0\1Bud1",
+        "Thumbs.db": "x",
+        "notes.xml": "<a/>",
+        "info.json": "{}",
+    }
     for name, text in strays.items():
         (bare / name).write_text(text)
     with caplog.at_level("INFO", logger="drai.data.dicom_series"):

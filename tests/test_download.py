@@ -20,8 +20,15 @@ N_SLICES = 6
 
 
 def series_zip(tmp_path: Path, uid: str, extra: dict[str, bytes] | None = None) -> bytes:
-    folder = render_phantom(tmp_path / uid, matrix=16, pixel_spacing=10.0, slice_spacing=5.0,
-                            n_slices=N_SLICES, nodule_world=(0, 0, -90), series_uid=uid)
+    folder = render_phantom(
+        tmp_path / uid,
+        matrix=16,
+        pixel_spacing=10.0,
+        slice_spacing=5.0,
+        n_slices=N_SLICES,
+        nodule_world=(0, 0, -90),
+        series_uid=uid,
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for path in sorted(folder.glob("*.dcm")):
@@ -42,8 +49,16 @@ def FaultyNBIA(payload: bytes, faults: list[str]) -> FaultyServer:
 
 
 def fetch(server, dest, uid=SERIES_UID, retries=3, expected=N_SLICES):
-    return download_series(uid, dest, expected_slices=expected, api_url=server.url, retries=retries,
-                           backoff_s=0.01, timeout_s=0.5, progress=False)
+    return download_series(
+        uid,
+        dest,
+        expected_slices=expected,
+        api_url=server.url,
+        retries=retries,
+        backoff_s=0.01,
+        timeout_s=0.5,
+        progress=False,
+    )
 
 
 def test_clean_download(tmp_path):
@@ -142,8 +157,15 @@ def zip_of(entries: list[tuple[str | zipfile.ZipInfo, bytes]], compression=zipfi
 
 
 def test_duplicated_entry_is_refused_and_nothing_is_committed(tmp_path):
-    folder = render_phantom(tmp_path / "src", matrix=16, pixel_spacing=10.0, slice_spacing=5.0,
-                            n_slices=N_SLICES, nodule_world=(0, 0, -90), series_uid=SERIES_UID)
+    folder = render_phantom(
+        tmp_path / "src",
+        matrix=16,
+        pixel_spacing=10.0,
+        slice_spacing=5.0,
+        n_slices=N_SLICES,
+        nodule_world=(0, 0, -90),
+        series_uid=SERIES_UID,
+    )
     slices = sorted(folder.glob("*.dcm"))
     entries = [(p.name, p.read_bytes()) for p in slices[:-1]] + [(slices[0].name, slices[-1].read_bytes())]
     dest = tmp_path / "d" / SERIES_UID

@@ -52,15 +52,24 @@ def test_conda_env_resolves_from_where_snakemake_copies_it(tmp_path):
 
 
 def test_local_paths_finds_editable_installs():
-    assert local_paths(["numpy==2.3.5", "-e ..", "-r requirements.txt", "./wheel.whl"]) == \
-        ["..", "requirements.txt", "./wheel.whl"]
+    assert local_paths(["numpy==2.3.5", "-e ..", "-r requirements.txt", "./wheel.whl"]) == [
+        "..",
+        "requirements.txt",
+        "./wheel.whl",
+    ]
 
 
 def test_workflow_scripts_import_drai_from_the_workflow_folder(tmp_path):
     # -S: no site-packages, so nothing installed can supply `drai`; _common must find the workflow's own.
-    code = ("import sys; sys.path.append(sys.argv[1]); import _common, drai; print(drai.__file__)")
-    result = subprocess.run([sys.executable, "-S", "-c", code, str(ROOT / "workflow_scripts")], cwd=tmp_path,
-                            env={"PATH": os.environ.get("PATH", "")}, capture_output=True, text=True, timeout=60)
+    code = "import sys; sys.path.append(sys.argv[1]); import _common, drai; print(drai.__file__)"
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code, str(ROOT / "workflow_scripts")],
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()) == ROOT / "drai" / "__init__.py"
 
@@ -136,8 +145,16 @@ def test_main_dependencies_cover_what_the_readme_commands_import(tmp_path):
         modules_file = tmp_path / "modules.json"
         command = [sys.executable, "-c", RECORD_MODULES, str(modules_file), argv[0], *argv[1:]]
         if argv[0] == "snakemake":
-            command += ["--snakefile", str(ROOT / "Snakefile"), "--configfile", str(ROOT / "config.yaml"),
-                        "--directory", str(tmp_path / "work"), "--config", "preset=ci"]
+            command += [
+                "--snakefile",
+                str(ROOT / "Snakefile"),
+                "--configfile",
+                str(ROOT / "config.yaml"),
+                "--directory",
+                str(tmp_path / "work"),
+                "--config",
+                "preset=ci",
+            ]
         result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
         assert result.returncode == 0, f"{readme_command}: {result.stdout[-2000:]}{result.stderr[-2000:]}"
         tops = {module.split(".")[0] for module in json.loads(modules_file.read_text())}

@@ -25,10 +25,12 @@ from drai.models.variants import get_variant
 from drai.settings import evaluation_settings, evaluator_settings
 
 # The old dataclass defaults, spelled out: the settings have none; each test changes what it tests.
-EVALUATOR = EvaluatorSettings(steps=200, batch_size=64, lr=1e-3, input_size=128, seed=0, weights=None,
-                              lidc_labels="size")
-EVALUATION = EvaluationSettings(samples=5000, cifc_pairs=5000, retrieval_top_n=3, batch_size=250, seed=0,
-                                lidc_labels="size")
+EVALUATOR = EvaluatorSettings(
+    steps=200, batch_size=64, lr=1e-3, input_size=128, seed=0, weights=None, lidc_labels="size"
+)
+EVALUATION = EvaluationSettings(
+    samples=5000, cifc_pairs=5000, retrieval_top_n=3, batch_size=250, seed=0, lidc_labels="size"
+)
 
 
 def toy_lidc(path, nodules=12, slices=(0,)):
@@ -57,10 +59,20 @@ def toy_lidc(path, nodules=12, slices=(0,)):
         query.append(malign == 3 and n % 3 == 0)
         ids.append(f"N{n}")
         offsets.append(offset)
-    np.savez(path, images=np.stack(images), vectors=np.stack(vectors), sizes=np.array(sizes, np.float32),
-             size_bins=np.array(bins), malignancy=np.array(malignancy, np.float32), splits=np.array(splits),
-             curated=np.array(curated), query=np.array(query), nodule_ids=np.array(ids),
-             slice_offsets=np.array(offsets), source=np.array("synthetic"))
+    np.savez(
+        path,
+        images=np.stack(images),
+        vectors=np.stack(vectors),
+        sizes=np.array(sizes, np.float32),
+        size_bins=np.array(bins),
+        malignancy=np.array(malignancy, np.float32),
+        splits=np.array(splits),
+        curated=np.array(curated),
+        query=np.array(query),
+        nodule_ids=np.array(ids),
+        slice_offsets=np.array(offsets),
+        source=np.array("synthetic"),
+    )
     return path
 
 
@@ -92,8 +104,17 @@ def test_ham10000_evaluator_sets_hold_seven_types_and_model_sets_the_modelled(tm
     vectors = np.eye(4, 3, dtype=np.float32)[np.minimum(labels, 3)]
     names = np.array(["nv", "mel", "bkl", "akiec", "bcc", "df", "vasc"])
     path = tmp_path / "ham.npz"
-    np.savez(path, images=images, labels=labels, vectors=vectors, splits=splits, augmented=augmented,
-             modelled=modelled, class_names=names, source=np.array("synthetic"))
+    np.savez(
+        path,
+        images=images,
+        labels=labels,
+        vectors=vectors,
+        splits=splits,
+        augmented=augmented,
+        modelled=modelled,
+        class_names=names,
+        source=np.array("synthetic"),
+    )
     data = evaluation_data(path, "ham10000")
     assert data.class_names == tuple(names)
     assert set(data.evaluator_train.labels) == set(range(7)) and set(data.evaluator_test.labels) == set(range(7))
@@ -114,15 +135,22 @@ def test_retrieval_uses_central_slices_only(tmp_path):
     # search discs (bin 3) are both the pixel neighbours and the nearest in attributes.
     scores = pixel_matched_retrieval(path, top_n=2)
     assert scores["label_overlap_pct"] == 100.0
-    assert scores["disagreement_divergence"] == pytest.approx((2 + 2 + 2.0 ** 2) / 18)
+    assert scores["disagreement_divergence"] == pytest.approx((2 + 2 + 2.0**2) / 18)
 
 
 def test_evaluator_learns_a_separable_toy_and_reports_it():
     rng = np.random.default_rng(0)
     labels = np.arange(48) % 2
     images = (labels[:, None, None, None] * 1.2 - 0.6 + rng.normal(0, 0.1, (48, 1, 64, 64))).astype(np.float32)
-    model, report = train_evaluator(images[:32], labels[:32], images[32:], labels[32:], 2,
-                                    replace(EVALUATOR, steps=12, batch_size=16, input_size=64), progress=False)
+    model, report = train_evaluator(
+        images[:32],
+        labels[:32],
+        images[32:],
+        labels[32:],
+        2,
+        replace(EVALUATOR, steps=12, batch_size=16, input_size=64),
+        progress=False,
+    )
     assert report["test_accuracy"] == 1.0
     assert report["initialization"] == "random" and report["chance_accuracy"] == 0.5
     assert [h["step"] for h in report["history"]][-1] == 12
@@ -157,12 +185,23 @@ def tiny(variant):
 
 def test_run_metrics_do_not_depend_on_the_batch_size(toy_setting):
     patches, evaluator, data = toy_setting
-    small = evaluate_run(tiny("DRAI"), data, evaluator, replace(EVALUATION, samples=40, cifc_pairs=20, batch_size=7),
-                         patches)
-    large = evaluate_run(tiny("DRAI"), data, evaluator, replace(EVALUATION, samples=40, cifc_pairs=20, batch_size=64),
-                         patches)
-    assert set(small) >= {"fid", "is", "kid", "precision", "recall", "cgacc", "cifc", "disagreement_divergence",
-                          "label_overlap_pct"}
+    small = evaluate_run(
+        tiny("DRAI"), data, evaluator, replace(EVALUATION, samples=40, cifc_pairs=20, batch_size=7), patches
+    )
+    large = evaluate_run(
+        tiny("DRAI"), data, evaluator, replace(EVALUATION, samples=40, cifc_pairs=20, batch_size=64), patches
+    )
+    assert set(small) >= {
+        "fid",
+        "is",
+        "kid",
+        "precision",
+        "recall",
+        "cgacc",
+        "cifc",
+        "disagreement_divergence",
+        "label_overlap_pct",
+    }
     for key, value in small.items():
         assert value == pytest.approx(large[key], rel=1e-4, abs=1e-6), key
 
@@ -174,22 +213,42 @@ def test_cgacc_is_the_evaluators_accuracy_on_generated_images(toy_setting):
     with torch.no_grad():
         flat.fc.bias.copy_(torch.tensor([0.0, 0.0, 5.0, 0.0, 0.0]))  # always says class 2
     save_evaluator(flat, patches.parent / "class2.pt")
-    metrics = evaluate_run(tiny("cInfoGAN"), data, patches.parent / "class2.pt",
-                           replace(EVALUATION, samples=200, cifc_pairs=4), patches)
+    metrics = evaluate_run(
+        tiny("cInfoGAN"), data, patches.parent / "class2.pt", replace(EVALUATION, samples=200, cifc_pairs=4), patches
+    )
     picks = np.random.default_rng(0).integers(0, len(data.test.labels), 200)
     assert metrics["cgacc"] == pytest.approx(np.mean(data.test.labels[picks] == 2))
     assert metrics["cifc"] is None  # one-code model
     # Whatever items are drawn: all right when every test image is of class 2, all wrong when none is.
     for label, expected in ((2, 1.0), (0, 0.0)):
         relabelled = replace(data, test=replace(data.test, labels=np.full_like(data.test.labels, label)))
-        assert evaluate_run(tiny("cInfoGAN"), relabelled, patches.parent / "class2.pt",
-                            replace(EVALUATION, samples=50, cifc_pairs=4), patches)["cgacc"] == expected
+        assert (
+            evaluate_run(
+                tiny("cInfoGAN"),
+                relabelled,
+                patches.parent / "class2.pt",
+                replace(EVALUATION, samples=50, cifc_pairs=4),
+                patches,
+            )["cgacc"]
+            == expected
+        )
 
 
 def test_settings_from_the_evaluate_section():
-    section = {"steps": {"lidc": 240, "ham10000": 80}, "batch_size": 64, "lr": 1e-3, "input_size": 64, "seed": 3,
-               "weights": None, "samples": 500, "cifc_pairs": 50, "retrieval_top_n": 3, "batch_size_eval": 250,
-               "lidc_labels": "malignancy", "imagenet_url": "https://example.org/inception-0cc3c7bd.pth"}
+    section = {
+        "steps": {"lidc": 240, "ham10000": 80},
+        "batch_size": 64,
+        "lr": 1e-3,
+        "input_size": 64,
+        "seed": 3,
+        "weights": None,
+        "samples": 500,
+        "cifc_pairs": 50,
+        "retrieval_top_n": 3,
+        "batch_size_eval": 250,
+        "lidc_labels": "malignancy",
+        "imagenet_url": "https://example.org/inception-0cc3c7bd.pth",
+    }
     assert evaluator_settings({"evaluate": section}, "ham10000").steps == 80
     assert evaluator_settings({"evaluate": {**section, "steps": 7}}, "lidc").steps == 7
     assert evaluator_settings({"evaluate": section}, "lidc").seed == 3
@@ -197,7 +256,8 @@ def test_settings_from_the_evaluate_section():
     assert evaluator_settings({"evaluate": section}, "lidc").lidc_labels == "malignancy"
     assert evaluator_settings({"evaluate": section}, "ham10000").lidc_labels is None
     assert evaluation_settings({"evaluate": section}, "lidc") == EvaluationSettings(
-        samples=500, cifc_pairs=50, retrieval_top_n=3, batch_size=250, seed=3, lidc_labels="malignancy")
+        samples=500, cifc_pairs=50, retrieval_top_n=3, batch_size=250, seed=3, lidc_labels="malignancy"
+    )
 
 
 def test_imagenet_weights_are_fetched_checked_and_refused_offline(tmp_path):
@@ -227,8 +287,20 @@ def test_imagenet_weights_are_fetched_checked_and_refused_offline(tmp_path):
     assert resolve_weights({"weights": "imagenet", "imagenet_url": url}) == str(imagenet_weights_path(url))
     assert resolve_weights({"weights": None, "imagenet_url": url}) is None
     settings = evaluator_settings(
-        {"evaluate": {"weights": "imagenet", "imagenet_url": url, "steps": {"lidc": 3}, "batch_size": 8, "lr": 1e-3,
-                      "input_size": 64, "seed": 0, "lidc_labels": "size"}}, "lidc")
+        {
+            "evaluate": {
+                "weights": "imagenet",
+                "imagenet_url": url,
+                "steps": {"lidc": 3},
+                "batch_size": 8,
+                "lr": 1e-3,
+                "input_size": 64,
+                "seed": 0,
+                "lidc_labels": "size",
+            }
+        },
+        "lidc",
+    )
     assert settings.weights == str(imagenet_weights_path(url)) and settings.steps == 3
     # Offline: nothing listens on the port.
     with socket.socket() as sock:
@@ -236,13 +308,16 @@ def test_imagenet_weights_are_fetched_checked_and_refused_offline(tmp_path):
         port = sock.getsockname()[1]
     offline = tmp_path / "offline" / name
     with pytest.raises(DownloadError) as error:
-        fetch_imagenet_weights(f"http://127.0.0.1:{port}/models/{name}", offline, retries=1, backoff_s=0.01,
-                               progress=False)
+        fetch_imagenet_weights(
+            f"http://127.0.0.1:{port}/models/{name}", offline, retries=1, backoff_s=0.01, progress=False
+        )
     message = str(error.value)
     assert "evaluate.weights" in message and "evaluate.imagenet_url" in message and "local" in message
     assert not offline.exists()
     with pytest.raises(ValueError, match="evaluate.imagenet_url"):
         imagenet_weights_path("https://example.org/weights.pth")
+
+
 def with_noise_margin(source, path, margin=4, seed=5):
     """The same patch set stored with a margin of noise around every 64x64 image."""
     with np.load(source) as data:
@@ -260,7 +335,8 @@ def test_the_evaluation_sees_exactly_the_centre_crops(toy_setting, tmp_path):
     wide = with_noise_margin(patches, tmp_path / "wide.npz")
     wide_data = evaluation_data(wide, "lidc")
     settings = replace(EVALUATION, samples=40, cifc_pairs=20)
-    assert evaluate_run(tiny("DRAI"), wide_data, evaluator, settings, wide) == \
-        evaluate_run(tiny("DRAI"), data, evaluator, settings, patches)
+    assert evaluate_run(tiny("DRAI"), wide_data, evaluator, settings, wide) == evaluate_run(
+        tiny("DRAI"), data, evaluator, settings, patches
+    )
     assert pixel_matched_retrieval(wide) == pixel_matched_retrieval(patches)
     assert np.array_equal(lidc_retrieval_sets(wide)["search_images"], lidc_retrieval_sets(patches)["search_images"])

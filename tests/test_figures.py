@@ -33,8 +33,22 @@ from drai.models.variants import VARIANTS, get_variant
 from drai.train import TrainSettings, save_untrained
 
 # The old dataclass defaults, spelled out: TrainSettings has none; each test changes what it tests.
-BASE = TrainSettings(steps=100, batch_size=64, width=64, z_dim=32, c_dim=32, lr=2e-4, beta1=0.5, checkpoint_every=50,
-                     augment=False, kl_reduction="mean", loss_readback_every=1, fused_adam=False, compile_mode="eager", seed=0)
+BASE = TrainSettings(
+    steps=100,
+    batch_size=64,
+    width=64,
+    z_dim=32,
+    c_dim=32,
+    lr=2e-4,
+    beta1=0.5,
+    checkpoint_every=50,
+    augment=False,
+    kl_reduction="mean",
+    loss_readback_every=1,
+    fused_adam=False,
+    compile_mode="eager",
+    seed=0,
+)
 TINY = replace(BASE, width=4, z_dim=4, c_dim=4)
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -62,15 +76,25 @@ def lidc_patches(path, n_test=8, n_query=3, seed=0):
     bins = np.searchsorted([4.0, 6.0, 8.0, 10.0], sizes, side="right")
     splits = np.array(["train"] * n_train + ["test"] * (n_test + n_query))
     query = np.zeros(n, bool)
-    query[n_train + n_test:] = True
+    query[n_train + n_test :] = True
     # three slices of one test nodule: only the central one is a figure image
     offsets = np.zeros(n, np.int64)
     images = random_images(n, 1, seed)
     vectors = one_hot(n, 17, seed)
-    arrays = dict(images=images, vectors=vectors, sizes=sizes, size_bins=bins, malignancy=np.full(n, 2.0, np.float32),
-                  splits=splits, curated=~query, query=query, nodule_ids=np.array([f"n{i}" for i in range(n)]),
-                  slice_offsets=offsets, source=np.array("synthetic"))
-    extra = {k: np.concatenate([v, v[n_train:n_train + 1]]) if k not in ("source",) else v for k, v in arrays.items()}
+    arrays = dict(
+        images=images,
+        vectors=vectors,
+        sizes=sizes,
+        size_bins=bins,
+        malignancy=np.full(n, 2.0, np.float32),
+        splits=splits,
+        curated=~query,
+        query=query,
+        nodule_ids=np.array([f"n{i}" for i in range(n)]),
+        slice_offsets=offsets,
+        source=np.array("synthetic"),
+    )
+    extra = {k: np.concatenate([v, v[n_train : n_train + 1]]) if k not in ("source",) else v for k, v in arrays.items()}
     extra["slice_offsets"][-1] = 1
     np.savez(path, **extra)
     return path
@@ -84,10 +108,19 @@ def ham_patches(path, n_test=9, seed=0):
     splits = np.array(["train"] * n_train + ["test"] * (n_test + 2))
     augmented = np.zeros(n, bool)
     augmented[-2:] = True
-    np.savez(path, images=random_images(n, 3, seed).astype(np.float16), labels=labels,
-             vectors=np.eye(3, dtype=np.float32)[labels], splits=splits, image_ids=np.array([f"i{i}" for i in range(n)]),
-             lesion_ids=np.array([f"l{i}" for i in range(n)]), augmented=augmented, flips=np.array([""] * n),
-             class_names=np.array(["nv", "mel", "bkl"]), source=np.array("synthetic"))
+    np.savez(
+        path,
+        images=random_images(n, 3, seed).astype(np.float16),
+        labels=labels,
+        vectors=np.eye(3, dtype=np.float32)[labels],
+        splits=splits,
+        image_ids=np.array([f"i{i}" for i in range(n)]),
+        lesion_ids=np.array([f"l{i}" for i in range(n)]),
+        augmented=augmented,
+        flips=np.array([""] * n),
+        class_names=np.array(["nv", "mel", "bkl"]),
+        source=np.array("synthetic"),
+    )
     return path
 
 
@@ -105,7 +138,7 @@ def test_conditional_grid_keeps_content_per_row_and_style_per_column():
         c = model.content_of(torch.from_numpy(vectors)).numpy()
     for i in range(3):
         for j in range(4):
-            expected = generate(model, z[j:j + 1], c[i:i + 1])[0]
+            expected = generate(model, z[j : j + 1], c[i : i + 1])[0]
             np.testing.assert_allclose(grid[i, j + 1], expected, atol=1e-5)
     np.testing.assert_array_equal(grid, conditional_grid(model, refs, vectors, n_samples=4, seed=5))
     assert not np.allclose(grid, conditional_grid(model, refs, vectors, n_samples=4, seed=6))
@@ -125,7 +158,7 @@ def test_hybrid_cell_is_style_of_column_and_content_of_row(name):
             c = model.content_of(torch.from_numpy(vectors)).numpy()
     for i in range(3):
         for j in range(4):
-            np.testing.assert_allclose(grid[i, j], generate(model, z[j:j + 1], c[i:i + 1])[0], atol=1e-5)
+            np.testing.assert_allclose(grid[i, j], generate(model, z[j : j + 1], c[i : i + 1])[0], atol=1e-5)
 
 
 def test_one_code_hybrids_need_the_content_vectors():
@@ -210,7 +243,7 @@ def test_mosaic_places_cells_with_gaps():
     assert canvas.shape == (2 * 4 + pad + gap, 3 * 4 + 2 * pad + gap, 3)
     assert len(xs) == 3 and len(ys) == 2
     y0, x0 = 4 + pad + gap, 2 * (4 + pad) + gap
-    assert (canvas[y0:y0 + 4, x0:x0 + 4] == 1).all()
+    assert (canvas[y0 : y0 + 4, x0 : x0 + 4] == 1).all()
 
 
 # --- test images and whole figures -------------------------------------------

@@ -9,8 +9,15 @@ from drai.data.lidc_patches import PatchSettings, annotation_to_world, case_patc
 from drai.data.synthetic_ct import render_phantom
 
 # The settings of the old dataclass defaults (the ci preset's), changed per test.
-PATCH = PatchSettings(volume_size=256, patch_size=48, output_size=64, hu_window=(-1000.0, 400.0), patch_slices=1,
-                      stored_size=72, max_slice_gap_mm=5.0)
+PATCH = PatchSettings(
+    volume_size=256,
+    patch_size=48,
+    output_size=64,
+    hu_window=(-1000.0, 400.0),
+    patch_slices=1,
+    stored_size=72,
+    max_slice_gap_mm=5.0,
+)
 
 
 @pytest.mark.parametrize(
@@ -24,8 +31,15 @@ PATCH = PatchSettings(volume_size=256, patch_size=48, output_size=64, hu_window=
 def test_nodule_at_known_world_point_is_at_patch_centre(tmp_path, matrix, pixel_spacing, slice_spacing, nodule):
     fov = matrix * pixel_spacing
     folder = render_phantom(
-        tmp_path / "s", matrix, pixel_spacing, slice_spacing, n_slices=int(120 / slice_spacing),
-        nodule_world=nodule, nodule_radius_mm=6.0, origin_xy=(-fov / 2, -fov / 2), z0=-110.0,
+        tmp_path / "s",
+        matrix,
+        pixel_spacing,
+        slice_spacing,
+        n_slices=int(120 / slice_spacing),
+        nodule_world=nodule,
+        nodule_radius_mm=6.0,
+        origin_xy=(-fov / 2, -fov / 2),
+        z0=-110.0,
     )
     series = read_series(dicom_files(folder))
     settings = replace(PATCH, volume_size=128, patch_size=24, output_size=64, stored_size=64)
@@ -52,8 +66,9 @@ def test_annotation_grid_maps_onto_a_coarser_series_with_the_same_field_of_view(
 
 
 def test_window_maps_to_unit_interval():
-    np.testing.assert_allclose(window_to_unit(np.array([-2000.0, -1000, -300, 400, 900]), (-1000, 400)),
-                               [-1, -1, 0, 1, 1])
+    np.testing.assert_allclose(
+        window_to_unit(np.array([-2000.0, -1000, -300, 400, 900]), (-1000, 400)), [-1, -1, 0, 1, 1]
+    )
     with pytest.raises(ValueError):
         window_to_unit(np.zeros(2), (400, -1000))
 
@@ -81,8 +96,17 @@ def chest_wall_phantom(tmp_path):
     On the 256^3 grid a stored patch spans 54 voxels of 1 mm, within the field of view."""
     # render_phantom's right lung spans x in [0.05, 0.35] x field of view from the centre; the body wall follows.
     nodule = (0.335 * 254.0, 0.0, -60.0)
-    folder = render_phantom(tmp_path / "wall", 128, 2.0, 2.5, n_slices=48, nodule_world=nodule,
-                            nodule_radius_mm=6.0, origin_xy=(-127.0, -127.0), z0=-110.0)
+    folder = render_phantom(
+        tmp_path / "wall",
+        128,
+        2.0,
+        2.5,
+        n_slices=48,
+        nodule_world=nodule,
+        nodule_radius_mm=6.0,
+        origin_xy=(-127.0, -127.0),
+        z0=-110.0,
+    )
     return read_series(dicom_files(folder)).to_sitk(), np.array([nodule])
 
 
@@ -127,8 +151,10 @@ def test_all_slices_are_those_within_the_nodule_z_extent(tmp_path):
     assert 0 in made.slice_offsets
     assert np.all((z >= extent_mm[0, 0] - 1e-6) & (z <= extent_mm[0, 1] + 1e-6))
     # Every grid slice in the extent is there: 12 mm over 0.47 mm slices.
-    inside = np.sum((grid.origin[2] + np.arange(256) * grid.spacing[2] >= extent_mm[0, 0])
-                    & (grid.origin[2] + np.arange(256) * grid.spacing[2] <= extent_mm[0, 1]))
+    inside = np.sum(
+        (grid.origin[2] + np.arange(256) * grid.spacing[2] >= extent_mm[0, 0])
+        & (grid.origin[2] + np.arange(256) * grid.spacing[2] <= extent_mm[0, 1])
+    )
     assert len(made.slice_offsets) == inside >= 5
     # The count from slice positions alone (what the paper preset's count is computed with) agrees.
     assert slices_per_nodule(-110.0, 48, 2.5, points[0, 2], tuple(extent_mm[0]), 256, "all") == inside

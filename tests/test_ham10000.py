@@ -21,16 +21,23 @@ from drai.data.ham10000 import (
 from drai.data.synthetic_derm import SyntheticDermSettings, render_image, write_dataset
 
 # The ci preset's settings (the old dataclass and keyword defaults), changed per test.
-LESION = LesionPatchSettings(patch_size=48, output_size=64, lesion_margin=1.25, min_crop_fraction=0.25,
-                             stored_size=72)
-PATCH_SET = PatchSetSettings(classes=("nv", "mel", "bkl"), augment_classes=("mel", "bkl"), augment_copies=3,
-                             test_fraction=0.2, seed=0, lesion=LESION)
+LESION = LesionPatchSettings(patch_size=48, output_size=64, lesion_margin=1.25, min_crop_fraction=0.25, stored_size=72)
+PATCH_SET = PatchSetSettings(
+    classes=("nv", "mel", "bkl"),
+    augment_classes=("mel", "bkl"),
+    augment_copies=3,
+    test_fraction=0.2,
+    seed=0,
+    lesion=LESION,
+)
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    return write_dataset(tmp_path_factory.mktemp("ham") / "raw",
-                         SyntheticDermSettings(train_images=60, test_images=20, width=120, height=90, seed=0))
+    return write_dataset(
+        tmp_path_factory.mktemp("ham") / "raw",
+        SyntheticDermSettings(train_images=60, test_images=20, width=120, height=90, seed=0),
+    )
 
 
 def lesion_centre_in_patch(patch: np.ndarray) -> tuple[float, float]:
@@ -108,8 +115,9 @@ def test_augmentation_is_reproducible_by_seed(dataset):
 
 
 def test_fallback_split_keeps_lesions_on_one_side(tmp_path):
-    root = write_dataset(tmp_path / "raw",
-                         SyntheticDermSettings(train_images=120, test_images=0, width=96, height=72, seed=0))
+    root = write_dataset(
+        tmp_path / "raw", SyntheticDermSettings(train_images=120, test_images=0, width=96, height=72, seed=0)
+    )
     table, _, _, split_source, before = build_patches(root, replace(PATCH_SET, augment_copies=0), progress=False)
     assert "grouped by lesion_id" in split_source
     sides = before.groupby("lesion_id")["split"].nunique()
@@ -119,8 +127,9 @@ def test_fallback_split_keeps_lesions_on_one_side(tmp_path):
 
 
 def test_bad_input_is_skipped_and_reported(tmp_path):
-    root = write_dataset(tmp_path / "raw",
-                         SyntheticDermSettings(train_images=40, test_images=0, width=96, height=72, seed=0))
+    root = write_dataset(
+        tmp_path / "raw", SyntheticDermSettings(train_images=40, test_images=0, width=96, height=72, seed=0)
+    )
     metadata = pd.read_csv(root / "HAM10000_metadata.csv")
     kept = metadata[metadata.dx.isin(["nv", "mel", "bkl", "akiec", "bcc", "df", "vasc"])]
     corrupt, absent, odd_mask = kept.image_id.iloc[0], kept.image_id.iloc[1], kept.image_id.iloc[2]
@@ -133,7 +142,9 @@ def test_bad_input_is_skipped_and_reported(tmp_path):
 
     table, patches, skipped, _, before = build_patches(root, PATCH_SET, progress=False)
     reasons = dict(zip(skipped.image_id, skipped.reason))
-    assert "unreadable image" in reasons[corrupt] and corrupt_path.name in str(skipped.set_index("image_id").file[corrupt])
+    assert "unreadable image" in reasons[corrupt] and corrupt_path.name in str(
+        skipped.set_index("image_id").file[corrupt]
+    )
     assert reasons[absent] == "listed but no image file found"
     assert "unknown class 'xyz'" in reasons["ISIC_9999999"]
     assert odd_mask in set(before.image_id)
@@ -168,21 +179,29 @@ def test_medmnist_is_mapped_onto_the_classes(tmp_path):
 
 
 def test_an_image_listed_twice_is_refused_naming_the_lines(tmp_path):
-    root = write_dataset(tmp_path / "raw",
-                         SyntheticDermSettings(train_images=20, test_images=0, width=96, height=72, seed=0))
+    root = write_dataset(
+        tmp_path / "raw", SyntheticDermSettings(train_images=20, test_images=0, width=96, height=72, seed=0)
+    )
     metadata = pd.read_csv(root / "HAM10000_metadata.csv")
     twice = metadata.iloc[3].image_id
-    metadata.loc[len(metadata)] = {**metadata.iloc[3].to_dict(), "lesion_id": "HAM_9999999",
-                                   "dx": "mel" if metadata.iloc[3].dx != "mel" else "nv"}
+    metadata.loc[len(metadata)] = {
+        **metadata.iloc[3].to_dict(),
+        "lesion_id": "HAM_9999999",
+        "dx": "mel" if metadata.iloc[3].dx != "mel" else "nv",
+    }
     metadata.to_csv(root / "HAM10000_metadata.csv", index=False)
-    with pytest.raises(DataError, match=f"HAM10000_metadata.csv: image_id {twice} is listed more than once "
-                                        rf"\(lines 5, {len(metadata) + 1}\)"):
+    with pytest.raises(
+        DataError,
+        match=f"HAM10000_metadata.csv: image_id {twice} is listed more than once "
+        rf"\(lines 5, {len(metadata) + 1}\)",
+    ):
         build_patches(root, PATCH_SET, progress=False)
 
 
 def test_an_image_in_both_training_and_test_lists_is_refused(tmp_path):
-    root = write_dataset(tmp_path / "raw",
-                         SyntheticDermSettings(train_images=20, test_images=5, width=96, height=72, seed=0))
+    root = write_dataset(
+        tmp_path / "raw", SyntheticDermSettings(train_images=20, test_images=5, width=96, height=72, seed=0)
+    )
     truth = pd.read_csv(root / "ISIC2018_Task3_Test_GroundTruth.csv")
     truth.loc[0, "image"] = pd.read_csv(root / "HAM10000_metadata.csv").image_id.iloc[0]
     truth.to_csv(root / "ISIC2018_Task3_Test_GroundTruth.csv", index=False)
@@ -191,8 +210,9 @@ def test_an_image_in_both_training_and_test_lists_is_refused(tmp_path):
 
 
 def test_an_image_in_both_image_folders_is_logged(tmp_path, caplog):
-    root = write_dataset(tmp_path / "raw",
-                         SyntheticDermSettings(train_images=20, test_images=0, width=96, height=72, seed=0))
+    root = write_dataset(
+        tmp_path / "raw", SyntheticDermSettings(train_images=20, test_images=0, width=96, height=72, seed=0)
+    )
     first = sorted((root / "HAM10000_images_part_1").glob("*.jpg"))[0]
     copy = root / "HAM10000_images_part_2" / first.name
     copy.write_bytes(first.read_bytes())
@@ -203,8 +223,9 @@ def test_an_image_in_both_image_folders_is_logged(tmp_path, caplog):
 
 
 def test_an_absent_image_is_reported_with_the_path_looked_for(tmp_path):
-    root = write_dataset(tmp_path / "raw",
-                         SyntheticDermSettings(train_images=20, test_images=5, width=96, height=72, seed=0))
+    root = write_dataset(
+        tmp_path / "raw", SyntheticDermSettings(train_images=20, test_images=5, width=96, height=72, seed=0)
+    )
     metadata = pd.read_csv(root / "HAM10000_metadata.csv")
     absent = metadata[metadata.dx.isin(["nv", "mel", "bkl"])].image_id.iloc[0]
     next(root.rglob(f"{absent}.jpg")).unlink()
@@ -217,6 +238,8 @@ def test_an_absent_image_is_reported_with_the_path_looked_for(tmp_path):
     skipped = build_patches(root, PATCH_SET, progress=False)[2].set_index("image_id")
     assert skipped.file[absent] == str(root / "**" / f"{absent}.jpg")
     assert skipped.file[absent_test] == str(root / "**" / "ISIC2018_Task3_Test_Images" / "**" / f"{absent_test}.jpg")
+
+
 def test_centre_crop_of_the_stored_lesion_patch_is_the_64_pixel_patch():
     from drai.data.crops import centre_crop
 
@@ -236,9 +259,17 @@ def test_centre_crop_of_the_stored_lesion_patch_is_the_64_pixel_patch():
 def test_patch_set_has_seven_types_for_the_evaluator_and_vectors_for_the_modelled(dataset, tmp_path):
     from drai.data.ham10000_pipeline import make_patch_set
 
-    outputs = {name: tmp_path / f"{name}.{ext}" for name, ext in (
-        ("patches", "npz"), ("table", "csv"), ("counts_csv", "csv"), ("counts_md", "md"), ("skipped", "csv"),
-        ("qc", "png"))}
+    outputs = {
+        name: tmp_path / f"{name}.{ext}"
+        for name, ext in (
+            ("patches", "npz"),
+            ("table", "csv"),
+            ("counts_csv", "csv"),
+            ("counts_md", "md"),
+            ("skipped", "csv"),
+            ("qc", "png"),
+        )
+    }
     make_patch_set({"source": "synthetic", "root": str(dataset)}, PATCH_SET, outputs)
     with np.load(outputs["patches"]) as data:
         names, labels, vectors = list(data["class_names"]), data["labels"], data["vectors"]

@@ -29,8 +29,10 @@ def zipped(folder) -> bytes:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """The Dataverse files of a small synthetic HAM10000: name -> (bytes, tabular)."""
-    root = write_dataset(tmp_path_factory.mktemp("src") / "raw",
-                         SyntheticDermSettings(train_images=30, test_images=10, width=96, height=72, seed=0))
+    root = write_dataset(
+        tmp_path_factory.mktemp("src") / "raw",
+        SyntheticDermSettings(train_images=30, test_images=10, width=96, height=72, seed=0),
+    )
     return {
         "HAM10000_images_part_1.zip": (zipped(root / "HAM10000_images_part_1"), False),
         "HAM10000_images_part_2.zip": (zipped(root / "HAM10000_images_part_2"), False),
@@ -47,8 +49,11 @@ def dataverse(files, faults, leave_out=()):
         if name in leave_out:
             continue
         payloads[f"/api/access/datafile/{number}"] = data
-        entry = {"id": number, "filename": name.replace(".csv", ".tab") if tabular else name,
-                 "md5": hashlib.md5(data).hexdigest()}
+        entry = {
+            "id": number,
+            "filename": name.replace(".csv", ".tab") if tabular else name,
+            "md5": hashlib.md5(data).hexdigest(),
+        }
         if tabular:
             entry["originalFileName"] = name
         entries.append({"label": entry["filename"], "dataFile": entry})
@@ -57,8 +62,9 @@ def dataverse(files, faults, leave_out=()):
 
 
 def fetch(server, root, retries=3):
-    return download_dataset(root, server=server.base, doi=HAM10000_DOI, retries=retries, backoff_s=0.01,
-                            timeout_s=0.5, progress=False)
+    return download_dataset(
+        root, server=server.base, doi=HAM10000_DOI, retries=retries, backoff_s=0.01, timeout_s=0.5, progress=False
+    )
 
 
 def test_download_gives_the_layout_the_loader_reads(files, tmp_path, ci_config):
@@ -71,7 +77,9 @@ def test_download_gives_the_layout_the_loader_reads(files, tmp_path, ci_config):
     assert len(tables) == 2  # ingested tables are fetched as their original CSV
     found = find_files(tmp_path / "raw")
     assert len(found.images) == 30 and len(found.test_images) == 10 and len(found.masks) == 30
-    table, patches, skipped, split_source, _ = build_patches(tmp_path / "raw", ham_patch_set_settings(ci_config), progress=False)
+    table, patches, skipped, split_source, _ = build_patches(
+        tmp_path / "raw", ham_patch_set_settings(ci_config), progress=False
+    )
     assert split_source == "ISIC 2018 Task 3 test set" and skipped.empty and len(patches) > 0
     assert not list((tmp_path / "raw").glob(".*"))
 

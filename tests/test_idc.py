@@ -23,18 +23,33 @@ def bucket(tmp_path_factory):
     record = series_record(SERIES_UID)
     bucket_name, _, prefix = record["series_aws_url"].removeprefix("s3://").partition("/")
     prefix = prefix.removesuffix("*")
-    folder = render_phantom(tmp_path_factory.mktemp("idc") / "series", matrix=16, pixel_spacing=20.0,
-                            slice_spacing=2.5, n_slices=int(record["instanceCount"]), nodule_world=(0, 0, -20),
-                            series_uid=SERIES_UID)
-    keys = {f"{prefix}{uuid.uuid5(uuid.NAMESPACE_OID, path.name)}.dcm": path.read_bytes()
-            for path in sorted(folder.glob("*.dcm"))}
+    folder = render_phantom(
+        tmp_path_factory.mktemp("idc") / "series",
+        matrix=16,
+        pixel_spacing=20.0,
+        slice_spacing=2.5,
+        n_slices=int(record["instanceCount"]),
+        nodule_world=(0, 0, -20),
+        series_uid=SERIES_UID,
+    )
+    keys = {
+        f"{prefix}{uuid.uuid5(uuid.NAMESPACE_OID, path.name)}.dcm": path.read_bytes()
+        for path in sorted(folder.glob("*.dcm"))
+    }
     return bucket_name, keys, record
 
 
 def fetch(server, dest, retries=1, **kwargs):
-    return download_series_idc(SERIES_UID, dest, int(series_record(SERIES_UID)["instanceCount"]),
-                               endpoint_url=server.endpoint, retries=retries, backoff_s=0.01, timeout_s=10,
-                               **kwargs)
+    return download_series_idc(
+        SERIES_UID,
+        dest,
+        int(series_record(SERIES_UID)["instanceCount"]),
+        endpoint_url=server.endpoint,
+        retries=retries,
+        backoff_s=0.01,
+        timeout_s=10,
+        **kwargs,
+    )
 
 
 def _leftovers(parent):
@@ -60,11 +75,14 @@ def test_a_dropped_connection_is_retried(bucket, tmp_path):
     assert sum(1 for method, path in server.requests if method == "GET" and path.endswith(key)) == 2
 
 
-@pytest.mark.parametrize("fault, message", [
-    ("missing", r"64 of the 65 instances IDC's index lists were copied"),
-    ("truncated", r"\.dcm: truncated"),
-    ("dropped", r"s5cmd exited with 1: .*unexpected EOF"),
-])
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        ("missing", r"64 of the 65 instances IDC's index lists were copied"),
+        ("truncated", r"\.dcm: truncated"),
+        ("dropped", r"s5cmd exited with 1: .*unexpected EOF"),
+    ],
+)
 def test_a_fault_leaves_no_folder_and_a_clear_error(bucket, tmp_path, fault, message):
     name, keys, _ = bucket
     objects, drops = dict(keys), {}
@@ -95,15 +113,38 @@ def test_a_folder_it_did_not_write_is_never_replaced(bucket, tmp_path):
 
 def test_source_idc_downloads_a_missing_case_and_then_reads_it_locally(bucket, tmp_path):
     name, keys, record = bucket
-    case = pd.DataFrame([{"case": "LIDC-IDRI-0957", "patient_id": "LIDC-IDRI-0957", "series_uid": SERIES_UID,
-                          "study_uid": record["StudyInstanceUID"], "scan_id": 1, "n_slices": record["instanceCount"]}])
+    case = pd.DataFrame(
+        [
+            {
+                "case": "LIDC-IDRI-0957",
+                "patient_id": "LIDC-IDRI-0957",
+                "series_uid": SERIES_UID,
+                "study_uid": record["StudyInstanceUID"],
+                "scan_id": 1,
+                "n_slices": record["instanceCount"],
+            }
+        ]
+    )
     root = tmp_path / "LIDC-IDRI"
     with LocalS3({name: dict(keys)}) as server:
-        manifest = prepare_series(case, SeriesSettings("idc", str(root), None), tmp_path / "a.json", download=True,
-                                  download_options={"retries": 0, "backoff_s": 0.01}, idc_endpoint_url=server.endpoint)
+        manifest = prepare_series(
+            case,
+            SeriesSettings("idc", str(root), None),
+            tmp_path / "a.json",
+            download=True,
+            download_options={"retries": 0, "backoff_s": 0.01},
+            idc_endpoint_url=server.endpoint,
+        )
         assert len(manifest["files"]) == record["instanceCount"]
         requests = len(server.requests)
-        again = prepare_series(case, SeriesSettings("idc", str(root), None), tmp_path / "b.json", download=True,
-                               idc_endpoint_url=server.endpoint)
+        again = prepare_series(
+            case,
+            SeriesSettings("idc", str(root), None),
+            tmp_path / "b.json",
+            download=True,
+            idc_endpoint_url=server.endpoint,
+        )
         assert len(server.requests) == requests  # found on disk, nothing fetched
-    assert again["folder"] == manifest["folder"] == str(root / "LIDC-IDRI-0957" / record["StudyInstanceUID"] / SERIES_UID)
+    assert (
+        again["folder"] == manifest["folder"] == str(root / "LIDC-IDRI-0957" / record["StudyInstanceUID"] / SERIES_UID)
+    )

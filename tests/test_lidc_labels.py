@@ -26,9 +26,17 @@ def test_vector_has_seventeen_named_dimensions():
 @pytest.mark.parametrize(
     "name, median, expected",
     [
-        ("malignancy", 2.5, 0), ("malignancy", 3.0, 0), ("malignancy", 3.5, 1), ("malignancy", 4.0, 1),
-        ("calcification", 5.0, 0), ("calcification", 5.5, 1), ("calcification", 6.0, 1),
-        ("texture", 3.0, 0), ("texture", 4.0, 1), ("subtlety", 1.0, 0), ("subtlety", 5.0, 1),
+        ("malignancy", 2.5, 0),
+        ("malignancy", 3.0, 0),
+        ("malignancy", 3.5, 1),
+        ("malignancy", 4.0, 1),
+        ("calcification", 5.0, 0),
+        ("calcification", 5.5, 1),
+        ("calcification", 6.0, 1),
+        ("texture", 3.0, 0),
+        ("texture", 4.0, 1),
+        ("subtlety", 1.0, 0),
+        ("subtlety", 5.0, 1),
     ],
 )
 def test_binarize_boundaries(name, median, expected):
@@ -42,8 +50,20 @@ def test_binarize_is_a_threshold(name, median):
 
 @pytest.mark.parametrize(
     "size, expected",
-    [(0.0, 0), (1.9, 0), (2.0, 0), (3.999, 0), (4.0, 1), (5.99, 1), (6.0, 2), (8.0, 3), (9.99, 3),
-     (10.0, 4), (12.0, 4), (35.0, 4)],
+    [
+        (0.0, 0),
+        (1.9, 0),
+        (2.0, 0),
+        (3.999, 0),
+        (4.0, 1),
+        (5.99, 1),
+        (6.0, 2),
+        (8.0, 3),
+        (9.99, 3),
+        (10.0, 4),
+        (12.0, 4),
+        (35.0, 4),
+    ],
 )
 def test_size_bin_boundaries(size, expected):
     assert size_bin(size) == expected
@@ -59,7 +79,7 @@ def test_size_bin_is_monotonic(a, b):
 def test_vector_is_one_hot_per_group(medians, size):
     vector = conditioning_vector(medians, size)
     assert vector.shape == (17,)
-    groups = [vector[2 * i: 2 * i + 2] for i in range(6)] + [vector[12:]]
+    groups = [vector[2 * i : 2 * i + 2] for i in range(6)] + [vector[12:]]
     assert all(g.sum() == 1 for g in groups)
     assert vector[12 + size_bin(size)] == 1
     for i, name in enumerate(CHARACTERISTICS):

@@ -23,8 +23,22 @@ from drai.train import (
 )
 
 # The old dataclass defaults, spelled out: TrainSettings has none; each test changes what it tests.
-BASE = TrainSettings(steps=100, batch_size=64, width=64, z_dim=32, c_dim=32, lr=2e-4, beta1=0.5, checkpoint_every=50,
-                     augment=False, kl_reduction="mean", loss_readback_every=1, fused_adam=False, compile_mode="eager", seed=0)
+BASE = TrainSettings(
+    steps=100,
+    batch_size=64,
+    width=64,
+    z_dim=32,
+    c_dim=32,
+    lr=2e-4,
+    beta1=0.5,
+    checkpoint_every=50,
+    augment=False,
+    kl_reduction="mean",
+    loss_readback_every=1,
+    fused_adam=False,
+    compile_mode="eager",
+    seed=0,
+)
 TINY = replace(BASE, steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
 
 # What Section II and III-B of the paper say each model trains with, written
@@ -59,7 +73,11 @@ def test_registry_matches_the_paper():
         assert VARIANTS[name].components == components, name
     # Trained twice per batch: the selfReg models (Section III-G) and the control, nothing else.
     assert {n for n, v in VARIANTS.items() if v.trains_twice} == {
-        "DRAI", "DAI+selfReg", "DAI+selfReg+MIReg", "DAI+twice"}
+        "DRAI",
+        "DAI+selfReg",
+        "DAI+selfReg+MIReg",
+        "DAI+twice",
+    }
     assert loss_terms(VARIANTS["DAI+twice"]) == loss_terms(VARIANTS["DAI"])
     assert not VARIANTS["cInfoGAN"].two_codes and not VARIANTS["cVAE"].two_codes
     assert all(VARIANTS[n].two_codes for n in PAPER_COMPONENTS if n not in ("cInfoGAN", "cVAE"))
@@ -139,8 +157,10 @@ def test_kl_reduction_reaches_the_training_losses():
     model = ModelFamily(VARIANTS["DAI"], Shape(1, 17, width=4, z_dim=4, c_dim=4))
     x, t = fake_data(1, 17, n=4)
     x, t = torch.from_numpy(x), torch.from_numpy(t)
-    terms = {reduction: training_losses(model, x, t, torch.Generator().manual_seed(0), kl_reduction=reduction)[2]
-             for reduction in ("mean", "sum")}
+    terms = {
+        reduction: training_losses(model, x, t, torch.Generator().manual_seed(0), kl_reduction=reduction)[2]
+        for reduction in ("mean", "sum")
+    }
     for name in ("g/kl_z", "g/kl_c_x", "g/kl_c_t"):  # 4 code dimensions
         assert terms["sum"][name].item() == pytest.approx(4 * terms["mean"][name].item(), rel=1e-5)
 
@@ -151,7 +171,9 @@ def test_lsgan_terms_against_hand_computed_values():
     assert losses.lsgan_generator(fake).item() == pytest.approx(0.5 * 0.5)
     mismatched = torch.tensor([2.0, 2.0])
     # eq. 1: the mismatched and generated pairs share the negative side
-    assert losses.lsgan_discriminator(real, mismatched, fake).item() == pytest.approx(0.25 + 0.5 * (0.5 * 4 + 0.5 * 0.5))
+    assert losses.lsgan_discriminator(real, mismatched, fake).item() == pytest.approx(
+        0.25 + 0.5 * (0.5 * 4 + 0.5 * 0.5)
+    )
     d_loss, g_loss = losses.lsgan_inference(torch.tensor([1.0]), torch.tensor([0.0]))
     assert (d_loss.item(), g_loss.item()) == (0.0, 1.0)
 
@@ -172,8 +194,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
 def test_resumed_augmented_run_equals_an_uninterrupted_one(tmp_path):
     """Crops and flips come from the run's seeded rng, which the checkpoint stores."""
     images, vectors = fake_data(1, 17, size=72)
-    settings = replace(BASE, steps=5, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, seed=3,
-                             augment=True)
+    settings = replace(BASE, steps=5, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, seed=3, augment=True)
     whole = train(images, vectors, "DAI+twice", tmp_path / "whole", settings, device="cpu", progress=False)
     train(images, vectors, "DAI+twice", tmp_path / "parts", settings, device="cpu", progress=False, stop_after=3)
     resumed = train(images, vectors, "DAI+twice", tmp_path / "parts", settings, device="cpu", progress=False)
@@ -187,7 +208,7 @@ def find_window(image: np.ndarray, stored: np.ndarray) -> tuple[int, int, bool, 
     span = stored.shape[-1] - 64 + 1
     for dy in range(span):
         for dx in range(span):
-            window = stored[:, dy:dy + 64, dx:dx + 64]
+            window = stored[:, dy : dy + 64, dx : dx + 64]
             for flip_rows in (False, True):
                 for flip_cols in (False, True):
                     candidate = window[:, ::-1] if flip_rows else window
@@ -242,8 +263,9 @@ def test_training_batches_are_windows_of_their_own_patches_with_their_vectors(tm
 def test_training_set_keeps_the_margin_and_only_modelled_rows(tmp_path):
     images, vectors = fake_data(3, 3, n=6, size=72)
     modelled = np.array([True, True, False, True, False, True])
-    np.savez(tmp_path / "p.npz", images=images, vectors=vectors, splits=np.array(["train"] * 5 + ["test"]),
-             modelled=modelled)
+    np.savez(
+        tmp_path / "p.npz", images=images, vectors=vectors, splits=np.array(["train"] * 5 + ["test"]), modelled=modelled
+    )
     loaded, loaded_vectors = load_training_set(tmp_path / "p.npz")
     assert np.array_equal(loaded, images[[0, 1, 3]]) and np.array_equal(loaded_vectors, vectors[[0, 1, 3]])
     np.savez(tmp_path / "old.npz", images=images, vectors=vectors, splits=np.array(["train"] * 6))
@@ -379,11 +401,39 @@ def test_command_line(tmp_path, capsys):
     images, vectors = fake_data(3, 3, n=10)
     np.savez(tmp_path / "patches.npz", images=images, vectors=vectors)
     model = train(images, vectors, "DRAI", tmp_path / "run", TINY, device="cpu", progress=False)
-    main(["sample", str(model), "--data", str(tmp_path / "patches.npz"), "--index", "2", "-n", "3", "-o", str(tmp_path / "s.png")])
+    main(
+        [
+            "sample",
+            str(model),
+            "--data",
+            str(tmp_path / "patches.npz"),
+            "--index",
+            "2",
+            "-n",
+            "3",
+            "-o",
+            str(tmp_path / "s.png"),
+        ]
+    )
     main(["sample", str(model), "--vector", "0,1,0", "-o", str(tmp_path / "v.png")])
-    main(["hybrid", str(model), "--data", str(tmp_path / "patches.npz"), "--content", "1", "--style", "4", "-o", str(tmp_path / "h.png")])
+    main(
+        [
+            "hybrid",
+            str(model),
+            "--data",
+            str(tmp_path / "patches.npz"),
+            "--content",
+            "1",
+            "--style",
+            "4",
+            "-o",
+            str(tmp_path / "h.png"),
+        ]
+    )
     capsys.readouterr()
-    main(["neighbours", str(model), "--data", str(tmp_path / "patches.npz"), "--query", "0", "--by", "style", "-k", "3"])
+    main(
+        ["neighbours", str(model), "--data", str(tmp_path / "patches.npz"), "--query", "0", "--by", "style", "-k", "3"]
+    )
     found = [int(i) for i in capsys.readouterr().out.split()]
     assert len(found) == 3 and 0 not in found
     from PIL import Image

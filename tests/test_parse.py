@@ -21,9 +21,21 @@ main()
 
 def test_a_dry_run_imports_no_torch(tmp_path):
     modules_file = tmp_path / "modules.json"
-    command = [sys.executable, "-c", DRIVER, str(modules_file), "-n", "--snakefile", str(ROOT / "Snakefile"),
-               "--configfile", str(ROOT / "config.yaml"), "--directory", str(tmp_path / "work"),
-               "--config", "preset=ci"]
+    command = [
+        sys.executable,
+        "-c",
+        DRIVER,
+        str(modules_file),
+        "-n",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        "--directory",
+        str(tmp_path / "work"),
+        "--config",
+        "preset=ci",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     modules = set(json.loads(modules_file.read_text()))

@@ -40,9 +40,17 @@ def preset(name: str, **sections) -> dict:
 
 
 def every_settings(config: dict) -> list:
-    return [label_settings(config), series_settings(config), patch_settings(config), lidc_patch_set_settings(config),
-            raw_settings(config), ham_patch_set_settings(config), train_settings(config, 3),
-            *(evaluator_settings(config, d) for d in DATASETS), *(evaluation_settings(config, d) for d in DATASETS)]
+    return [
+        label_settings(config),
+        series_settings(config),
+        patch_settings(config),
+        lidc_patch_set_settings(config),
+        raw_settings(config),
+        ham_patch_set_settings(config),
+        train_settings(config, 3),
+        *(evaluator_settings(config, d) for d in DATASETS),
+        *(evaluation_settings(config, d) for d in DATASETS),
+    ]
 
 
 def rule_params(config: dict) -> dict:
@@ -70,34 +78,95 @@ def rule_params(config: dict) -> dict:
 # A changed value of every key; hosts changed, file names kept (imagenet_url's file name names the weights).
 CHANGED = {
     "lidc": {
-        "source": "nbia", "series_dir": "elsewhere/LIDC-IDRI", "synthetic_dir": "elsewhere/synthetic",
-        "download": "flip", "api_url": "https://mirror.example.org/nbia", "idc_endpoint_url": "https://mirror.example.org",
-        "download_retries": 9, "download_timeout_s": 7.0, "max_slice_gap_mm": 6.0, "label_scans": 10,
-        "synthetic_cases": 2, "synthetic_matrix": 64, "synthetic_slice_spacing_mm": 2.5, "min_annotations": 2,
-        "consensus_level": 0.25, "train_case_limit": 500, "volume_size": 128, "patch_size": 32, "output_size": 72,
-        "stored_size": 80, "hu_window": [-1100, 300], "patch_slices": 3, "seed": 1,
+        "source": "nbia",
+        "series_dir": "elsewhere/LIDC-IDRI",
+        "synthetic_dir": "elsewhere/synthetic",
+        "download": "flip",
+        "api_url": "https://mirror.example.org/nbia",
+        "idc_endpoint_url": "https://mirror.example.org",
+        "download_retries": 9,
+        "download_timeout_s": 7.0,
+        "max_slice_gap_mm": 6.0,
+        "label_scans": 10,
+        "synthetic_cases": 2,
+        "synthetic_matrix": 64,
+        "synthetic_slice_spacing_mm": 2.5,
+        "min_annotations": 2,
+        "consensus_level": 0.25,
+        "train_case_limit": 500,
+        "volume_size": 128,
+        "patch_size": 32,
+        "output_size": 72,
+        "stored_size": 80,
+        "hu_window": [-1100, 300],
+        "patch_slices": 3,
+        "seed": 1,
     },
     "ham10000": {
-        "source": "dataverse", "raw_dir": "elsewhere/raw", "synthetic_dir": "elsewhere/synthetic", "download": "flip",
-        "server": "https://mirror.example.org", "doi": "doi:10.1234/OTHER", "download_retries": 9,
-        "download_timeout_s": 7.0, "medmnist_npz": "other.npz", "classes": ["nv", "mel"], "augment_classes": ["mel"],
-        "augment_copies": 1, "patch_size": 40, "output_size": 72, "stored_size": 80, "lesion_margin": 1.5,
-        "min_crop_fraction": 0.5, "test_fraction": 0.3, "seed": 1, "synthetic_train_images": 99,
-        "synthetic_test_images": 9, "synthetic_width": 100, "synthetic_height": 80,
+        "source": "dataverse",
+        "raw_dir": "elsewhere/raw",
+        "synthetic_dir": "elsewhere/synthetic",
+        "download": "flip",
+        "server": "https://mirror.example.org",
+        "doi": "doi:10.1234/OTHER",
+        "download_retries": 9,
+        "download_timeout_s": 7.0,
+        "medmnist_npz": "other.npz",
+        "classes": ["nv", "mel"],
+        "augment_classes": ["mel"],
+        "augment_copies": 1,
+        "patch_size": 40,
+        "output_size": 72,
+        "stored_size": 80,
+        "lesion_margin": 1.5,
+        "min_crop_fraction": 0.5,
+        "test_fraction": 0.3,
+        "seed": 1,
+        "synthetic_train_images": 99,
+        "synthetic_test_images": 9,
+        "synthetic_width": 100,
+        "synthetic_height": 80,
     },
     "train": {
-        "datasets": ["lidc"], "variants": ["DRAI"], "seeds": [5], "steps": 3, "batch_size": 8, "width": 8, "z_dim": 8,
-        "c_dim": 8, "lr": 1e-3, "beta1": 0.9, "checkpoint_every": 2, "augment": "flip", "kl_reduction": "sum",
-        "device": "cpu", "loss_readback_every": 10, "fused_adam": "flip", "compile_mode": "default", "runs_per_gpu": 3,
+        "datasets": ["lidc"],
+        "variants": ["DRAI"],
+        "seeds": [5],
+        "steps": 3,
+        "batch_size": 8,
+        "width": 8,
+        "z_dim": 8,
+        "c_dim": 8,
+        "lr": 1e-3,
+        "beta1": 0.9,
+        "checkpoint_every": 2,
+        "augment": "flip",
+        "kl_reduction": "sum",
+        "device": "cpu",
+        "loss_readback_every": 10,
+        "fused_adam": "flip",
+        "compile_mode": "default",
+        "runs_per_gpu": 3,
     },
     "evaluate": {
-        "lidc_labels": "malignancy", "weights": "local.pth",
-        "imagenet_url": "https://mirror.example.org/models/inception_v3_google-0cc3c7bd.pth", "input_size": 128,
-        "steps": 5, "batch_size": 8, "lr": 1e-4, "samples": 4, "cifc_pairs": 4, "retrieval_top_n": 1,
-        "batch_size_eval": 7, "seed": 1, "device": "cpu", "learning_cgacc_margin": 0.2,
+        "lidc_labels": "malignancy",
+        "weights": "local.pth",
+        "imagenet_url": "https://mirror.example.org/models/inception_v3_google-0cc3c7bd.pth",
+        "input_size": 128,
+        "steps": 5,
+        "batch_size": 8,
+        "lr": 1e-4,
+        "samples": 4,
+        "cifc_pairs": 4,
+        "retrieval_top_n": 1,
+        "batch_size_eval": 7,
+        "seed": 1,
+        "device": "cpu",
+        "learning_cgacc_margin": 0.2,
     },
     "audit": {
-        "ground_truth_probe": "tree", "ground_truth_folds": 3, "ground_truth_max_items": 50,
+        "ground_truth_probe": "tree",
+        "ground_truth_folds": 3,
+        "ground_truth_max_items": 50,
         "memorization_flag_share": 0.2,
     },
 }
@@ -127,9 +196,12 @@ def test_every_config_key_has_a_changed_value_here():
 def test_transport_keys_reach_no_rule_and_every_other_key_reaches_one(section):
     transport_keys = set(TRANSPORT_KEYS.get(section, ())) | set(JOB_LIST_KEYS.get(section, ()))
     for key in CHANGED[section]:
-        changes = [name for config in CONTEXTS.values()
-                   for name, params in rule_params(config).items()
-                   if params != rule_params(changed(config, section, key))[name]]
+        changes = [
+            name
+            for config in CONTEXTS.values()
+            for name, params in rule_params(config).items()
+            if params != rule_params(changed(config, section, key))[name]
+        ]
         if key in transport_keys:
             assert not changes, f"{section}.{key} changes the params of {changes}"
         else:
@@ -150,8 +222,12 @@ def test_a_key_reaches_only_the_rules_whose_output_it_changes():
     assert rules_changed("ham10000", "raw_dir", "paper") == {"ham10000_raw"}
     assert rules_changed("ham10000", "seed") == {"ham10000_raw", "ham10000_patches"}
     assert rules_changed("train", "lr") == {"train"}
-    assert rules_changed("evaluate", "lidc_labels") == {"train_evaluator", "run_metrics", "reference_features",
-                                                        "audit_run"}
+    assert rules_changed("evaluate", "lidc_labels") == {
+        "train_evaluator",
+        "run_metrics",
+        "reference_features",
+        "audit_run",
+    }
     assert rules_changed("evaluate", "samples") == {"run_metrics", "audit_run"}
     assert rules_changed("audit", "ground_truth_probe") == {"audit_run"}
     # The LIDC label choice reaches the LIDC evaluator and metrics only.

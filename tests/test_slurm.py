@@ -134,8 +134,15 @@ class Cluster:
 
     def _start(self, name: str, args: list[str], env: dict | None = None, user: str | None = None):
         with open(self.folder / f"{name}.out", "w") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env or self.env,
-                                    user=user, group=user, start_new_session=True)
+            proc = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env or self.env,
+                user=user,
+                group=user,
+                start_new_session=True,
+            )
         self.daemons.append(proc)
 
     def logs(self, lines: int = 25) -> str:
@@ -163,10 +170,13 @@ class Cluster:
             self._start("munged", [shutil.which("munged", path=SEARCH_PATH), "--foreground"], user="munge")
             wait_until("munged answers", lambda: self.ok("munge", "-n"), 30, details=self.logs)
 
-        host = subprocess.run(["hostname", "-s"], capture_output=True, text=True).stdout.strip() or \
-            socket.gethostname().split(".")[0]
-        hardware = dict(item.split("=", 1) for item in
-                        self.run("slurmd", "-C").stdout.splitlines()[0].split() if "=" in item)
+        host = (
+            subprocess.run(["hostname", "-s"], capture_output=True, text=True).stdout.strip()
+            or socket.gethostname().split(".")[0]
+        )
+        hardware = dict(
+            item.split("=", 1) for item in self.run("slurmd", "-C").stdout.splitlines()[0].split() if "=" in item
+        )
         self.cpus, self.memory_mb = int(hardware["CPUs"]), int(hardware["RealMemory"])
         ctld_port, slurmd_port = _free_ports(2)
         for sub in ("state", "spool"):
@@ -198,19 +208,27 @@ JobCompType=jobcomp/none
 # it, and the test looks at every job of the run afterwards
 MinJobAge=3600
 ReturnToService=2
-NodeName={host} NodeAddr=127.0.0.1 CPUs={hardware['CPUs']} RealMemory={hardware['RealMemory']} State=UNKNOWN
+NodeName={host} NodeAddr=127.0.0.1 CPUs={hardware["CPUs"]} RealMemory={hardware["RealMemory"]} State=UNKNOWN
 PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
 """)
         self._start("slurmctld", [shutil.which("slurmctld", path=SEARCH_PATH), "-D", "-i", "-f", str(self.conf)])
-        wait_until("slurmctld answers", lambda: "UP" in self.run("scontrol", "ping", check=False).stdout, 30,
-                   details=self.logs)
+        wait_until(
+            "slurmctld answers", lambda: "UP" in self.run("scontrol", "ping", check=False).stdout, 30, details=self.logs
+        )
         if CONF_LINK.is_symlink() and not CONF_LINK.exists():
             CONF_LINK.unlink()  # left by an earlier run
         slurmd_env = {k: v for k, v in self.env.items() if k != "SLURM_CONF"}
-        self._start("slurmd", [shutil.which("slurmd", path=SEARCH_PATH), "-D", "-N", host,
-                               "--conf-server", f"127.0.0.1:{ctld_port}"], env=slurmd_env)
-        wait_until("the node is idle", lambda: self.run("sinfo", "-h", "-N", "-o", "%T", check=False).stdout.strip()
-                   == "idle", 60, details=self.logs)
+        self._start(
+            "slurmd",
+            [shutil.which("slurmd", path=SEARCH_PATH), "-D", "-N", host, "--conf-server", f"127.0.0.1:{ctld_port}"],
+            env=slurmd_env,
+        )
+        wait_until(
+            "the node is idle",
+            lambda: self.run("sinfo", "-h", "-N", "-o", "%T", check=False).stdout.strip() == "idle",
+            60,
+            details=self.logs,
+        )
 
     def stop(self) -> None:
         if any(proc.poll() is None for proc in self.daemons):
@@ -249,12 +267,28 @@ def cluster():
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def start_snakemake(cluster: Cluster, workdir: Path, *args: str, snakefile: Path = ROOT / "Snakefile",
-                    log_name: str = "snakemake.out", no_gpus: bool = True) -> tuple[subprocess.Popen, Path]:
+def start_snakemake(
+    cluster: Cluster,
+    workdir: Path,
+    *args: str,
+    snakefile: Path = ROOT / "Snakefile",
+    log_name: str = "snakemake.out",
+    no_gpus: bool = True,
+) -> tuple[subprocess.Popen, Path]:
     """snakemake with profiles/slurm; what this single node needs on top: squeue for the status
     (accounting is off), an early first status check, and no GPU for the GPU rules."""
-    command = [str(SNAKEMAKE), *args, "--snakefile", str(snakefile), "--profile", str(ROOT / "profiles" / "slurm"),
-               "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2"]
+    command = [
+        str(SNAKEMAKE),
+        *args,
+        "--snakefile",
+        str(snakefile),
+        "--profile",
+        str(ROOT / "profiles" / "slurm"),
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+    ]
     if no_gpus:
         command += ["--set-resources", *(f"{rule}:gpu=0" for rule in GPU_RULES)]
     # A group job asks for the profile's cores and mem_mb; a smaller node gets a smaller group job.
@@ -303,7 +337,7 @@ def submitted_groups(output: str) -> dict[str, str]:
 
 def planned_jobs(output: str) -> dict[str, int]:
     """The first 'Job stats' table snakemake prints: jobs per rule, before the checkpoint adds the cases."""
-    table = output[output.index("Job stats:"):].split("total", 1)[0]
+    table = output[output.index("Job stats:") :].split("total", 1)[0]
     return {rule: int(count) for rule, count in re.findall(r"^(\S+)\s+(\d+)$", table, re.MULTILINE)}
 
 
@@ -329,11 +363,13 @@ def test_ci_preset_runs_on_slurm(cluster, ci_on_slurm):
         for variant in TEST_CONFIG.get("train", {}).get("variants", list(VARIANTS)):
             assert (results / "runs" / dataset / variant / "seed0" / "model.pt").exists(), (dataset, variant)
     # Every job went through SLURM, and squeue still knows each one as COMPLETED.
-    assert submitted_rules(output) >= {"lidc_nodules", "lidc_patches", "ham10000_raw", "ham10000_patches",
-                                       "train"}, output[-3000:]
+    assert submitted_rules(output) >= {"lidc_nodules", "lidc_patches", "ham10000_raw", "ham10000_patches", "train"}, (
+        output[-3000:]
+    )
     jobs = submitted(output)
-    states = dict(line.split("|", 1) for line in cluster.run(
-        "squeue", "-h", "--states=all", "-o", "%i|%T").stdout.split())
+    states = dict(
+        line.split("|", 1) for line in cluster.run("squeue", "-h", "--states=all", "-o", "%i|%T").stdout.split()
+    )
     assert {states.get(job) for job in jobs} == {"COMPLETED"}
     # The per-case jobs went in groups of `group-components` cases, one sbatch call each; every
     # other job that runs something had its own (the target rules run nothing). Without the groups
@@ -382,10 +418,11 @@ def test_sbatch_asks_for_what_the_profile_says(cluster, tmp_path):
     # The profile as it is: a GPU for `train`, which this node has none of, so sbatch refuses
     # the job and the plugin shows its sbatch call: one GPU, and requeueable.
     (tmp_path / "Snakefile").write_text('rule train:\n    output: "model.pt"\n    shell: "touch {output}"\n')
-    code, output = run_snakemake(cluster, tmp_path, "--retries", "0", snakefile=tmp_path / "Snakefile",
-                                 timeout=300, no_gpus=False)
+    code, output = run_snakemake(
+        cluster, tmp_path, "--retries", "0", snakefile=tmp_path / "Snakefile", timeout=300, no_gpus=False
+    )
     assert code != 0 and "SLURM sbatch failed" in output, output[-3000:]
-    call = output[output.index("sbatch call:"):]
+    call = output[output.index("sbatch call:") :]
     assert " --gpus=1 " in call and " --requeue " in call, call[:2000]
 
 
@@ -399,16 +436,25 @@ def test_a_requeued_training_job_resumes_from_its_checkpoint(cluster, ci_on_slur
     shutil.rmtree(run)
     longer = workdir / "longer.yaml"
     longer.write_text(yaml.safe_dump({"train": {"steps": steps, "checkpoint_every": 5}}))
-    proc, log = start_snakemake(cluster, workdir, str((run / "model.pt").relative_to(workdir)),
-                                *config_args(workdir, longer), log_name="requeue.out")
+    proc, log = start_snakemake(
+        cluster,
+        workdir,
+        str((run / "model.pt").relative_to(workdir)),
+        *config_args(workdir, longer),
+        log_name="requeue.out",
+    )
     try:
-        wait_until("a checkpoint", lambda: (run / "checkpoint.pt").exists() or proc.poll() is not None, 300,
-                   interval=0.05)
+        wait_until(
+            "a checkpoint", lambda: (run / "checkpoint.pt").exists() or proc.poll() is not None, 300, interval=0.05
+        )
         assert proc.poll() is None and not (run / "model.pt").exists(), "the run ended before it could be requeued"
         job = submitted(log.read_text())[-1]
         cluster.run("scontrol", "requeue", job)  # SLURM kills the job and queues it again
-        wait_until("the job back in the queue",
-                   lambda: re.search(r"JobState=(PENDING|RUNNING) .*Restarts=1", cluster.show(job)), 60)
+        wait_until(
+            "the job back in the queue",
+            lambda: re.search(r"JobState=(PENDING|RUNNING) .*Restarts=1", cluster.show(job)),
+            60,
+        )
         # A requeued job waits about two minutes (BeginTime) before it may start again; not here.
         if cluster.state(job) == "PENDING":
             cluster.run("scontrol", "update", f"JobId={job}", "StartTime=now")

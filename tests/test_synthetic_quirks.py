@@ -20,8 +20,15 @@ from drai.data.synthetic_ct import (
 )
 
 # The settings of the old dataclass defaults (the ci preset's), changed per test.
-PATCH = PatchSettings(volume_size=256, patch_size=48, output_size=64, hu_window=(-1000.0, 400.0), patch_slices=1,
-                      stored_size=72, max_slice_gap_mm=5.0)
+PATCH = PatchSettings(
+    volume_size=256,
+    patch_size=48,
+    output_size=64,
+    hu_window=(-1000.0, 400.0),
+    patch_slices=1,
+    stored_size=72,
+    max_slice_gap_mm=5.0,
+)
 
 NODULE = (-40.0, 10.0, -80.0)
 QUIRKS = {
@@ -35,9 +42,18 @@ QUIRKS = {
 
 
 def _render(folder, encoding):
-    return render_phantom(folder, matrix=48, pixel_spacing=6.0, slice_spacing=4.0, n_slices=16,
-                          nodule_world=NODULE, origin_xy=(-141.0, -141.0), z0=-110.0, series_uid="1.2.3.4",
-                          encoding=encoding)
+    return render_phantom(
+        folder,
+        matrix=48,
+        pixel_spacing=6.0,
+        slice_spacing=4.0,
+        n_slices=16,
+        nodule_world=NODULE,
+        origin_xy=(-141.0, -141.0),
+        z0=-110.0,
+        series_uid="1.2.3.4",
+        encoding=encoding,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +68,9 @@ def _reaches_the_reader(name, files):
     if name == "implicit VR":
         assert {h.file_meta.TransferSyntaxUID for h in headers} == {ImplicitVRLittleEndian}
     elif name == "unsigned":
-        assert {h.PixelRepresentation for h in headers} == {0} and {float(h.RescaleIntercept) for h in headers} == {-1024}
+        assert {h.PixelRepresentation for h in headers} == {0} and {float(h.RescaleIntercept) for h in headers} == {
+            -1024
+        }
     elif name == "padding":
         assert {h.PixelPaddingValue for h in headers} == {GE_PADDING}
         assert (pydicom.dcmread(files[0]).pixel_array == GE_PADDING).any()

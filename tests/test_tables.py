@@ -15,8 +15,14 @@ from drai.tables import (
 
 
 def record(dataset, variant, seed, source="synthetic", **metrics):
-    return {"dataset": dataset, "variant": variant, "seed": seed, "data_source": source, "metrics": metrics,
-            "config": {"preset": "demo"}}
+    return {
+        "dataset": dataset,
+        "variant": variant,
+        "seed": seed,
+        "data_source": source,
+        "metrics": metrics,
+        "config": {"preset": "demo"},
+    }
 
 
 @pytest.fixture
@@ -64,8 +70,10 @@ def test_extra_rows_are_marked_and_have_no_published_values(golden):
 
 
 def test_captions_name_the_papers_inconsistencies(golden):
-    captions = {n: to_markdown(spec, build_table(spec, golden), context_of(golden, {})).splitlines()[0]
-                for n, spec in table_specs().items()}
+    captions = {
+        n: to_markdown(spec, build_table(spec, golden), context_of(golden, {})).splitlines()[0]
+        for n, spec in table_specs().items()
+    }
     assert "2nd and 3rd columns hold CGAcc and IS" in captions[6]
     assert "0.630" in captions[2] and "0.618" in captions[2] and "0.618" in captions[6]
     assert "cAAVE" in captions[1] and "cAAVE" in captions[2]
@@ -112,8 +120,14 @@ def test_cifc_table_has_both_datasets_and_skips_one_code_models(golden):
 
 
 def test_retrieval_table_takes_the_pixel_matched_row():
-    records = [{"dataset": "lidc", "variant": "Pixel Matched", "data_source": "nbia",
-                "metrics": {"disagreement_divergence": 2.5, "label_overlap_pct": 30.0}}]
+    records = [
+        {
+            "dataset": "lidc",
+            "variant": "Pixel Matched",
+            "data_source": "nbia",
+            "metrics": {"disagreement_divergence": 2.5, "label_overlap_pct": 30.0},
+        }
+    ]
     table = build_table(table_specs()[4], records)
     pixel = table[(table.method == "Pixel Matched") & (table.metric == "label_overlap_pct")].iloc[0]
     assert pixel["mean"] == 30.0 and pixel["paper_mean"] == 35.27
@@ -121,7 +135,6 @@ def test_retrieval_table_takes_the_pixel_matched_row():
 
 
 def test_caption_reports_the_evaluator(golden):
-    evaluators = {"lidc": {"labels": "size", "initialization": "random", "test_accuracy": 0.61,
-                           "chance_accuracy": 0.4}}
+    evaluators = {"lidc": {"labels": "size", "initialization": "random", "test_accuracy": 0.61, "chance_accuracy": 0.4}}
     table = build_table(table_specs()[1], golden)
     assert "test accuracy 0.610" in to_markdown(table_specs()[1], table, context_of(golden, evaluators))

@@ -24,8 +24,22 @@ from drai.train import (
     train,
 )
 
-SETTINGS = TrainSettings(steps=7, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=4, seed=2, augment=True,
-                         lr=2e-4, beta1=0.5, kl_reduction="mean", loss_readback_every=1, fused_adam=False, compile_mode="eager")
+SETTINGS = TrainSettings(
+    steps=7,
+    batch_size=4,
+    width=4,
+    z_dim=4,
+    c_dim=4,
+    checkpoint_every=4,
+    seed=2,
+    augment=True,
+    lr=2e-4,
+    beta1=0.5,
+    kl_reduction="mean",
+    loss_readback_every=1,
+    fused_adam=False,
+    compile_mode="eager",
+)
 
 
 def fake_data(channels, t_dim, n=12, seed=0, size=72):
@@ -44,8 +58,15 @@ def same_weights(a, b) -> bool:
 def test_losses_read_back_every_n_steps_train_bit_identically(tmp_path, variant):
     images, vectors = fake_data(1, 17)
     eager = train(images, vectors, variant, tmp_path / "eager", SETTINGS, device="cpu", progress=False)
-    batched = train(images, vectors, variant, tmp_path / "batched", replace(SETTINGS, loss_readback_every=3),
-                    device="cpu", progress=False)
+    batched = train(
+        images,
+        vectors,
+        variant,
+        tmp_path / "batched",
+        replace(SETTINGS, loss_readback_every=3),
+        device="cpu",
+        progress=False,
+    )
     assert same_weights(eager, batched)
     assert (tmp_path / "eager" / "losses.csv").read_bytes() == (tmp_path / "batched" / "losses.csv").read_bytes()
 
@@ -54,8 +75,9 @@ def test_a_run_reading_losses_back_every_n_steps_resumes_bit_identically(tmp_pat
     images, vectors = fake_data(3, 3)
     settings = replace(SETTINGS, loss_readback_every=5, checkpoint_every=3, steps=8)
     whole = train(images, vectors, "DAI+twice", tmp_path / "whole", settings, device="cpu", progress=False)
-    stopped = train(images, vectors, "DAI+twice", tmp_path / "parts", settings, device="cpu", progress=False,
-                    stop_after=5)
+    stopped = train(
+        images, vectors, "DAI+twice", tmp_path / "parts", settings, device="cpu", progress=False, stop_after=5
+    )
     assert load_checkpoint(stopped)["step"] == 3 and len(load_checkpoint(stopped)["history"]) == 3
     resumed = train(images, vectors, "DAI+twice", tmp_path / "parts", settings, device="cpu", progress=False)
     assert same_weights(whole, resumed)
@@ -92,8 +114,11 @@ def test_a_nan_found_at_readback_names_its_step_and_no_checkpoint_holds_it(tmp_p
 
     monkeypatch.setattr(drai.train, "train_step", nan_from_step_6)
     settings = replace(SETTINGS, steps=12, checkpoint_every=5, loss_readback_every=3)
-    with pytest.raises(NonFiniteLoss, match=r"DAI: loss term g/kl_z is nan at step 6; the last good checkpoint is "
-                                            r".*checkpoint\.pt"):
+    with pytest.raises(
+        NonFiniteLoss,
+        match=r"DAI: loss term g/kl_z is nan at step 6; the last good checkpoint is "
+        r".*checkpoint\.pt",
+    ):
         train(images, vectors, "DAI", tmp_path, settings, device="cpu", progress=False)
     # Read back at step 8 (three steps pending), found at step 6; the checkpoint is step 5's.
     assert len(calls) == 8
@@ -118,8 +143,9 @@ def test_fused_adam_trains_as_the_loop_does_within_rounding(tmp_path):
     model, opt_g, _ = drai.train.build("DAI", 1, 17, replace(settings, fused_adam=True))
     assert opt_g.defaults["fused"] is True
     loop = train(images, vectors, "DAI", tmp_path / "loop", settings, device="cpu", progress=False)
-    fused = train(images, vectors, "DAI", tmp_path / "fused", replace(settings, fused_adam=True), device="cpu",
-                  progress=False)
+    fused = train(
+        images, vectors, "DAI", tmp_path / "fused", replace(settings, fused_adam=True), device="cpu", progress=False
+    )
     a, b = load_checkpoint(loop)["model"], load_checkpoint(fused)["model"]
     # Same update, other rounding. Adam scales each step to about lr whatever the gradient's size, so a
     # parameter whose gradient is rounding noise (a bias before batch norm) may move apart by up to
@@ -144,12 +170,18 @@ def test_compile_mode_reaches_torch_compile_and_the_captured_step_trains_as_the_
     settings = replace(SETTINGS, steps=3)
     eager = train(images, vectors, "DRAI", tmp_path / "eager", settings, device="cpu", progress=False)
     assert modes == []
-    compiled = train(images, vectors, "DRAI", tmp_path / "compiled", replace(settings, compile_mode="max-autotune"),
-                     device="cpu", progress=False)
+    compiled = train(
+        images,
+        vectors,
+        "DRAI",
+        tmp_path / "compiled",
+        replace(settings, compile_mode="max-autotune"),
+        device="cpu",
+        progress=False,
+    )
     assert modes == ["max-autotune"]
     assert same_weights(eager, compiled)
     assert pd.read_csv(tmp_path / "eager" / "losses.csv").equals(pd.read_csv(tmp_path / "compiled" / "losses.csv"))
-
 
 
 def test_each_compiled_pass_begins_a_new_cuda_graph_step(tmp_path, monkeypatch):
@@ -157,15 +189,25 @@ def test_each_compiled_pass_begins_a_new_cuda_graph_step(tmp_path, monkeypatch):
     # the compiled losses twice, so each pass must begin a new step (harmless off the GPU).
     marks = []
     real_compile = torch.compile
-    monkeypatch.setattr(torch, "compile", lambda function, mode=None, **kw: real_compile(function, backend="eager", **kw))
+    monkeypatch.setattr(
+        torch, "compile", lambda function, mode=None, **kw: real_compile(function, backend="eager", **kw)
+    )
     monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: marks.append(1))
     images, vectors = fake_data(1, 17)
     settings = replace(SETTINGS, steps=2)
     train(images, vectors, "DRAI", tmp_path / "eager", settings, device="cpu", progress=False)
     assert marks == []
-    train(images, vectors, "DRAI", tmp_path / "compiled", replace(settings, compile_mode="reduce-overhead"),
-          device="cpu", progress=False)
+    train(
+        images,
+        vectors,
+        "DRAI",
+        tmp_path / "compiled",
+        replace(settings, compile_mode="reduce-overhead"),
+        device="cpu",
+        progress=False,
+    )
     assert len(marks) == 2 * 2  # DRAI trains each batch twice (selfReg)
+
 
 SHARING_RUN = """
 import sys
@@ -180,7 +222,8 @@ with claim_device("auto", lock_dir, device_count=2, slots=2) as device:
     print(device, flush=True)
     sys.stdin.readline()  # go on once both runs hold their slot
     settings = TrainSettings(steps=5, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, seed=seed,
-                             augment=False, lr=2e-4, beta1=0.5, kl_reduction="mean", loss_readback_every=1, fused_adam=False, compile_mode="eager")
+                             augment=False, lr=2e-4, beta1=0.5, kl_reduction="mean", loss_readback_every=1,
+                             fused_adam=False, compile_mode="eager")
     # No GPU here: the claimed cuda:0 stands for the device both runs share; they train on the CPU.
     train(images, vectors, "DAI", run_dir, settings, device="cpu", progress=False, stop_after=3)
 """
@@ -201,9 +244,15 @@ def test_two_runs_share_one_gpu_through_its_slots_and_each_resumes_on_its_own(tm
         held.append(os.open(locks / name, os.O_RDONLY | os.O_CREAT))
         fcntl.flock(held[-1], fcntl.LOCK_EX | fcntl.LOCK_NB)
     runs = {seed: tmp_path / f"seed{seed}" for seed in (0, 1)}
-    children = [subprocess.Popen([sys.executable, "-c", SHARING_RUN, str(locks), str(tmp_path / "data.npz"), str(run),
-                                  str(seed)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-                for seed, run in runs.items()]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", SHARING_RUN, str(locks), str(tmp_path / "data.npz"), str(run), str(seed)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for seed, run in runs.items()
+    ]
     try:
         devices = [child.stdout.readline().strip() for child in children]  # both hold a slot now
         assert devices == ["cuda:0", "cuda:0"]
@@ -219,14 +268,35 @@ def test_two_runs_share_one_gpu_through_its_slots_and_each_resumes_on_its_own(tm
                 child.kill()
         for fd in held:
             os.close(fd)
-    settings = TrainSettings(steps=5, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, seed=0,
-                             augment=False, lr=2e-4, beta1=0.5, kl_reduction="mean", loss_readback_every=1, fused_adam=False, compile_mode="eager")
+    settings = TrainSettings(
+        steps=5,
+        batch_size=4,
+        width=4,
+        z_dim=4,
+        c_dim=4,
+        checkpoint_every=2,
+        seed=0,
+        augment=False,
+        lr=2e-4,
+        beta1=0.5,
+        kl_reduction="mean",
+        loss_readback_every=1,
+        fused_adam=False,
+        compile_mode="eager",
+    )
     finals = {}
     for seed, run in runs.items():
         assert load_checkpoint(run / "checkpoint.pt")["step"] == 2 and not (run / "model.pt").exists()
         resumed = train(images, vectors, "DAI", run, replace(settings, seed=seed), device="cpu", progress=False)
-        whole = train(images, vectors, "DAI", tmp_path / f"whole{seed}", replace(settings, seed=seed), device="cpu",
-                      progress=False)
+        whole = train(
+            images,
+            vectors,
+            "DAI",
+            tmp_path / f"whole{seed}",
+            replace(settings, seed=seed),
+            device="cpu",
+            progress=False,
+        )
         assert same_weights(resumed, whole)
         finals[seed] = load_checkpoint(resumed)["model"]
     assert not all(torch.equal(finals[0][k], finals[1][k]) for k in finals[0])  # two runs, not one

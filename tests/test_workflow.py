@@ -15,8 +15,18 @@ pytestmark = pytest.mark.slow
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--configfile", str(ROOT / "config.yaml"),
-               "--directory", str(workdir), "--cores", "2", *args]
+    command = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--configfile",
+        str(ROOT / "config.yaml"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=900)
 
 
@@ -104,7 +114,9 @@ def test_ci_preset_evaluates_every_run_and_builds_the_tables(ci_run):
     assert pd.read_csv(results / "tables" / "table2.csv")["n"].eq(1).all()
     for number in (5, 6):  # the budget control's row, beyond the paper's
         assert "| DAI+twice (not in the paper) |" in (results / "tables" / f"table{number}.md").read_text()
-    train_config = json.loads((results / "runs" / "lidc" / "DAI" / "seed0" / "metrics.json").read_text())["config"]["train"]
+    train_config = json.loads((results / "runs" / "lidc" / "DAI" / "seed0" / "metrics.json").read_text())["config"][
+        "train"
+    ]
     assert train_config["augment"] is True and train_config["kl_reduction"] == "mean"
     assert "| lidc | DRAI |" in (results / "tables" / "learning.md").read_text()
     figures = sorted(p.name for p in (results / "figures").glob("fig*.png"))
@@ -134,15 +146,18 @@ def test_only_a_setting_that_changes_an_output_reruns_its_jobs(ci_run):
 
     # Transport: how data is fetched, where jobs compute. None of it reruns anything.
     mirror = "https://mirror.example.org"
-    assert dry_run_jobs(
-        ci_run,
-        f"lidc={{download: true, api_url: '{mirror}/nbia', idc_endpoint_url: '{mirror}', download_retries: 9, "
-        "download_timeout_s: 7}",
-        f"ham10000={{download: true, server: '{mirror}', doi: 'doi:10.1234/OTHER', download_retries: 9, "
-        "download_timeout_s: 7}",
-        "train={device: cpu}",
-        f"evaluate={{device: cpu, imagenet_url: '{mirror}/models/inception_v3_google-0cc3c7bd.pth'}}",
-    ) == {}
+    assert (
+        dry_run_jobs(
+            ci_run,
+            f"lidc={{download: true, api_url: '{mirror}/nbia', idc_endpoint_url: '{mirror}', download_retries: 9, "
+            "download_timeout_s: 7}",
+            f"ham10000={{download: true, server: '{mirror}', doi: 'doi:10.1234/OTHER', download_retries: 9, "
+            "download_timeout_s: 7}",
+            "train={device: cpu}",
+            f"evaluate={{device: cpu, imagenet_url: '{mirror}/models/inception_v3_google-0cc3c7bd.pth'}}",
+        )
+        == {}
+    )
 
     runs = len(VARIANTS)  # per dataset, one seed
     every_figure = {spec.name: 1 for spec in FIGURE_SPECS.values()}
@@ -151,19 +166,42 @@ def test_only_a_setting_that_changes_an_output_reruns_its_jobs(ci_run):
     audits = {"ground_truth_table": 1, "memorization_table": 1, "fig_ground_truth": 1, "fig_memorization": 1}
     # The learning rate: every training run (and the untrained reference, whose file records it), then their metrics.
     assert dry_run_jobs(ci_run, "train={lr: 0.001}") == {
-        "train": 2 * runs, "untrained_model": 2, "run_metrics": 2 * runs + 2, "audit_run": 2 * runs,
-        **audits, **every_figure, **downstream_of_runs}
+        "train": 2 * runs,
+        "untrained_model": 2,
+        "run_metrics": 2 * runs + 2,
+        "audit_run": 2 * runs,
+        **audits,
+        **every_figure,
+        **downstream_of_runs,
+    }
     # The HU window: LIDC's patches and everything made of them; nothing of HAM10000's.
     cases = len(list((ci_run / "results" / "data" / "lidc" / "cases").glob("*.npz")))
     lidc_figures = {spec.name: 1 for spec in FIGURE_SPECS.values() if "lidc" in spec.datasets}
     lidc_tables = sum("lidc" in spec.datasets for spec in table_specs().values())
     assert dry_run_jobs(ci_run, "lidc={hu_window: [-1100, 300]}") == {
-        "lidc_case_patches": cases, "lidc_patches": 1, "train": runs, "untrained_model": 1, "train_evaluator": 1,
-        "run_metrics": runs + 1, "pixel_matched": 1, **lidc_figures, "table": lidc_tables, "learning_check": 1,
-        "factors": 1, "reference_features": 1, "audit_run": runs, **audits, "all": 1}
+        "lidc_case_patches": cases,
+        "lidc_patches": 1,
+        "train": runs,
+        "untrained_model": 1,
+        "train_evaluator": 1,
+        "run_metrics": runs + 1,
+        "pixel_matched": 1,
+        **lidc_figures,
+        "table": lidc_tables,
+        "learning_check": 1,
+        "factors": 1,
+        "reference_features": 1,
+        "audit_run": runs,
+        **audits,
+        "all": 1,
+    }
     # The number of generated images: the metrics, the audits and the tables; no model and no figure of the paper.
     assert dry_run_jobs(ci_run, "evaluate={samples: 20}") == {
-        "run_metrics": 2 * runs + 2, "audit_run": 2 * runs, **audits, **downstream_of_runs}
+        "run_metrics": 2 * runs + 2,
+        "audit_run": 2 * runs,
+        **audits,
+        **downstream_of_runs,
+    }
 
 
 def test_ci_preset_audits_every_run_beyond_the_paper(ci_run):

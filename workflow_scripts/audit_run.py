@@ -5,7 +5,13 @@ import pandas as pd
 import torch
 
 from _common import setup_logging
-from drai.audit import AuditSettings, evaluator_features, generated_for_evaluation, ground_truth_of_run, memorization_of_run
+from drai.audit import (
+    AuditSettings,
+    evaluator_features,
+    generated_for_evaluation,
+    ground_truth_of_run,
+    memorization_of_run,
+)
 from drai.data.factors import no_factors_message
 from drai.devices import claim_device
 from drai.evaluation import EvaluationSettings, evaluation_data
@@ -25,16 +31,23 @@ with claim_device(transport(snakemake.config, "evaluate")["device"]) as requeste
     model = load_model(snakemake.input.model, device).eval()
     if snakemake.input.factors:
         factors = pd.read_csv(snakemake.input.factors[0], dtype={"nodule_id": str, "image_id": str, "case": str})
-        truth = ground_truth_of_run(model, w.dataset, snakemake.input.patches, factors, settings, evaluation.seed,
-                                    evaluation.batch_size, device)
+        truth = ground_truth_of_run(
+            model, w.dataset, snakemake.input.patches, factors, settings, evaluation.seed, evaluation.batch_size, device
+        )
         truth = {**run, "available": True, **truth}
     else:
         truth = {**run, "available": False, "reason": no_factors_message(w.dataset, data.source)}
     generated = generated_for_evaluation(model, data, evaluation, device)
     with np.load(snakemake.input.reference) as reference:
         reference = {"train": reference["train"], "test": reference["test"]}
-    summary, pairs = memorization_of_run(generated, data, evaluator_features(snakemake.input.evaluator, device),
-                                         settings, evaluation.batch_size, reference)
+    summary, pairs = memorization_of_run(
+        generated,
+        data,
+        evaluator_features(snakemake.input.evaluator, device),
+        settings,
+        evaluation.batch_size,
+        reference,
+    )
 log.info("ground truth: %s", {k: truth.get(k) for k in ("separation", "informativeness", "leakage", "reason")})
 log.info("memorization: %s", summary)
 write_json(snakemake.output.ground_truth, truth)

@@ -14,8 +14,13 @@ log = setup_logging(snakemake)
 dataset = snakemake.wildcards.dataset
 if dataset == "lidc":
     synthetic = from_params(SyntheticSettings, snakemake.params.synthetic)
-    table = factor_table(dataset, snakemake.input.patches, nodules=pd.read_csv(snakemake.input.table),
-                         manifests=snakemake.input.manifests, synthetic=synthetic)
+    table = factor_table(
+        dataset,
+        snakemake.input.patches,
+        nodules=pd.read_csv(snakemake.input.table),
+        manifests=snakemake.input.manifests,
+        synthetic=synthetic,
+    )
 else:
     with open(snakemake.input.manifest) as handle:
         table = factor_table(dataset, snakemake.input.patches, root=json.load(handle)["root"])

@@ -18,7 +18,11 @@ nodules = extract_nodules(settings, scan_ids, processes=snakemake.threads)
 write_csv(snakemake.output.table, nodules)
 log.info(
     "%d scans, %d nodules with >= %d annotations: %d curated (%d train, %d test), %d query",
-    len(scan_ids), len(nodules), settings.min_annotations, nodules.curated.sum(),
-    (nodules.curated & (nodules.split == "train")).sum(), (nodules.curated & (nodules.split == "test")).sum(),
+    len(scan_ids),
+    len(nodules),
+    settings.min_annotations,
+    nodules.curated.sum(),
+    (nodules.curated & (nodules.split == "train")).sum(),
+    (nodules.curated & (nodules.split == "test")).sum(),
     nodules["query"].sum(),
 )

@@ -11,5 +11,13 @@ scores = pixel_matched_retrieval(snakemake.input.patches, snakemake.params.top_n
 with np.load(snakemake.input.patches) as data:
     source = str(data["source"])
 log.info("pixel matched: %s", scores)
-write_json(snakemake.output.metrics, {"dataset": "lidc", "variant": "Pixel Matched", "data_source": source,
-                                      "metrics": scores, "top_n": snakemake.params.top_n})
+write_json(
+    snakemake.output.metrics,
+    {
+        "dataset": "lidc",
+        "variant": "Pixel Matched",
+        "data_source": source,
+        "metrics": scores,
+        "top_n": snakemake.params.top_n,
+    },
+)

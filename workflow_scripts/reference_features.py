@@ -15,6 +15,8 @@ torch.set_num_threads(snakemake.threads)
 data = evaluation_data(snakemake.input.patches, snakemake.wildcards.dataset, snakemake.params.lidc_labels)
 with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:
     device = str(pick_device(requested))
-    features = reference_features(data, evaluator_features(snakemake.input.evaluator, device), snakemake.params.batch_size)
+    features = reference_features(
+        data, evaluator_features(snakemake.input.evaluator, device), snakemake.params.batch_size
+    )
 write_npz(snakemake.output.features, **features)
 log.info("features of %d training and %d test images", len(features["train"]), len(features["test"]))

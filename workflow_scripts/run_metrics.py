@@ -19,18 +19,33 @@ data = evaluation_data(snakemake.input.patches, w.dataset, settings.lidc_labels)
 checkpoint = load_checkpoint(snakemake.input.model)
 steps = int(checkpoint["step"])
 log.info("%s %s seed %s (%s, %d steps): %s", w.dataset, w.variant, w.seed, w.stage, steps, settings)
-with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:  # one GPU per job on a multi-GPU machine
+with claim_device(
+    transport(snakemake.config, "evaluate")["device"]
+) as requested:  # one GPU per job on a multi-GPU machine
     device = str(pick_device(requested))
     model = load_model(snakemake.input.model, device)
     metrics = evaluate_run(model, data, snakemake.input.evaluator, settings, snakemake.input.patches, device)
 log.info("metrics: %s", metrics)
 with open(snakemake.input.evaluator_report) as f:
     evaluator = json.load(f)
-write_json(snakemake.output.metrics, {
-    "dataset": w.dataset, "variant": w.variant, "seed": int(w.seed), "stage": w.stage, "steps": steps,
-    "data_source": data.source, "metrics": metrics,
-    "evaluator": {k: evaluator[k] for k in ("labels", "class_names", "test_accuracy", "chance_accuracy", "initialization")},
-    # The settings the model was trained with (its checkpoint's) and the ones these metrics were computed with.
-    "config": {"preset": snakemake.params.preset, "train": checkpoint["meta"]["settings"],
-               "evaluate": snakemake.params.settings},
-})
+write_json(
+    snakemake.output.metrics,
+    {
+        "dataset": w.dataset,
+        "variant": w.variant,
+        "seed": int(w.seed),
+        "stage": w.stage,
+        "steps": steps,
+        "data_source": data.source,
+        "metrics": metrics,
+        "evaluator": {
+            k: evaluator[k] for k in ("labels", "class_names", "test_accuracy", "chance_accuracy", "initialization")
+        },
+        # The settings the model was trained with (its checkpoint's) and the ones these metrics were computed with.
+        "config": {
+            "preset": snakemake.params.preset,
+            "train": checkpoint["meta"]["settings"],
+            "evaluate": snakemake.params.settings,
+        },
+    },
+)

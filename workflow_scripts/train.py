@@ -11,11 +11,18 @@ log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)
 settings = from_params(TrainSettings, snakemake.params.settings)
 images, vectors = load_training_set(snakemake.input.patches)
-log.info("%s on %s: %d training images, %s", snakemake.wildcards.variant, snakemake.wildcards.dataset, len(images), settings)
+log.info(
+    "%s on %s: %d training images, %s", snakemake.wildcards.variant, snakemake.wildcards.dataset, len(images), settings
+)
 # Several GPU jobs on one machine: each locks one of a GPU's train.runs_per_gpu slots for the run.
 with claim_device(transport(snakemake.config, "train")["device"], slots=snakemake.resources.runs_per_gpu) as device:
     model = train(
-        images, vectors, snakemake.wildcards.variant, snakemake.output.model.rsplit("/", 1)[0], settings,
-        device=device, extra_config={"dataset": snakemake.wildcards.dataset, "data": snakemake.input.patches},
+        images,
+        vectors,
+        snakemake.wildcards.variant,
+        snakemake.output.model.rsplit("/", 1)[0],
+        settings,
+        device=device,
+        extra_config={"dataset": snakemake.wildcards.dataset, "data": snakemake.input.patches},
     )
 log.info("wrote %s", model)

@@ -15,17 +15,42 @@ torch.set_num_threads(snakemake.threads)
 dataset = snakemake.wildcards.dataset
 settings = from_params(EvaluatorSettings, snakemake.params.settings)
 data = evaluation_data(snakemake.input.patches, dataset, settings.lidc_labels)
-log.info("%s evaluator: %d training, %d test images, classes %s, %s", dataset, len(data.evaluator_train.labels),
-         len(data.evaluator_test.labels), data.class_names, settings)
-with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:  # one GPU per job on a multi-GPU machine
+log.info(
+    "%s evaluator: %d training, %d test images, classes %s, %s",
+    dataset,
+    len(data.evaluator_train.labels),
+    len(data.evaluator_test.labels),
+    data.class_names,
+    settings,
+)
+with claim_device(
+    transport(snakemake.config, "evaluate")["device"]
+) as requested:  # one GPU per job on a multi-GPU machine
     model, report = train_evaluator(
-        data.evaluator_train.images, data.evaluator_train.labels, data.evaluator_test.images,
-        data.evaluator_test.labels, len(data.class_names), settings,
+        data.evaluator_train.images,
+        data.evaluator_train.labels,
+        data.evaluator_test.images,
+        data.evaluator_test.labels,
+        len(data.class_names),
+        settings,
         device=str(pick_device(requested)),
     )
-log.info("test accuracy %.3f (chance %.3f), %s initialization", report["test_accuracy"], report["chance_accuracy"],
-         report["initialization"])
+log.info(
+    "test accuracy %.3f (chance %.3f), %s initialization",
+    report["test_accuracy"],
+    report["chance_accuracy"],
+    report["initialization"],
+)
 labels = settings.lidc_labels if dataset == "lidc" else f"{len(data.class_names)}-way lesion type"
-write_json(snakemake.output.report, {"dataset": dataset, "labels": labels, "class_names": list(data.class_names),
-                                     "data_source": data.source, "settings": vars(settings), **report})
+write_json(
+    snakemake.output.report,
+    {
+        "dataset": dataset,
+        "labels": labels,
+        "class_names": list(data.class_names),
+        "data_source": data.source,
+        "settings": vars(settings),
+        **report,
+    },
+)
 save_evaluator(model, snakemake.output.model)

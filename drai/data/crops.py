@@ -25,4 +25,4 @@ def centre_crop(images: np.ndarray, size: int = MODEL_SIZE) -> np.ndarray:
     if stored == size:
         return images
     margin = (stored - size) // 2
-    return images[..., margin:margin + size, margin:margin + size]
+    return images[..., margin : margin + size, margin : margin + size]

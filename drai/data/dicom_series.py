@@ -182,9 +182,7 @@ def read_series(
     folder = files[0].parent
     zs = np.array([item.z for item in slices])
     if expected_slices is not None and len(slices) != expected_slices:
-        raise SeriesError(
-            f"{folder}: series has {len(slices)} slice positions, the record says {expected_slices}"
-        )
+        raise SeriesError(f"{folder}: series has {len(slices)} slice positions, the record says {expected_slices}")
     first = slices[0]
     for item in slices[1:]:
         if not np.allclose(item.pixel_spacing, first.pixel_spacing, atol=1e-4):
@@ -214,7 +212,11 @@ def _without_duplicates(ordered: list, order: np.ndarray, tolerance: float) -> n
         winner, loser = (item, kept) if item.instance_number < kept.instance_number else (kept, item)
         log.warning(
             "%s and %s: two instances at z=%.2f mm; kept %s (lower InstanceNumber %s), as pylidc does",
-            kept.path.name, item.path.name, kept.z, winner.path.name, _number(winner.instance_number),
+            kept.path.name,
+            item.path.name,
+            kept.z,
+            winner.path.name,
+            _number(winner.instance_number),
         )
         if winner is item:
             keep[-1] = i
@@ -252,15 +254,26 @@ def _on_regular_grid(image, zs, dz, tolerance, max_gap_mm, folder, slices):
         log.warning(
             "%s: %.2f mm gap between z=%.2f (%s) and z=%.2f mm (%s), wider than %.2f mm; "
             "interpolated, nodules inside it are refused",
-            folder, steps[i], zs[i], slices[i].path.name, zs[i + 1], slices[i + 1].path.name, max_gap_mm,
+            folder,
+            steps[i],
+            zs[i],
+            slices[i].path.name,
+            zs[i + 1],
+            slices[i + 1].path.name,
+            max_gap_mm,
         )
         gaps.append((float(zs[i]), float(zs[i + 1])))
     n = int(round((zs[-1] - zs[0]) / dz)) + 1
     grid = zs[0] + dz * np.arange(n)
     if n == len(zs) and np.all(np.abs(grid - zs) <= tolerance):
         return image, tuple(gaps)
-    log.warning("%s: slice spacing is uneven (%.3f to %.3f mm); interpolated along z onto %.3f mm",
-                folder, steps.min(), steps.max(), dz)
+    log.warning(
+        "%s: slice spacing is uneven (%.3f to %.3f mm); interpolated along z onto %.3f mm",
+        folder,
+        steps.min(),
+        steps.max(),
+        dz,
+    )
     volume = sitk.GetArrayViewFromImage(image)
     upper = np.clip(np.searchsorted(zs, grid, side="right"), 1, len(zs) - 1)
     lower = upper - 1
@@ -328,6 +341,7 @@ def _read_with_sitk(files: list[Path]) -> tuple[list[_SliceHeader], sitk.Image]:
     image = reader.Execute()
     headers = []
     for index, path in enumerate(files):
+
         def tag(key, default=""):
             return reader.GetMetaData(index, key).strip() if reader.HasMetaDataKey(index, key) else default
 
@@ -419,8 +433,11 @@ def _read_with_pydicom(files: list[Path]) -> tuple[list[_SliceHeader], np.ndarra
                 orientation=tuple(float(v) for v in dataset.get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0])),
                 pixel_spacing=tuple(float(v) for v in dataset.PixelSpacing),
                 instance_number=_instance_number(str(dataset.get("InstanceNumber", "") or "")),
-                padding_hu=_padding_hu(str(dataset.get("PixelPaddingValue", "")), str(dataset.get("RescaleSlope", "")),
-                                       str(dataset.get("RescaleIntercept", ""))),
+                padding_hu=_padding_hu(
+                    str(dataset.get("PixelPaddingValue", "")),
+                    str(dataset.get("RescaleSlope", "")),
+                    str(dataset.get("RescaleIntercept", "")),
+                ),
             )
         )
         pixels.append((path, dataset, hu))

@@ -106,9 +106,12 @@ def _transfer(session, url, params, part: Path, timeout_s, progress, what) -> No
         total = response.headers.get("Content-Length")
         expected = int(total) if total is not None else None
         received = 0
-        with open(part, mode) as out, progress_bar(
-            total=expected, initial=0, unit="B", unit_scale=True, desc=what[-40:], disable=not progress, leave=False
-        ) as bar:
+        with (
+            open(part, mode) as out,
+            progress_bar(
+                total=expected, initial=0, unit="B", unit_scale=True, desc=what[-40:], disable=not progress, leave=False
+            ) as bar,
+        ):
             for chunk in response.iter_content(CHUNK):
                 out.write(chunk)
                 received += len(chunk)
@@ -174,8 +177,9 @@ def check_entries(
             f"{archive_path}: refusing to extract {total} bytes, more than the {max_total_bytes} this archive may hold"
         )
     if max_ratio is not None and total > max_ratio * max(packed, 1024):
-        raise DownloadError(f"{archive_path}: refusing to extract: it expands {packed} bytes to {total}, "
-                            f"more than {max_ratio:g} times")
+        raise DownloadError(
+            f"{archive_path}: refusing to extract: it expands {packed} bytes to {total}, more than {max_ratio:g} times"
+        )
 
 
 def check_zip(path: Path, max_total_bytes: int | None = None, max_ratio: float | None = ARCHIVE_RATIO_LIMIT) -> None:
@@ -219,7 +223,9 @@ def safe_extract(
                 with archive.open(member) as source, open(destination, "xb") as out:
                     shutil.copyfileobj(source, out)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
-                raise DownloadError(f"{archive_path}: entry {member.filename!r} cannot be extracted ({error})") from None
+                raise DownloadError(
+                    f"{archive_path}: entry {member.filename!r} cannot be extracted ({error})"
+                ) from None
     return sorted(p for p in target.rglob("*") if p.is_file())
 
 

@@ -42,24 +42,43 @@ class Factor:
 
 FACTORS: dict[str, tuple[Factor, ...]] = {
     "lidc": (
-        Factor("body_width_mm", "style"), Factor("body_height_mm", "style"), Factor("chest_wall_mm", "style"),
-        Factor("mediastinum_width_mm", "style"), Factor("mediastinum_y_mm", "style"),
-        Factor("soft_tissue_hu", "style"), Factor("fat_hu", "style"), Factor("parenchyma_hu", "style"),
-        Factor("vessels", "style"), Factor("noise_sd_hu", "style"),
-        Factor("density_hu", "content"), Factor("edge_blur_mm", "content"), Factor("contrast", "content"),
-        Factor("calcified", "content", "discrete"), Factor("spicules", "content"), Factor("size_mm", "content"),
+        Factor("body_width_mm", "style"),
+        Factor("body_height_mm", "style"),
+        Factor("chest_wall_mm", "style"),
+        Factor("mediastinum_width_mm", "style"),
+        Factor("mediastinum_y_mm", "style"),
+        Factor("soft_tissue_hu", "style"),
+        Factor("fat_hu", "style"),
+        Factor("parenchyma_hu", "style"),
+        Factor("vessels", "style"),
+        Factor("noise_sd_hu", "style"),
+        Factor("density_hu", "content"),
+        Factor("edge_blur_mm", "content"),
+        Factor("contrast", "content"),
+        Factor("calcified", "content", "discrete"),
+        Factor("spicules", "content"),
+        Factor("size_mm", "content"),
     ),
     "ham10000": (
-        Factor("centre_dx", "style"), Factor("centre_dy", "style"), Factor("orientation_cos", "style"),
-        Factor("orientation_sin", "style"), Factor("elongation", "style"), Factor("skin_r", "style"),
-        Factor("skin_g", "style"), Factor("skin_b", "style"), Factor("hairs", "style"), Factor("vignetting", "style"),
+        Factor("centre_dx", "style"),
+        Factor("centre_dy", "style"),
+        Factor("orientation_cos", "style"),
+        Factor("orientation_sin", "style"),
+        Factor("elongation", "style"),
+        Factor("skin_r", "style"),
+        Factor("skin_g", "style"),
+        Factor("skin_b", "style"),
+        Factor("hairs", "style"),
+        Factor("vignetting", "style"),
         Factor("lesion_class", "content", "discrete"),
     ),
 }
 
 #: What identifies a row besides its index: the patch set's own keys.
-KEYS = {"lidc": ("row", "nodule_id", "slice_offset", "case", "split"),
-        "ham10000": ("row", "image_id", "augmented", "flip", "split")}
+KEYS = {
+    "lidc": ("row", "nodule_id", "slice_offset", "case", "split"),
+    "ham10000": ("row", "image_id", "augmented", "flip", "split"),
+}
 
 
 class NoFactorsError(ValueError):
@@ -67,8 +86,10 @@ class NoFactorsError(ValueError):
 
 
 def no_factors_message(dataset: str, source: str) -> str:
-    return (f"{dataset}: source {source!r} is real data, whose generative factors are unknown; "
-            "the ground-truth disentanglement needs the embedded synthetic data (source: synthetic)")
+    return (
+        f"{dataset}: source {source!r} is real data, whose generative factors are unknown; "
+        "the ground-truth disentanglement needs the embedded synthetic data (source: synthetic)"
+    )
 
 
 def factor_table(dataset: str, patches_path: str | Path, **sources) -> pd.DataFrame:
@@ -86,22 +107,31 @@ def factor_table(dataset: str, patches_path: str | Path, **sources) -> pd.DataFr
 
 def nodule_content(nodules: pd.DataFrame) -> pd.DataFrame:
     """Per nodule, how the renderer draws it from its median ratings (``NoduleLook``) and its size."""
-    looks = [synthetic_ct.NoduleLook(**{name: float(row[f"median_{name}"]) for name in
-                                        ("texture", "calcification", "margin", "spiculation", "subtlety")})
-             for _, row in nodules.iterrows()]
-    return pd.DataFrame({
-        "nodule_id": nodules["nodule_id"].astype(str).to_numpy(),
-        "density_hu": [look.density_hu for look in looks],
-        "edge_blur_mm": [look.edge_blur_mm for look in looks],
-        "contrast": [look.contrast for look in looks],
-        "calcified": [int(look.calcified) for look in looks],
-        "spicules": [max(int(round(2 * (look.spiculation - 1))), 0) for look in looks],
-        "size_mm": nodules["size_mm"].astype(float).to_numpy(),
-    })
+    looks = [
+        synthetic_ct.NoduleLook(
+            **{
+                name: float(row[f"median_{name}"])
+                for name in ("texture", "calcification", "margin", "spiculation", "subtlety")
+            }
+        )
+        for _, row in nodules.iterrows()
+    ]
+    return pd.DataFrame(
+        {
+            "nodule_id": nodules["nodule_id"].astype(str).to_numpy(),
+            "density_hu": [look.density_hu for look in looks],
+            "edge_blur_mm": [look.edge_blur_mm for look in looks],
+            "contrast": [look.contrast for look in looks],
+            "calcified": [int(look.calcified) for look in looks],
+            "spicules": [max(int(round(2 * (look.spiculation - 1))), 0) for look in looks],
+            "size_mm": nodules["size_mm"].astype(float).to_numpy(),
+        }
+    )
 
 
-def lidc_factors(patches_path, nodules: pd.DataFrame, manifests: list[str | Path],
-                 synthetic: synthetic_ct.SyntheticSettings) -> pd.DataFrame:
+def lidc_factors(
+    patches_path, nodules: pd.DataFrame, manifests: list[str | Path], synthetic: synthetic_ct.SyntheticSettings
+) -> pd.DataFrame:
     """LIDC's factor table. A series folder rendered without ``synthetic_factors.json`` (by an
     earlier version) has its style drawn again in memory with the same settings (logged)."""
     styles = {}
@@ -113,13 +143,20 @@ def lidc_factors(patches_path, nodules: pd.DataFrame, manifests: list[str | Path
         if recorded.is_file():
             styles[case] = json.loads(recorded.read_text())["style"]
         else:
-            log.info("%s: no %s; drawing the case's style again in memory", manifest["folder"],
-                     synthetic_ct.FACTORS_FILE)
+            log.info(
+                "%s: no %s; drawing the case's style again in memory", manifest["folder"], synthetic_ct.FACTORS_FILE
+            )
             styles[case] = synthetic_ct.style_factors(int(by_case.loc[case, "scan_id"]), synthetic)
     with np.load(patches_path) as data:
         ids = data["nodule_ids"].astype(str)
-        frame = pd.DataFrame({"row": np.arange(len(ids)), "nodule_id": ids,
-                              "slice_offset": data["slice_offsets"].astype(int), "split": data["splits"].astype(str)})
+        frame = pd.DataFrame(
+            {
+                "row": np.arange(len(ids)),
+                "nodule_id": ids,
+                "slice_offset": data["slice_offsets"].astype(int),
+                "split": data["splits"].astype(str),
+            }
+        )
     case_of = nodules.set_index("nodule_id")["case"].astype(str)
     frame.insert(3, "case", case_of.loc[ids].to_numpy())
     missing = sorted(set(frame["case"]) - set(styles))
@@ -134,14 +171,23 @@ def ham10000_factors(patches_path, root: str | Path) -> pd.DataFrame:
     """HAM10000's factor table, from ``synthetic_factors.csv`` under the synthetic ``root``."""
     recorded = Path(root) / synthetic_derm.FACTORS_FILE
     if not recorded.is_file():
-        raise FileNotFoundError(f"{recorded}: no style factors beside the synthetic images; render them again "
-                                "(snakemake --forcerun ham10000_raw)")
+        raise FileNotFoundError(
+            f"{recorded}: no style factors beside the synthetic images; render them again "
+            "(snakemake --forcerun ham10000_raw)"
+        )
     style = pd.read_csv(recorded, dtype={"image_id": str})
     with np.load(patches_path) as data:
         names = data["class_names"].astype(str)
-        frame = pd.DataFrame({"row": np.arange(len(data["image_ids"])), "image_id": data["image_ids"].astype(str),
-                              "augmented": data["augmented"].astype(bool), "flip": data["flips"].astype(str),
-                              "split": data["splits"].astype(str), "lesion_class": names[data["labels"]]})
+        frame = pd.DataFrame(
+            {
+                "row": np.arange(len(data["image_ids"])),
+                "image_id": data["image_ids"].astype(str),
+                "augmented": data["augmented"].astype(bool),
+                "flip": data["flips"].astype(str),
+                "split": data["splits"].astype(str),
+                "lesion_class": names[data["labels"]],
+            }
+        )
     frame = frame.merge(style, on="image_id", how="left", validate="many_to_one")
     if frame["skin_r"].isna().any():
         unknown = frame.loc[frame["skin_r"].isna(), "image_id"].iloc[0]

@@ -153,8 +153,10 @@ def _refuse_duplicates(table: pd.DataFrame, path: Path, column: str) -> None:
         return
     first = repeated.iloc[0]
     lines = ", ".join(str(i + 2) for i in repeated.index[repeated == first])  # line 1 is the header
-    raise DataError(f"{path}: {column} {first} is listed more than once (lines {lines}); "
-                    f"{repeated.nunique()} image(s) are listed more than once, each must be listed once")
+    raise DataError(
+        f"{path}: {column} {first} is listed more than once (lines {lines}); "
+        f"{repeated.nunique()} image(s) are listed more than once, each must be listed once"
+    )
 
 
 def read_ground_truth(path: Path) -> pd.DataFrame:
@@ -225,9 +227,11 @@ def crop_patch(image: np.ndarray, cx: float, cy: float, extent: float, settings:
     canvas = 2 * patch
     needed = (stored + 2 * edge) * patch / output  # canvas pixels the stored patch and its bicubic support need
     if stored < output or (stored - output) % 2 or needed % 1 or (canvas - needed) % 2 or needed > canvas:
-        raise ValueError(f"ham10000.stored_size: {stored} does not fit: it must be at least ham10000.output_size "
-                         f"({output}) and at most {2 * output - 2 * edge}, and ({stored} + {2 * edge}) x "
-                         f"{patch} / {output} must be a whole number of the same parity as {canvas}")
+        raise ValueError(
+            f"ham10000.stored_size: {stored} does not fit: it must be at least ham10000.output_size "
+            f"({output}) and at most {2 * output - 2 * edge}, and ({stored} + {2 * edge}) x "
+            f"{patch} / {output} must be a whole number of the same parity as {canvas}"
+        )
     height, width = image.shape[:2]
     short = min(height, width)
     side = float(np.clip(settings.lesion_margin * extent, settings.min_crop_fraction * short, short))
@@ -239,7 +243,8 @@ def crop_patch(image: np.ndarray, cx: float, cy: float, extent: float, settings:
     shift = pad if pad > 1 else 0
     source = Image.fromarray(np.ascontiguousarray(padded))
     scaled = source.resize(
-        (canvas,) * 2, Image.Resampling.BOX if side > patch else Image.Resampling.BILINEAR,
+        (canvas,) * 2,
+        Image.Resampling.BOX if side > patch else Image.Resampling.BILINEAR,
         box=tuple(v + shift for v in box),
     )
     needed = int(needed)
@@ -273,7 +278,10 @@ def process_image(job: tuple) -> dict:
             with Image.open(mask_path) as handle:
                 mask = np.asarray(handle.convert("L")) > 127
             if mask.shape != image.shape[:2]:
-                note = f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, image {image.shape[1]}x{image.shape[0]}; estimated instead"
+                note = (
+                    f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]}, "
+                    f"image {image.shape[1]}x{image.shape[0]}; estimated instead"
+                )
             else:
                 cx, cy, extent = lesion_from_mask(mask)
                 source = "mask"
@@ -282,8 +290,15 @@ def process_image(job: tuple) -> dict:
     if source == "estimate":
         cx, cy, extent = estimate_lesion(image)
     patch = crop_patch(image, cx, cy, extent, settings)
-    return {**result, "patch": patch, "centre_x": cx, "centre_y": cy, "extent": extent,
-            "centre_source": source, "note": note}
+    return {
+        **result,
+        "patch": patch,
+        "centre_x": cx,
+        "centre_y": cy,
+        "extent": extent,
+        "centre_source": source,
+        "note": note,
+    }
 
 
 def random_flips(count: int, rng: np.random.Generator) -> list[str]:
@@ -320,8 +335,7 @@ def augment(table: pd.DataFrame, patches: np.ndarray, classes: tuple[str, ...], 
             extra.append(apply_flip(patches[index], flip))
     if not rows:
         return table, patches
-    return (pd.concat([table, pd.DataFrame(rows)], ignore_index=True),
-            np.concatenate([patches, np.stack(extra)]))
+    return (pd.concat([table, pd.DataFrame(rows)], ignore_index=True), np.concatenate([patches, np.stack(extra)]))
 
 
 def split_by_lesion(table: pd.DataFrame, test_fraction: float, seed: int) -> np.ndarray:
@@ -348,14 +362,18 @@ def collect(files: RawFiles, classes: tuple[str, ...], test_fraction: float, see
         test = read_ground_truth(files.ground_truth)
         both = sorted(set(test["image_id"]) & set(metadata["image_id"].astype(str)))
         if both:
-            raise DataError(f"{files.ground_truth}: image_id {both[0]} is also listed in {files.metadata} "
-                            f"({len(both)} such images); an image cannot be in both the training and the test set")
+            raise DataError(
+                f"{files.ground_truth}: image_id {both[0]} is also listed in {files.metadata} "
+                f"({len(both)} such images); an image cannot be in both the training and the test set"
+            )
         test = test[test["dx"].isin(classes)]
         train, test = train.assign(split="train"), test.assign(split="test")
         split_source = "ISIC 2018 Task 3 test set"
         table = pd.concat([train, test], ignore_index=True)
-        paths = [(files.test_images if split == "test" else files.images).get(image_id)
-                 for image_id, split in zip(table["image_id"], table["split"])]
+        paths = [
+            (files.test_images if split == "test" else files.images).get(image_id)
+            for image_id, split in zip(table["image_id"], table["split"])
+        ]
     else:
         table = train.reset_index(drop=True)
         table["split"] = split_by_lesion(table, test_fraction, seed)
@@ -364,8 +382,13 @@ def collect(files: RawFiles, classes: tuple[str, ...], test_fraction: float, see
     table["path"] = paths
     absent = table["path"].isna()
     for row in table[absent].itertuples():
-        skipped.append({"image_id": row.image_id, "file": _looked_for(files, row.image_id, row.split),
-                        "reason": "listed but no image file found"})
+        skipped.append(
+            {
+                "image_id": row.image_id,
+                "file": _looked_for(files, row.image_id, row.split),
+                "reason": "listed but no image file found",
+            }
+        )
     return table[~absent].reset_index(drop=True), skipped, split_source
 
 
@@ -425,8 +448,15 @@ def from_medmnist(path: str | Path, classes: tuple[str, ...] = DEFAULT_CLASSES):
                 dx = MEDMNIST_CLASSES[int(label)]
                 if dx not in classes:
                     continue
-                rows.append({"image_id": f"{split}_{index}", "lesion_id": f"{split}_{index}", "dx": dx,
-                             "split": "test" if split == "test" else "train", "centre_source": "whole image"})
+                rows.append(
+                    {
+                        "image_id": f"{split}_{index}",
+                        "lesion_id": f"{split}_{index}",
+                        "dx": dx,
+                        "split": "test" if split == "test" else "train",
+                        "centre_source": "whole image",
+                    }
+                )
                 images.append(image)
     if not images:
         raise DataError(f"{path}: no image of classes {', '.join(classes)}")
@@ -437,14 +467,24 @@ def from_medmnist(path: str | Path, classes: tuple[str, ...] = DEFAULT_CLASSES):
     return pd.DataFrame(rows), patches
 
 
-def class_counts(before: pd.DataFrame, after: pd.DataFrame, classes: tuple[str, ...],
-                 modelled: tuple[str, ...] | None = None) -> pd.DataFrame:
+def class_counts(
+    before: pd.DataFrame, after: pd.DataFrame, classes: tuple[str, ...], modelled: tuple[str, ...] | None = None
+) -> pd.DataFrame:
     """Per class: training images before and after augmentation, test images, and whether the models use it."""
+
     def count(frame, split, dx):
         return int(((frame["split"] == split) & (frame["dx"] == dx)).sum())
 
     modelled = classes if modelled is None else modelled
     return pd.DataFrame(
-        [{"class": dx, "train_before": count(before, "train", dx), "train_after": count(after, "train", dx),
-          "test": count(after, "test", dx), "modelled": dx in modelled} for dx in classes]
+        [
+            {
+                "class": dx,
+                "train_before": count(before, "train", dx),
+                "train_after": count(after, "train", dx),
+                "test": count(after, "test", dx),
+                "modelled": dx in modelled,
+            }
+            for dx in classes
+        ]
     )

@@ -101,8 +101,9 @@ def make_patch_set(manifest: dict, settings: PatchSetSettings, outputs: dict, pr
         before = table.copy()
         skipped = pd.DataFrame(columns=["image_id", "file", "reason"])
         split_source = "MedMNIST dermamnist_64 (train+val / test)"
-        table, patches = augment(table, patches, tuple(settings.augment_classes), settings.augment_copies,
-                                 settings.seed)
+        table, patches = augment(
+            table, patches, tuple(settings.augment_classes), settings.augment_copies, settings.seed
+        )
     else:
         table, patches, skipped, split_source, before = build_patches(manifest["root"], settings, processes)
     class_ids = table["dx"].map({name: i for i, name in enumerate(names)}).to_numpy(np.int64)
@@ -135,18 +136,30 @@ def make_patch_set(manifest: dict, settings: PatchSetSettings, outputs: dict, pr
 
 
 def _counts_markdown(counts: pd.DataFrame, split_source: str, source: str) -> str:
-    lines = [f"HAM10000 images per class ({source} data; test split: {split_source})", "",
-             "| class | train before augmentation | train after | test | used by |", "|---|---|---|---|---|"]
-    lines += [f"| {r['class']} | {r.train_before} | {r.train_after} | {r.test} | "
-              f"{'models and evaluator' if r.modelled else 'evaluator only'} |" for _, r in counts.iterrows()]
+    lines = [
+        f"HAM10000 images per class ({source} data; test split: {split_source})",
+        "",
+        "| class | train before augmentation | train after | test | used by |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['class']} | {r.train_before} | {r.train_after} | {r.test} | "
+        f"{'models and evaluator' if r.modelled else 'evaluator only'} |"
+        for _, r in counts.iterrows()
+    ]
     return "\n".join(lines) + "\n"
 
 
-def ham10000_qc_figure(patches: np.ndarray, table: pd.DataFrame, classes, output, source: str, modelled=None,
-              per_class: int = 8) -> None:
+def ham10000_qc_figure(
+    patches: np.ndarray, table: pd.DataFrame, classes, output, source: str, modelled=None, per_class: int = 8
+) -> None:
     """Patches per class (each row says whether the models use it), each titled with its split and flip."""
     modelled = classes if modelled is None else modelled
-    groups = {f"{name} ({'modelled' if name in modelled else 'evaluator only'})":
-              np.flatnonzero((table["dx"] == name).to_numpy()) for name in classes}
+    groups = {
+        f"{name} ({'modelled' if name in modelled else 'evaluator only'})": np.flatnonzero(
+            (table["dx"] == name).to_numpy()
+        )
+        for name in classes
+    }
     titles = [f"{split} {flip}".strip() for split, flip in zip(table["split"], table["flip"])]
     patch_grid(patches, groups, titles, f"HAM10000 lesion patches per class ({source} data)", output, per_class)

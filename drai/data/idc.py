@@ -33,8 +33,18 @@ from drai.io import atomic_dir
 
 # The public endpoint idc-index itself uses (idc_index.index.aws_endpoint_url).
 IDC_ENDPOINT = "https://s3.amazonaws.com"
-INDEX_COLUMNS = ["collection_id", "PatientID", "StudyInstanceUID", "SeriesInstanceUID", "Modality",
-                 "instanceCount", "series_aws_url", "TransferSyntaxUID", "PixelRepresentation", "Manufacturer"]
+INDEX_COLUMNS = [
+    "collection_id",
+    "PatientID",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "Modality",
+    "instanceCount",
+    "series_aws_url",
+    "TransferSyntaxUID",
+    "PixelRepresentation",
+    "Manufacturer",
+]
 _UNCOMPRESSED = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"}
 log = logging.getLogger(__name__)
 
@@ -59,7 +69,8 @@ def series_record(series_uid: str) -> dict:
         import idc_index_data
 
         raise DownloadError(
-            f"series {series_uid}: not in IDC's index of LIDC-IDRI CT series (idc-index-data {idc_index_data.__version__})"
+            f"series {series_uid}: not in IDC's index of LIDC-IDRI CT series "
+            f"(idc-index-data {idc_index_data.__version__})"
         )
     return index.loc[series_uid].to_dict()
 
@@ -108,7 +119,9 @@ def download_series_idc(
             except (_Failed, SeriesError) as error:
                 last_error = str(error)
         else:
-            raise DownloadError(f"{what}: failed after {retries + 1} attempts from {endpoint_url}; last error: {last_error}")
+            raise DownloadError(
+                f"{what}: failed after {retries + 1} attempts from {endpoint_url}; last error: {last_error}"
+            )
         verify_series(files, series_uid, expected_slices)
     return sorted(folder.glob("*.dcm"))
 
@@ -119,8 +132,17 @@ class _Failed(Exception):
 
 def _copy(url: str, target: Path, endpoint_url: str, timeout_s: float, progress: bool, what: str) -> None:
     """``s5cmd cp`` of every object under the series' prefix into ``target``; stalls are killed."""
-    command = [s5cmd_executable(), "--no-sign-request", "--endpoint-url", endpoint_url, "--retry-count", "3",
-               "cp", url, f"{target}/"]
+    command = [
+        s5cmd_executable(),
+        "--no-sign-request",
+        "--endpoint-url",
+        endpoint_url,
+        "--retry-count",
+        "3",
+        "cp",
+        url,
+        f"{target}/",
+    ]
     log.info("%s: %s", what, " ".join(command))
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
         size, last_change = -1, time.monotonic()
@@ -156,10 +178,18 @@ def _check_complete(path: Path) -> None:
     try:
         dataset = pydicom.dcmread(path)
         syntax = str(dataset.file_meta.get("TransferSyntaxUID", ""))
-        declared = (int(dataset.Rows) * int(dataset.Columns) * int(dataset.BitsAllocated) // 8
-                    * int(dataset.get("SamplesPerPixel", 1)) * int(dataset.get("NumberOfFrames", 1) or 1))
+        declared = (
+            int(dataset.Rows)
+            * int(dataset.Columns)
+            * int(dataset.BitsAllocated)
+            // 8
+            * int(dataset.get("SamplesPerPixel", 1))
+            * int(dataset.get("NumberOfFrames", 1) or 1)
+        )
         stored = len(dataset.PixelData)
     except Exception as error:  # a cut file fails in many ways
-        raise SeriesError(f"{path.name}: truncated or unreadable DICOM file ({type(error).__name__}: {error})") from None
+        raise SeriesError(
+            f"{path.name}: truncated or unreadable DICOM file ({type(error).__name__}: {error})"
+        ) from None
     if syntax in _UNCOMPRESSED and stored < declared:
         raise SeriesError(f"{path.name}: truncated: {stored} bytes of pixel data, the header declares {declared}")

@@ -175,8 +175,9 @@ def case_patches_file(
         ]
     ).reshape(-1, 3)
     extents = case_nodules[["z_min_mm", "z_max_mm"]].to_numpy(float) if "z_min_mm" in case_nodules else None
-    usable = refuse_nodules_in_gaps(series.image, points, case_nodules["nodule_id"].astype(str), series.gaps, settings,
-                                    extents)
+    usable = refuse_nodules_in_gaps(
+        series.image, points, case_nodules["nodule_id"].astype(str), series.gaps, settings, extents
+    )
     case_nodules, points = case_nodules[usable], points[usable]
     extents = None if extents is None else extents[usable]
     made = case_patches(series.to_sitk(), points, settings, extents)
@@ -208,8 +209,9 @@ def patch_z_extent_mm(image, point_world, settings: PatchSettings, z_extent_mm=N
     return float(lowest), float(highest)
 
 
-def refuse_nodules_in_gaps(image, points_world, nodule_ids, gaps, settings: PatchSettings,
-                           z_extents_mm=None) -> np.ndarray:
+def refuse_nodules_in_gaps(
+    image, points_world, nodule_ids, gaps, settings: PatchSettings, z_extents_mm=None
+) -> np.ndarray:
     """Which nodules keep their patch: those whose slices lie outside every wide gap (open interval)."""
     usable = np.ones(len(points_world), bool)
     for i, (point, nodule_id) in enumerate(zip(points_world, nodule_ids)):
@@ -220,7 +222,12 @@ def refuse_nodules_in_gaps(image, points_world, nodule_ids, gaps, settings: Patc
                 log.warning(
                     "nodule %s: its patch (z %.2f to %.2f mm) needs voxels inside the %.2f mm gap between "
                     "slices at z=%.2f and %.2f mm; left out",
-                    nodule_id, low, high, gap_high - gap_low, gap_low, gap_high,
+                    nodule_id,
+                    low,
+                    high,
+                    gap_high - gap_low,
+                    gap_low,
+                    gap_high,
                 )
                 usable[i] = False
                 break
@@ -234,8 +241,9 @@ class PatchSetSettings:
     source: str
 
 
-def assemble(case_files: list[str], nodules: pd.DataFrame, output: str | Path,
-             settings: PatchSetSettings) -> pd.DataFrame:
+def assemble(
+    case_files: list[str], nodules: pd.DataFrame, output: str | Path, settings: PatchSetSettings
+) -> pd.DataFrame:
     """Gather per-case patches into one ``patches.npz`` with labels and flags.
 
     Each slice of a nodule is one image; its row carries the nodule's vector,
@@ -285,6 +293,7 @@ def lidc_qc_figure(patches_path: str | Path, output: str | Path, per_bin: int = 
     nearest = np.flatnonzero(central)[np.argsort(distance[central], kind="stable")][:per_bin]
     groups["nearest lung edge"] = nearest
     marked = set(nearest.tolist())
-    titles = [f"{split} {d:.0f} vx" if i in marked else str(split)
-              for i, (split, d) in enumerate(zip(splits, distance))]
+    titles = [
+        f"{split} {d:.0f} vx" if i in marked else str(split) for i, (split, d) in enumerate(zip(splits, distance))
+    ]
     patch_grid(images, groups, titles, f"LIDC nodule patches by size bin ({source} data)", output, per_bin)

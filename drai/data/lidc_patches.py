@@ -140,8 +140,11 @@ def lung_bounding_box(volume: np.ndarray, threshold: float, margin: int) -> tupl
     if count == 0:
         log.warning("no air in the volume: lung crop skipped")
         return whole
-    border = np.unique(np.concatenate([labels[:, 0, :].ravel(), labels[:, -1, :].ravel(),
-                                       labels[:, :, 0].ravel(), labels[:, :, -1].ravel()]))
+    border = np.unique(
+        np.concatenate(
+            [labels[:, 0, :].ravel(), labels[:, -1, :].ravel(), labels[:, :, 0].ravel(), labels[:, :, -1].ravel()]
+        )
+    )
     sizes = ndimage.sum_labels(np.ones_like(labels, dtype=np.int32), labels, index=np.arange(1, count + 1))
     sizes[border[border > 0] - 1] = 0
     keep = np.argsort(sizes)[::-1][:2]
@@ -197,9 +200,7 @@ def lung_box_on_grid(image: sitk.Image, grid: ResampledGrid, settings: PatchSett
     margin = max(LUNG_MARGIN_VOXELS // 2, 1)
     box = lung_bounding_box(coarse, LUNG_THRESHOLD_HU, margin)
     scale = grid.size / coarse_size
-    return tuple(
-        slice(int(np.floor(b.start * scale)), min(int(np.ceil(b.stop * scale)), grid.size)) for b in box
-    )
+    return tuple(slice(int(np.floor(b.start * scale)), min(int(np.ceil(b.stop * scale)), grid.size)) for b in box)
 
 
 def check_settings(settings: PatchSettings) -> None:
@@ -209,8 +210,10 @@ def check_settings(settings: PatchSettings) -> None:
         raise ValueError(f"lidc.patch_slices must be a positive odd number or 'all', got {slices!r}")
     stored, output = settings.stored_size, settings.output_size
     if stored < output or (stored - output) % 2:
-        raise ValueError(f"lidc.stored_size must be at least lidc.output_size ({output}) and differ from it by an "
-                         f"even number, got {stored}")
+        raise ValueError(
+            f"lidc.stored_size must be at least lidc.output_size ({output}) and differ from it by an "
+            f"even number, got {stored}"
+        )
 
 
 def slice_offsets(centre_z: float, z_extent: tuple[float, float] | None, patch_slices: int | str) -> np.ndarray:
@@ -232,8 +235,15 @@ def slice_offsets(centre_z: float, z_extent: tuple[float, float] | None, patch_s
     return np.arange(first - centre, last - centre + 1)
 
 
-def slices_per_nodule(first_z_mm: float, n_slices: int, slice_spacing_mm: float, centre_z_mm: float,
-                      z_extent_mm: tuple[float, float], volume_size: int, patch_slices: int | str) -> int:
+def slices_per_nodule(
+    first_z_mm: float,
+    n_slices: int,
+    slice_spacing_mm: float,
+    centre_z_mm: float,
+    z_extent_mm: tuple[float, float],
+    volume_size: int,
+    patch_slices: int | str,
+) -> int:
     """How many patches a nodule gets, from its scan's slice positions alone (no images needed).
 
     The resampled grid spans the series' z-extent as :meth:`ResampledGrid.of`
@@ -280,8 +290,14 @@ def case_patches(
     for number, point in enumerate(np.atleast_2d(nodule_points_world)):
         centre = grid.index_of(point)
         centres.append(centre)
-        distances.append(min(centre[1] - box[1].start, box[1].stop - 1 - centre[1],
-                             centre[2] - box[2].start, box[2].stop - 1 - centre[2]))
+        distances.append(
+            min(
+                centre[1] - box[1].start,
+                box[1].stop - 1 - centre[1],
+                centre[2] - box[2].start,
+                box[2].stop - 1 - centre[2],
+            )
+        )
         extent = None
         if z_extents_mm is not None:
             extent = tuple(grid.index_of([point[0], point[1], z])[0] for z in z_extents_mm[number])

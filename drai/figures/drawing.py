@@ -38,15 +38,30 @@ def _draw_panel(ax, grid: MosaicGrid, width_px: float, height_px: float) -> None
     for c, label in enumerate(grid.col_labels or []):
         ax.text(xs[c], -4, label, ha="center", va="bottom", fontsize=6)
     for (r, c), label in grid.cell_labels.items():
-        ax.text(xs[c], ys[r] + h / 2 - 2, label, ha="center", va="bottom", fontsize=5, color="white",
-                bbox={"facecolor": "black", "alpha": 0.55, "pad": 0.8, "linewidth": 0})
+        ax.text(
+            xs[c],
+            ys[r] + h / 2 - 2,
+            label,
+            ha="center",
+            va="bottom",
+            fontsize=5,
+            color="white",
+            bbox={"facecolor": "black", "alpha": 0.55, "pad": 0.8, "linewidth": 0},
+        )
     if grid.corner:
         ax.text(xs[0], ys[0], grid.corner, ha="center", va="center", fontsize=6, color="0.25")
     ax.set_title(grid.title, fontsize=8, fontweight="bold", pad=14 if grid.col_labels else 4, loc="left")
 
 
-def draw_grids(grids: Sequence[MosaicGrid], title: str, output, ncols: int = 2, note: str = "",
-               header: MosaicGrid | None = None, dpi: int = 150) -> None:
+def draw_grids(
+    grids: Sequence[MosaicGrid],
+    title: str,
+    output,
+    ncols: int = 2,
+    note: str = "",
+    header: MosaicGrid | None = None,
+    dpi: int = 150,
+) -> None:
     """One panel per grid, ``ncols`` panels a row, under a title; saved atomically.
 
     ``header`` is a panel on a row of its own above the others. Every cell has
@@ -56,7 +71,7 @@ def draw_grids(grids: Sequence[MosaicGrid], title: str, output, ncols: int = 2, 
     from matplotlib.gridspec import GridSpec
 
     ncols = max(1, min(ncols, len(grids)))
-    lines = [list(grids[i:i + ncols]) for i in range(0, len(grids), ncols)]
+    lines = [list(grids[i : i + ncols]) for i in range(0, len(grids), ncols)]
     h, w = grids[0].cells.shape[-2:]
     cols = max(g.shape[1] for g in grids)
     width_px = cols * (w + PAD) + GAP
@@ -74,8 +89,12 @@ def draw_grids(grids: Sequence[MosaicGrid], title: str, output, ncols: int = 2, 
     if header is not None:
         ax = fig.add_subplot(spec[0, :])
         ax.set_axis_off()
-        _draw_panel(ax, header, ncols * width_px + (ncols - 1) * labels_w / CELL_INCH * (w + PAD),
-                    header.shape[0] * (h + PAD) + GAP)
+        _draw_panel(
+            ax,
+            header,
+            ncols * width_px + (ncols - 1) * labels_w / CELL_INCH * (w + PAD),
+            header.shape[0] * (h + PAD) + GAP,
+        )
         row = 1
     for line, rows in zip(lines, line_rows[row:]):
         for col, grid in enumerate(line):
@@ -102,8 +121,9 @@ def draw_message(title: str, message: str, output) -> None:
     plt.close(fig)
 
 
-def draw_tsne(panels: Sequence[tuple[str, np.ndarray, np.ndarray, Sequence[str]]], title: str, output,
-              ncols: int = 2) -> None:
+def draw_tsne(
+    panels: Sequence[tuple[str, np.ndarray, np.ndarray, Sequence[str]]], title: str, output, ncols: int = 2
+) -> None:
     """Scatter plots: (panel title, points (N, 2), groups (N,), group names) each."""
     plt = _pyplot()
     nrows = -(-len(panels) // ncols)
@@ -118,8 +138,15 @@ def draw_tsne(panels: Sequence[tuple[str, np.ndarray, np.ndarray, Sequence[str]]
             if not members.any():
                 continue
             colour = colours(g / max(len(group_names) - 1, 1))
-            ax.scatter(points[members, 0], points[members, 1], s=12, color=colour, label=f"{label} ({members.sum()})",
-                       edgecolors="none", alpha=0.85)
+            ax.scatter(
+                points[members, 0],
+                points[members, 1],
+                s=12,
+                color=colour,
+                label=f"{label} ({members.sum()})",
+                edgecolors="none",
+                alpha=0.85,
+            )
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])

@@ -72,7 +72,7 @@ def mosaic(grid: MosaicGrid) -> tuple[np.ndarray, list[float], list[float]]:
         for c in range(cols):
             cell = grid.cells[r, c]
             if not np.isnan(cell).all():
-                canvas[ys[r]:ys[r] + h, xs[c]:xs[c] + w] = to_rgb(cell)
+                canvas[ys[r] : ys[r] + h, xs[c] : xs[c] + w] = to_rgb(cell)
     return canvas, [x + w / 2 - 0.5 for x in xs], [y + h / 2 - 0.5 for y in ys]
 
 
@@ -80,14 +80,22 @@ def mosaic(grid: MosaicGrid) -> tuple[np.ndarray, list[float], list[float]]:
 # Every model's panel of one figure kind.
 
 
-def conditional_grids(models: Mapping[str, object], tests: FigureImages, rows: int = 4, n_samples: int = 6,
-                      seed: int = SEED) -> list[MosaicGrid]:
+def conditional_grids(
+    models: Mapping[str, object], tests: FigureImages, rows: int = 4, n_samples: int = 6, seed: int = SEED
+) -> list[MosaicGrid]:
     refs = choose_references(tests.groups, rows, seed, tests.sizes)
     grids = []
     for name, model in models.items():
         cells = conditional_grid(model, tests.images[refs], tests.vectors[refs], n_samples, seed)
-        grids.append(MosaicGrid(cells, name, row_labels=[tests.captions[i] for i in refs],
-                          col_labels=["real"] + [f"z{k + 1}" for k in range(n_samples)], split_col=True))
+        grids.append(
+            MosaicGrid(
+                cells,
+                name,
+                row_labels=[tests.captions[i] for i in refs],
+                col_labels=["real"] + [f"z{k + 1}" for k in range(n_samples)],
+                split_col=True,
+            )
+        )
     return grids
 
 
@@ -101,18 +109,24 @@ def hybrid_grids(models: Mapping[str, object], tests: FigureImages, k: int = 5, 
         cells = empty_cells(1 + len(content_refs), 1 + len(style_refs), style)
         cells[0, 1:], cells[1:, 0], cells[1:, 1:] = style, content, hybrids
         one_code = "" if model.variant.two_codes else " (content from t)"
-        grids.append(MosaicGrid(
-            cells, name + one_code,
-            row_labels=[""] + [tests.captions[i] for i in content_refs],
-            col_labels=["", *(tests.captions[i] for i in style_refs)],
-            split_row=True, split_col=True, corner="style →\ncontent ↓",
-        ))
+        grids.append(
+            MosaicGrid(
+                cells,
+                name + one_code,
+                row_labels=[""] + [tests.captions[i] for i in content_refs],
+                col_labels=["", *(tests.captions[i] for i in style_refs)],
+                split_row=True,
+                split_col=True,
+                corner="style →\ncontent ↓",
+            )
+        )
     return grids
 
 
-def retrieval_grids(models: Mapping[str, object], tests: FigureImages, queries: FigureImages | None, n: int = 5,
-                    seed: int = SEED) -> tuple[MosaicGrid | None, list[MosaicGrid], str]:
-    """LIDC's panel of the query, its Target image and Pixel Matched (None for HAM10000), every model's panel, a note."""
+def retrieval_grids(
+    models: Mapping[str, object], tests: FigureImages, queries: FigureImages | None, n: int = 5, seed: int = SEED
+) -> tuple[MosaicGrid | None, list[MosaicGrid], str]:
+    """LIDC's panel of the query, its Target image and Pixel Matched (None for HAM10000), each model's panel, a note."""
     if queries is not None and len(queries):
         pick = choose_references(queries.groups, 1, seed)[0]
         query, exclude, where = queries.subset([pick]), None, f"query from the {queries.note}"
@@ -123,13 +137,17 @@ def retrieval_grids(models: Mapping[str, object], tests: FigureImages, queries: 
     like = query.images
     header = None
     if tests.sizes is not None:  # LIDC: the attribute-based target and the pixel-space neighbour
-        target = target_image(attributes(query.vectors, query.sizes)[0], attributes(tests.vectors, tests.sizes), exclude)
+        target = target_image(
+            attributes(query.vectors, query.sizes)[0], attributes(tests.vectors, tests.sizes), exclude
+        )
         matched = pixel_match(query.images[0], tests.images, exclude)
         first = np.stack([query.images[0], tests.images[target], tests.images[matched]])[None]
-        header = MosaicGrid(first, "Query, its Target image and its Pixel Matched image",
-                      col_labels=["Query", "Target image", "Pixel Matched"],
-                      cell_labels={(0, 0): query.captions[0], (0, 1): tests.captions[target],
-                                   (0, 2): tests.captions[matched]})
+        header = MosaicGrid(
+            first,
+            "Query, its Target image and its Pixel Matched image",
+            col_labels=["Query", "Target image", "Pixel Matched"],
+            cell_labels={(0, 0): query.captions[0], (0, 1): tests.captions[target], (0, 2): tests.captions[matched]},
+        )
     grids = []
     for name, model in models.items():
         found = retrieval_panel(infer_codes(model, query.images), infer_codes(model, tests.images), n, exclude)
@@ -149,8 +167,17 @@ def retrieval_grids(models: Mapping[str, object], tests: FigureImages, queries: 
             row_labels = ["query"] + [""] * k
             col_labels = [""] + [f"code #{j + 1}" for j in range(k)]
             title = f"{name} (one code)"
-        grids.append(MosaicGrid(cells, title, row_labels=row_labels, col_labels=col_labels, cell_labels=labels,
-                          split_row=True, split_col=True))
+        grids.append(
+            MosaicGrid(
+                cells,
+                title,
+                row_labels=row_labels,
+                col_labels=col_labels,
+                cell_labels=labels,
+                split_row=True,
+                split_col=True,
+            )
+        )
     return header, grids, note
 
 
@@ -170,7 +197,8 @@ def interpolation_grid(model, tests: FigureImages, steps: int = 7, seed: int = S
     for r, name in enumerate(INTERPOLATIONS):
         cells[r, 0], cells[r, 1:-1], cells[r, -1] = tests.images[source], lines[name], tests.images[target]
     return MosaicGrid(
-        cells, f"{DATASET_NAMES[tests.dataset]}: {tests.captions[source]} -> {tests.captions[target]}",
+        cells,
+        f"{DATASET_NAMES[tests.dataset]}: {tests.captions[source]} -> {tests.captions[target]}",
         row_labels=["content only\n(source style)", "style only\n(source content)", "content + style"],
         col_labels=["source"] + [f"a={a:.2f}" for a in np.linspace(0, 1, steps)] + ["target"],
         split_col=True,

@@ -41,9 +41,14 @@ class FigureImages:
     def subset(self, index, note: str | None = None) -> "FigureImages":
         index = np.asarray(index)
         return FigureImages(
-            self.dataset, self.images[index], self.vectors[index], self.groups[index], self.group_names,
+            self.dataset,
+            self.images[index],
+            self.vectors[index],
+            self.groups[index],
+            self.group_names,
             [self.captions[i] for i in np.arange(len(self))[index]],
-            None if self.sizes is None else self.sizes[index], self.note if note is None else note,
+            None if self.sizes is None else self.sizes[index],
+            self.note if note is None else note,
         )
 
 
@@ -67,8 +72,13 @@ def load_image_sets(patches_path: str | Path, dataset: str) -> tuple[FigureImage
                 log.warning("%s: no curated test nodule; the figures use all %d test nodules", patches_path, keep.sum())
             sizes = data["sizes"].astype(np.float64)
             everything = FigureImages(
-                dataset, images.astype(np.float32), vectors.astype(np.float32), data["size_bins"].astype(np.int64),
-                tuple(SIZE_BIN_LABELS), [f"{s:.1f} mm" for s in sizes], sizes,
+                dataset,
+                images.astype(np.float32),
+                vectors.astype(np.float32),
+                data["size_bins"].astype(np.int64),
+                tuple(SIZE_BIN_LABELS),
+                [f"{s:.1f} mm" for s in sizes],
+                sizes,
             )
         elif dataset == "ham10000":
             keep, note = (splits == "test") & ~data["augmented"], "test images"
@@ -78,7 +88,11 @@ def load_image_sets(patches_path: str | Path, dataset: str) -> tuple[FigureImage
             names = tuple(str(n) for n in data["class_names"])
             labels = data["labels"].astype(np.int64)
             everything = FigureImages(
-                dataset, images.astype(np.float32), vectors.astype(np.float32), labels, names,
+                dataset,
+                images.astype(np.float32),
+                vectors.astype(np.float32),
+                labels,
+                names,
                 [names[i] for i in labels],
             )
         else:

@@ -43,7 +43,7 @@ def cifc(
     """Mean over pairs of |z_a - z_aa| + |c_a - c_aa| + |z_b - z_bb| + |c_b - c_bb| (eq. 19)."""
     total, count = 0.0, 0
     for start in range(0, len(pairs), batch_size):
-        chunk = pairs[start:start + batch_size]
+        chunk = pairs[start : start + batch_size]
         x_a, x_b = images[chunk[:, 0]], images[chunk[:, 1]]
         z_a, c_a = infer(x_a)
         z_b, c_b = infer(x_b)

@@ -35,8 +35,17 @@ from drai.metrics.evaluator_settings import (  # noqa: F401
 
 #: torchvision InceptionV3 children up to and including Mixed_6a (Keras' mixed3).
 INCEPTION_BLOCKS = (
-    "Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
-    "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a",
+    "Conv2d_1a_3x3",
+    "Conv2d_2a_3x3",
+    "Conv2d_2b_3x3",
+    "maxpool1",
+    "Conv2d_3b_1x1",
+    "Conv2d_4a_3x3",
+    "maxpool2",
+    "Mixed_5b",
+    "Mixed_5c",
+    "Mixed_5d",
+    "Mixed_6a",
 )
 FEATURES = 768
 
@@ -44,8 +53,14 @@ FEATURES = 768
 log = logging.getLogger(__name__)
 
 
-def fetch_imagenet_weights(url: str, target: str | Path, retries: int = 3, timeout_s: float = 60.0,
-                           backoff_s: float = 2.0, progress: bool = True) -> Path:
+def fetch_imagenet_weights(
+    url: str,
+    target: str | Path,
+    retries: int = 3,
+    timeout_s: float = 60.0,
+    backoff_s: float = 2.0,
+    progress: bool = True,
+) -> Path:
     """Download torchvision's InceptionV3 ImageNet weights to ``target``, checked against the hash in their name.
 
     torchvision publishes the first digits of each file's SHA-256 as the suffix
@@ -60,13 +75,21 @@ def fetch_imagenet_weights(url: str, target: str | Path, retries: int = 3, timeo
     def check(part: Path) -> None:
         digest = hashlib.sha256(part.read_bytes()).hexdigest()
         if not digest.startswith(expected):
-            raise ValueError(f"{part.name}: SHA-256 {digest[:len(expected)]}..., its name says {expected}")
+            raise ValueError(f"{part.name}: SHA-256 {digest[: len(expected)]}..., its name says {expected}")
 
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     try:
-        fetch_to_file(url, part, retries=retries, backoff_s=backoff_s, timeout_s=timeout_s, progress=progress,
-                      check=check, what=target.name)
+        fetch_to_file(
+            url,
+            part,
+            retries=retries,
+            backoff_s=backoff_s,
+            timeout_s=timeout_s,
+            progress=progress,
+            check=check,
+            what=target.name,
+        )
     except DownloadError as error:
         raise DownloadError(
             f"evaluate.weights is 'imagenet', but the ImageNet InceptionV3 weights could not be fetched from {url} "
@@ -125,7 +148,7 @@ def predict(model: Evaluator, images: np.ndarray, batch_size: int = 250, device=
     """Class logits (N, classes) of images (N, C, 64, 64) in [-1, 1]."""
     model.eval()
     out = [
-        model(torch.as_tensor(np.asarray(images[i:i + batch_size], dtype=np.float32), device=device)).float().cpu()
+        model(torch.as_tensor(np.asarray(images[i : i + batch_size], dtype=np.float32), device=device)).float().cpu()
         for i in range(0, len(images), batch_size)
     ]
     return torch.cat(out).numpy() if out else np.zeros((0, model.classes), np.float32)
@@ -151,7 +174,7 @@ def recalibrate_batch_norm(model: nn.Module, images: torch.Tensor, batch_size: i
         m.momentum = None  # cumulative average
     model.train()
     for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size]
+        batch = images[start : start + batch_size]
         if len(batch) >= 2:
             model(batch.to(device))
     for m in norms:
@@ -192,7 +215,7 @@ def train_evaluator(
     for step in range(1, settings.steps + 1):
         if position + batch > len(order):  # a new epoch: a new order
             order, position = torch.from_numpy(rng.permutation(len(x_all))), 0
-        index = order[position:position + batch]
+        index = order[position : position + batch]
         position += batch
         x, y = _random_dihedral(x_all[index].to(device), rng), y_all[index].to(device)
         loss = F.cross_entropy(model(x), y)
@@ -231,7 +254,9 @@ def save_evaluator(model: Evaluator, path) -> None:
     from drai.io import atomic_path
 
     with atomic_path(path, suffix=".pt") as tmp:
-        torch.save({"model": model.state_dict(), "meta": {"classes": model.classes, "input_size": model.input_size}}, tmp)
+        torch.save(
+            {"model": model.state_dict(), "meta": {"classes": model.classes, "input_size": model.input_size}}, tmp
+        )
 
 
 def load_evaluator(path, device="cpu") -> Evaluator:

@@ -21,8 +21,10 @@ def imagenet_weights_path(url: str = IMAGENET_URL, folder: str | Path = IMAGENET
     """Where the ImageNet weights of ``url`` are kept: its own file name, under ``folder``."""
     name = url.rstrip("/").rsplit("/", 1)[-1]
     if not re.fullmatch(r".+-[0-9a-f]{8,}\.pth", name):
-        raise ValueError(f"evaluate.imagenet_url: {url} does not end in a torchvision file name "
-                         f"'<name>-<first hex digits of its SHA-256>.pth', so it cannot be checked")
+        raise ValueError(
+            f"evaluate.imagenet_url: {url} does not end in a torchvision file name "
+            f"'<name>-<first hex digits of its SHA-256>.pth', so it cannot be checked"
+        )
     return Path(folder) / name
 
 

@@ -83,11 +83,26 @@ def fidelity_metrics(real, generated, evaluator_path, batch_size: int = 64, cuda
     # Precision/recall look at each image's 3 nearest neighbours: tiny sets have none to spare.
     prc = subset > PRC_NEIGHBOURS + 1
     metrics = torch_fidelity.calculate_metrics(
-        input1=fake_set, input2=real_set, cuda=cuda, batch_size=batch_size, fid=True, isc=True, kid=True, prc=prc,
+        input1=fake_set,
+        input2=real_set,
+        cuda=cuda,
+        batch_size=batch_size,
+        fid=True,
+        isc=True,
+        kid=True,
+        prc=prc,
         prc_neighborhood=PRC_NEIGHBOURS,
-        feature_extractor=EXTRACTOR, feature_layer_fid="pool", feature_layer_isc="logits", feature_layer_kid="pool",
-        feature_layer_prc="pool", feature_extractor_weights_path=str(evaluator_path), kid_subset_size=subset,
-        isc_splits=1, save_cpu_ram=True, cache=False, verbose=False,
+        feature_extractor=EXTRACTOR,
+        feature_layer_fid="pool",
+        feature_layer_isc="logits",
+        feature_layer_kid="pool",
+        feature_layer_prc="pool",
+        feature_extractor_weights_path=str(evaluator_path),
+        kid_subset_size=subset,
+        isc_splits=1,
+        save_cpu_ram=True,
+        cache=False,
+        verbose=False,
     )
     return {
         "fid": metrics["frechet_inception_distance"],

@@ -59,8 +59,15 @@ def _probe(kind: str, probe: str, seed: int):
     raise ValueError(f"evaluate.ground_truth_probe must be one of {PROBES}, got {probe!r}")
 
 
-def probe_score(code: np.ndarray, values: np.ndarray, kind: str, groups: np.ndarray, probe: str = "linear",
-                folds: int = 5, seed: int = 0) -> float | None:
+def probe_score(
+    code: np.ndarray,
+    values: np.ndarray,
+    kind: str,
+    groups: np.ndarray,
+    probe: str = "linear",
+    folds: int = 5,
+    seed: int = 0,
+) -> float | None:
     """Cross-validated score of predicting ``values`` from ``code`` (None when the factor does not vary)."""
     values = np.asarray(values)
     if kind == "discrete":
@@ -84,8 +91,15 @@ def probe_score(code: np.ndarray, values: np.ndarray, kind: str, groups: np.ndar
     return float(max(score, 0.0))
 
 
-def probe_matrix(codes: dict[str, np.ndarray], factors: pd.DataFrame, specs: Sequence[Factor], groups: np.ndarray,
-                 probe: str = "linear", folds: int = 5, seed: int = 0) -> pd.DataFrame:
+def probe_matrix(
+    codes: dict[str, np.ndarray],
+    factors: pd.DataFrame,
+    specs: Sequence[Factor],
+    groups: np.ndarray,
+    probe: str = "linear",
+    folds: int = 5,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Factor x code-type scores: one row per factor (name, group, kind) and a column per code."""
     rows = []
     for spec in specs:

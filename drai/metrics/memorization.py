@@ -34,7 +34,7 @@ def nearest(queries: np.ndarray, references: np.ndarray, batch_size: int = 512) 
     r = torch.as_tensor(np.asarray(references, np.float32).reshape(len(references), -1), dtype=torch.float64)
     distances, indices = [], []
     for start in range(0, len(q), batch_size):
-        d = torch.cdist(q[start:start + batch_size], r)
+        d = torch.cdist(q[start : start + batch_size], r)
         best = d.min(dim=1)
         distances.append(best.values)
         indices.append(best.indices)
@@ -57,12 +57,19 @@ def distance_summary(generated_to_train: np.ndarray, test_to_train: np.ndarray) 
 
 def embed(features, images: np.ndarray, batch_size: int = 250) -> np.ndarray:
     """``features`` of ``images``, a batch at a time."""
-    return np.concatenate([features(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+    return np.concatenate([features(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
-def audit(generated: np.ndarray, train: np.ndarray, test: np.ndarray, features, flag_share: float = 0.05,
-          batch_size: int = 250, train_features: np.ndarray | None = None,
-          test_features: np.ndarray | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+def audit(
+    generated: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    features,
+    flag_share: float = 0.05,
+    batch_size: int = 250,
+    train_features: np.ndarray | None = None,
+    test_features: np.ndarray | None = None,
+) -> tuple[dict, dict[str, np.ndarray]]:
     """The memorization audit of one set of generated images (module docstring).
 
     ``features``: images (N, C, 64, 64) -> (N, D) array (the evaluator's pooled

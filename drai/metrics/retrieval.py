@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+
 def attributes(vectors: np.ndarray, sizes_mm: np.ndarray) -> np.ndarray:
     """The attribute vector of each nodule: its conditioning vector and its size in mm."""
     return np.concatenate([vectors, sizes_mm[:, None]], axis=1).astype(np.float64)

@@ -65,8 +65,14 @@ class ModelFamily(nn.Module):
         self.condition_encoder = ConditionEncoder(shape.t_dim, shape.c_dim)  # q(c|t) = E_phi(t)
         self.generator = Generator(ch, w, shape.z_dim, shape.c_dim)
         vector_dims = {
-            "d_x": 0, "d_xt": shape.t_dim, "dali_z": shape.z_dim, "dali_c": shape.c_dim, "image_cycle": 0,
-            "d_xt_recon": shape.t_dim, "d_xtz": shape.t_dim + shape.z_dim, "d_xtc": shape.t_dim + shape.c_dim,
+            "d_x": 0,
+            "d_xt": shape.t_dim,
+            "dali_z": shape.z_dim,
+            "dali_c": shape.c_dim,
+            "image_cycle": 0,
+            "d_xt_recon": shape.t_dim,
+            "d_xtz": shape.t_dim + shape.z_dim,
+            "d_xtc": shape.t_dim + shape.c_dim,
         }
         self.discriminators = nn.ModuleDict(
             {
@@ -76,7 +82,9 @@ class ModelFamily(nn.Module):
             }
         )
         self.predictors = (
-            nn.ModuleDict({"f_z": CodePredictor(shape.c_dim, shape.z_dim), "f_c": CodePredictor(shape.z_dim, shape.c_dim)})
+            nn.ModuleDict(
+                {"f_z": CodePredictor(shape.c_dim, shape.z_dim), "f_c": CodePredictor(shape.z_dim, shape.c_dim)}
+            )
             if variant.has("mi_reg")
             else None
         )
@@ -111,7 +119,11 @@ class ModelFamily(nn.Module):
 
 
 def training_losses(
-    model: ModelFamily, x: torch.Tensor, t: torch.Tensor, noise: torch.Generator | None, x_transformed=None,
+    model: ModelFamily,
+    x: torch.Tensor,
+    t: torch.Tensor,
+    noise: torch.Generator | None,
+    x_transformed=None,
     kl_reduction: str = "mean",
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     """Discriminator loss, generator-side loss and every named term for one batch (eq. 16).
@@ -148,14 +160,18 @@ def training_losses(
         g_total = g_total + g_loss
 
     if v.has("d_x"):  # eq. 1, first line
-        add("d_x", losses.lsgan_discriminator(d["d_x"](x), d["d_x"](x_fake.detach())),
-            losses.lsgan_generator(d["d_x"](x_fake)))
+        add(
+            "d_x",
+            losses.lsgan_discriminator(d["d_x"](x), d["d_x"](x_fake.detach())),
+            losses.lsgan_generator(d["d_x"](x_fake)),
+        )
     if v.has("d_xt"):  # eq. 1, matching-aware
         t_mismatch, has_partner = mismatched_vectors(t, noise)
         # Items without a differing vector in the batch drop out of the mismatched term.
         if x.is_cuda:  # weighted out: no host sync inside the step
-            d_loss = losses.lsgan_matching_aware(d["d_xt"](x, t), d["d_xt"](x, t_mismatch), has_partner,
-                                                 d["d_xt"](x_fake.detach(), t))
+            d_loss = losses.lsgan_matching_aware(
+                d["d_xt"](x, t), d["d_xt"](x, t_mismatch), has_partner, d["d_xt"](x_fake.detach(), t)
+            )
         else:
             fakes = (d["d_xt"](x[has_partner], t_mismatch[has_partner]),) if bool(has_partner.any()) else ()
             d_loss = losses.lsgan_discriminator(d["d_xt"](x, t), *fakes, d["d_xt"](x_fake.detach(), t))
@@ -170,18 +186,25 @@ def training_losses(
         add("dali_c", d_loss, g_loss)
     if v.has("image_cycle"):  # eq. 8
         pair_real, pair_fake = torch.cat([x, x], 1), torch.cat([x, x_recon], 1)
-        add("image_cycle",
+        add(
+            "image_cycle",
             losses.lsgan_discriminator(d["image_cycle"](pair_real), d["image_cycle"](pair_fake.detach())),
-            losses.lsgan_generator(d["image_cycle"](pair_fake)))
+            losses.lsgan_generator(d["image_cycle"](pair_fake)),
+        )
     if v.has("d_xt_recon"):
-        add("d_xt_recon", losses.lsgan_discriminator(d["d_xt_recon"](x, t), d["d_xt_recon"](x_recon.detach(), t)),
-            losses.lsgan_generator(d["d_xt_recon"](x_recon, t)))
+        add(
+            "d_xt_recon",
+            losses.lsgan_discriminator(d["d_xt_recon"](x, t), d["d_xt_recon"](x_recon.detach(), t)),
+            losses.lsgan_generator(d["d_xt_recon"](x_recon, t)),
+        )
     if v.has("d_xtz"):
         d_loss, _ = losses.lsgan_inference(d["d_xtz"](x, t, z_hat.detach()), d["d_xtz"](x_fake.detach(), t, z_prior))
         _, g_loss = losses.lsgan_inference(d["d_xtz"](x, t, z_hat), d["d_xtz"](x_fake, t, z_prior))
         add("d_xtz", d_loss, g_loss)
     if v.has("d_xtc"):
-        d_loss, _ = losses.lsgan_inference(d["d_xtc"](x, t, c_hat.detach()), d["d_xtc"](x_fake.detach(), t, c_t.detach()))
+        d_loss, _ = losses.lsgan_inference(
+            d["d_xtc"](x, t, c_hat.detach()), d["d_xtc"](x_fake.detach(), t, c_t.detach())
+        )
         _, g_loss = losses.lsgan_inference(d["d_xtc"](x, t, c_hat), d["d_xtc"](x_fake, t, c_t))
         add("d_xtc", d_loss, g_loss)
 
@@ -199,8 +222,11 @@ def training_losses(
         g_term("code_cycle", value)
     if v.has("mi_reg"):  # eq. 11: F minimizes the error, the encoders (behind the GRL) maximize it
         f = model.predictors
-        g_term("mi_reg", losses.l1(f["f_z"](reverse_gradient(c_hat)), z_hat.detach())
-               + losses.l1(f["f_c"](reverse_gradient(z_hat)), c_hat.detach()))
+        g_term(
+            "mi_reg",
+            losses.l1(f["f_z"](reverse_gradient(c_hat)), z_hat.detach())
+            + losses.l1(f["f_c"](reverse_gradient(z_hat)), c_hat.detach()),
+        )
     if v.has("self_reg"):  # eq. 15, on posterior means
         if x_transformed is None:
             raise ValueError("self_reg needs the transformed batch")

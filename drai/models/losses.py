@@ -18,8 +18,9 @@ def lsgan_discriminator(real: torch.Tensor, *fakes: torch.Tensor, fake_weights=N
     return loss
 
 
-def lsgan_matching_aware(real: torch.Tensor, mismatched: torch.Tensor, has_partner: torch.Tensor,
-                         fake: torch.Tensor) -> torch.Tensor:
+def lsgan_matching_aware(
+    real: torch.Tensor, mismatched: torch.Tensor, has_partner: torch.Tensor, fake: torch.Tensor
+) -> torch.Tensor:
     """eq. 1's matching-aware term, ``lsgan_discriminator(real, mismatched[has_partner], fake)``, on a GPU.
 
     ``mismatched`` scores every item; those without a partner are weighted

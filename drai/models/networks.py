@@ -57,7 +57,9 @@ class ConditionEncoder(nn.Module):
 
     def __init__(self, t_dim: int, code_dim: int, hidden: int = 128):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(t_dim, hidden), nn.LeakyReLU(0.2, inplace=True), nn.Linear(hidden, 2 * code_dim))
+        self.net = nn.Sequential(
+            nn.Linear(t_dim, hidden), nn.LeakyReLU(0.2, inplace=True), nn.Linear(hidden, 2 * code_dim)
+        )
 
     def forward(self, t):
         mean, logvar = self.net(t).chunk(2, dim=1)
@@ -70,7 +72,9 @@ class Generator(nn.Module):
     def __init__(self, channels: int, width: int, z_dim: int, c_dim: int):
         super().__init__()
         self.width = width
-        self.project = nn.Sequential(nn.Linear(z_dim + c_dim, 8 * width * 16), nn.BatchNorm1d(8 * width * 16), nn.ReLU(True))
+        self.project = nn.Sequential(
+            nn.Linear(z_dim + c_dim, 8 * width * 16), nn.BatchNorm1d(8 * width * 16), nn.ReLU(True)
+        )
         layers: list[nn.Module] = []
         for in_ch, out_ch in ((8 * width, 4 * width), (4 * width, 2 * width), (2 * width, width)):
             layers += [nn.ConvTranspose2d(in_ch, out_ch, 4, 2, 1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU(True)]

@@ -33,8 +33,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 COMPONENTS = (
-    "d_x", "d_xt", "dali_z", "dali_c", "image_cycle", "code_cycle", "mi_reg", "self_reg", "kl",
-    "d_xt_recon", "d_xtz", "d_xtc", "train_twice",
+    "d_x",
+    "d_xt",
+    "dali_z",
+    "dali_c",
+    "image_cycle",
+    "code_cycle",
+    "mi_reg",
+    "self_reg",
+    "kl",
+    "d_xt_recon",
+    "d_xtz",
+    "d_xtc",
+    "train_twice",
 )
 
 
@@ -67,36 +78,62 @@ class Variant:
 
 
 DAI = Variant(
-    "DAI", True, frozenset({"d_x", "d_xt", "dali_z", "dali_c", "image_cycle", "kl"}),
+    "DAI",
+    True,
+    frozenset({"d_x", "d_xt", "dali_z", "dali_c", "image_cycle", "kl"}),
     "Dual adversarial inference (Lao et al. 2019): conditional generation, D_{x,z} and D_{x,c}, image cycle.",
 )
 
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
-        DAI.with_components("DRAI", "code_cycle", "mi_reg", "self_reg",
-                            summary="DAI with featureCycle, MIReg and selfReg: the paper's model."),
+        DAI.with_components(
+            "DRAI",
+            "code_cycle",
+            "mi_reg",
+            "self_reg",
+            summary="DAI with featureCycle, MIReg and selfReg: the paper's model.",
+        ),
         DAI,
         DAI.with_components("DAI+selfReg", "self_reg", summary="Ablation: DAI with self-supervised regularization."),
         DAI.with_components("DAI+MIReg", "mi_reg", summary="Ablation: DAI with information minimization (GRL)."),
         DAI.with_components("DAI+featureCycle", "code_cycle", summary="Ablation: DAI with the latent code cycle."),
         DAI.with_components("DAI+selfReg+MIReg", "self_reg", "mi_reg", summary="Ablation: DAI with selfReg and MIReg."),
         DAI.with_components(
-            "DAI+twice", "train_twice",
+            "DAI+twice",
+            "train_twice",
             summary="Budget control (not in the paper): DAI trained twice per batch, on x and on a transformed T(x), "
-                    "without the selfReg term. DRAI and the selfReg ablations get two updates per batch, the "
-                    "second on a rotated or flipped copy; DAI, DAI+MIReg and DAI+featureCycle get one. Set against "
-                    "DAI+selfReg, this variant tells what selfReg itself adds beyond the extra updates and the "
-                    "transformed images.",
+            "without the selfReg term. DRAI and the selfReg ablations get two updates per batch, the "
+            "second on a rotated or flipped copy; DAI, DAI+MIReg and DAI+featureCycle get one. Set against "
+            "DAI+selfReg, this variant tells what selfReg itself adds beyond the extra updates and the "
+            "transformed images.",
         ),
-        Variant("cInfoGAN", False, frozenset({"d_x", "d_xt", "code_cycle"}),
-                "Conditional InfoGAN: D_x, D_{x,t}, and G_z inferring z from the generated image."),
-        Variant("D-cInfoGAN", True, frozenset({"d_x", "d_xt", "code_cycle"}),
-                "cInfoGAN that also infers content c from the generated image (l1 cycle)."),
-        Variant("cVAE", False, frozenset({"image_cycle", "d_xt_recon", "d_xtz", "kl"}),
-                "Conditional adversarial VAE: q(z|x), D_cycle, D_{x,t} on reconstructions, D_{x,t,z}.", "cAAVE"),
-        Variant("D-cVAE", True, frozenset({"image_cycle", "d_xt_recon", "d_xtz", "d_xtc", "kl"}),
-                "cVAE that also infers q(c|x), with D_{x,t,c}.", "D-cAAVE"),
+        Variant(
+            "cInfoGAN",
+            False,
+            frozenset({"d_x", "d_xt", "code_cycle"}),
+            "Conditional InfoGAN: D_x, D_{x,t}, and G_z inferring z from the generated image.",
+        ),
+        Variant(
+            "D-cInfoGAN",
+            True,
+            frozenset({"d_x", "d_xt", "code_cycle"}),
+            "cInfoGAN that also infers content c from the generated image (l1 cycle).",
+        ),
+        Variant(
+            "cVAE",
+            False,
+            frozenset({"image_cycle", "d_xt_recon", "d_xtz", "kl"}),
+            "Conditional adversarial VAE: q(z|x), D_cycle, D_{x,t} on reconstructions, D_{x,t,z}.",
+            "cAAVE",
+        ),
+        Variant(
+            "D-cVAE",
+            True,
+            frozenset({"image_cycle", "d_xt_recon", "d_xtz", "d_xtc", "kl"}),
+            "cVAE that also infers q(c|x), with D_{x,t,c}.",
+            "D-cAAVE",
+        ),
     )
 }
 
@@ -132,8 +169,19 @@ def loss_terms(variant: Variant) -> tuple[str, ...]:
 
 def model_card(variant: Variant) -> str:
     """A short Markdown card: what the variant is and the losses it trains with."""
-    lines = [f"# {variant.name}" + (f" ({variant.table_name} in the paper's tables)" if variant.table_name else ""), "",
-             variant.summary, "", f"Codes: {'style z and content c inferred from x' if variant.two_codes else 'style z inferred from x; content from t'}.",
-             "", "Components: " + ", ".join(c for c in COMPONENTS if variant.has(c)) + ".", "", "Loss terms:", ""]
+    lines = [
+        f"# {variant.name}" + (f" ({variant.table_name} in the paper's tables)" if variant.table_name else ""),
+        "",
+        variant.summary,
+        "",
+        "Codes: "
+        + ("style z and content c inferred from x" if variant.two_codes else "style z inferred from x; content from t")
+        + ".",
+        "",
+        "Components: " + ", ".join(c for c in COMPONENTS if variant.has(c)) + ".",
+        "",
+        "Loss terms:",
+        "",
+    ]
     lines += [f"- `{term}`" for term in loss_terms(variant)]
     return "\n".join(lines) + "\n"

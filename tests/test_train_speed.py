@@ -268,22 +268,7 @@ def test_two_runs_share_one_gpu_through_its_slots_and_each_resumes_on_its_own(tm
                 child.kill()
         for fd in held:
             os.close(fd)
-    settings = TrainSettings(
-        steps=5,
-        batch_size=4,
-        width=4,
-        z_dim=4,
-        c_dim=4,
-        checkpoint_every=2,
-        seed=0,
-        augment=False,
-        lr=2e-4,
-        beta1=0.5,
-        kl_reduction="mean",
-        loss_readback_every=1,
-        fused_adam=False,
-        compile_mode="eager",
-    )
+    settings = replace(SETTINGS, steps=5, checkpoint_every=2, augment=False)  # what SHARING_RUN trains
     finals = {}
     for seed, run in runs.items():
         assert load_checkpoint(run / "checkpoint.pt")["step"] == 2 and not (run / "model.pt").exists()

@@ -30,25 +30,9 @@ from drai.figures import (
 )
 from drai.models.family import ModelFamily, Shape
 from drai.models.variants import VARIANTS, get_variant
-from drai.train import TrainSettings, save_untrained
+from drai.train import save_untrained
+from base_settings import BASE
 
-# The old dataclass defaults, spelled out: TrainSettings has none; each test changes what it tests.
-BASE = TrainSettings(
-    steps=100,
-    batch_size=64,
-    width=64,
-    z_dim=32,
-    c_dim=32,
-    lr=2e-4,
-    beta1=0.5,
-    checkpoint_every=50,
-    augment=False,
-    kl_reduction="mean",
-    loss_readback_every=1,
-    fused_adam=False,
-    compile_mode="eager",
-    seed=0,
-)
 TINY = replace(BASE, width=4, z_dim=4, c_dim=4)
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -13,7 +13,6 @@ from drai.models.variants import VARIANTS, get_variant, loss_terms
 from drai.train import (
     CheckpointError,
     NonFiniteLoss,
-    TrainSettings,
     augment_indices,
     crop_and_flip,
     load_checkpoint,
@@ -21,24 +20,8 @@ from drai.train import (
     load_training_set,
     train,
 )
+from base_settings import BASE
 
-# The old dataclass defaults, spelled out: TrainSettings has none; each test changes what it tests.
-BASE = TrainSettings(
-    steps=100,
-    batch_size=64,
-    width=64,
-    z_dim=32,
-    c_dim=32,
-    lr=2e-4,
-    beta1=0.5,
-    checkpoint_every=50,
-    augment=False,
-    kl_reduction="mean",
-    loss_readback_every=1,
-    fused_adam=False,
-    compile_mode="eager",
-    seed=0,
-)
 TINY = replace(BASE, steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
 
 # What Section II and III-B of the paper say each model trains with, written

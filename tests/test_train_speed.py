@@ -17,29 +17,15 @@ from drai.models import losses
 from drai.train import (
     EAGER_SPEED_SETTINGS,
     NonFiniteLoss,
-    TrainSettings,
     load_checkpoint,
     load_model,
     run_meta,
     train,
 )
 
-SETTINGS = TrainSettings(
-    steps=7,
-    batch_size=4,
-    width=4,
-    z_dim=4,
-    c_dim=4,
-    checkpoint_every=4,
-    seed=2,
-    augment=True,
-    lr=2e-4,
-    beta1=0.5,
-    kl_reduction="mean",
-    loss_readback_every=1,
-    fused_adam=False,
-    compile_mode="eager",
-)
+from base_settings import BASE
+
+SETTINGS = replace(BASE, steps=7, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=4, seed=2, augment=True)
 
 
 def fake_data(channels, t_dim, n=12, seed=0, size=72):

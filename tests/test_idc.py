@@ -9,7 +9,7 @@ from s3_server import LocalS3
 
 from drai.data.dicom_series import read_series
 from drai.data.download import DownloadError
-from drai.data.idc import download_series_idc, series_record
+from drai.data.idc import bytes_under, download_series_idc, series_record
 from drai.data.lidc import SeriesSettings, prepare_series
 from drai.data.synthetic_ct import render_phantom
 
@@ -109,6 +109,18 @@ def test_a_folder_it_did_not_write_is_never_replaced(bucket, tmp_path):
     with LocalS3({name: dict(keys)}) as server, pytest.raises(DownloadError, match="exists but does not hold"):
         fetch(server, dest)
     assert (dest / "notes.txt").read_text() == "mine"
+
+
+def test_the_progress_count_skips_a_file_renamed_while_it_is_counted(tmp_path, monkeypatch):
+    # s5cmd writes each object under a temporary name and renames it when done;
+    # the size poll must not fail when that happens between listing and stat.
+    (tmp_path / "done.dcm").write_bytes(b"x" * 10)
+    partial = tmp_path / "obj.dcm123456"
+    partial.write_bytes(b"y" * 5)
+    listed = list(tmp_path.rglob("*"))
+    partial.rename(tmp_path / "obj.dcm")
+    monkeypatch.setattr(type(tmp_path), "rglob", lambda self, pattern: iter(listed))
+    assert bytes_under(tmp_path) == 10
 
 
 def test_source_idc_downloads_a_missing_case_and_then_reads_it_locally(bucket, tmp_path):

@@ -148,7 +148,7 @@ def _copy(url: str, target: Path, endpoint_url: str, timeout_s: float, progress:
         size, last_change = -1, time.monotonic()
         while process.poll() is None:
             time.sleep(0.2)
-            now_size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+            now_size = bytes_under(target)
             if now_size != size:
                 size, last_change = now_size, time.monotonic()
             elif time.monotonic() - last_change > timeout_s:
@@ -161,6 +161,18 @@ def _copy(url: str, target: Path, endpoint_url: str, timeout_s: float, progress:
     if process.returncode != 0:
         errors = [line for line in output.splitlines() if "ERROR" in line]
         raise _Failed(f"s5cmd exited with {process.returncode}: {' | '.join(errors[:3]) or output.strip()[-300:]}")
+
+
+def bytes_under(folder: Path) -> int:
+    """Bytes in the files under ``folder``; a file s5cmd renames or removes while it is counted is skipped."""
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file():
+                total += path.stat().st_size
+        except FileNotFoundError:
+            continue
+    return total
 
 
 def _check_instances(folder: Path, instance_count: int, what: str) -> list[Path]:

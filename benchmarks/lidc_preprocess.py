@@ -28,7 +28,7 @@ import numpy as np
 SITK_READ = """
 import json, sys, time
 import SimpleITK as sitk
-from drai.data.dicom_series import dicom_files
+from drai.data.lidc.dicom_series import dicom_files
 files = [str(f) for f in dicom_files(sys.argv[1])]
 start = time.perf_counter()
 reader = sitk.ImageSeriesReader()
@@ -43,8 +43,8 @@ print(json.dumps({"seconds": elapsed, "peak_mb": peak_kb / 1024}))
 PREPROCESS = """
 import json, sys, time
 import numpy as np
-from drai.data.dicom_series import dicom_files, read_series
-from drai.data.lidc_patches import case_patches
+from drai.data.lidc.dicom_series import dicom_files, read_series
+from drai.data.lidc.patches import case_patches
 start = time.perf_counter()
 series = read_series(dicom_files(sys.argv[1]))
 patches = case_patches(series.to_sitk(), np.array([[40.0, -20.0, -30.0]])).images
@@ -55,7 +55,7 @@ print(json.dumps({"seconds": elapsed, "peak_mb": peak_kb / 1024}))
 
 
 def write_case(folder: Path, slices: int) -> None:
-    from drai.data.synthetic_ct import VoxelGrid, write_series
+    from drai.data.lidc.synthetic import VoxelGrid, write_series
 
     matrix, spacing, dz = 512, 0.7, 1.25
     x = -179.0 + np.arange(matrix) * spacing

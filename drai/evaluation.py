@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from drai.data.crops import centre_crop
-from drai.data.lidc_labels import BINARY_CLASSES, BINARY_CUTS, SIZE_BIN_LABELS
+from drai.data.lidc.labels import BINARY_CLASSES, BINARY_CUTS, SIZE_BIN_LABELS
 from drai.metrics.disentanglement import cifc, random_pairs
 from drai.metrics.evaluator import load_evaluator, predict
 from drai.metrics.evaluator_settings import EvaluationSettings

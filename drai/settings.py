@@ -23,14 +23,14 @@ import typing
 from dataclasses import asdict, fields, is_dataclass
 
 from drai.config import resolve
-from drai.data.ham10000 import LesionPatchSettings, PatchSetSettings
-from drai.data.ham10000_pipeline import RawSettings
-from drai.data.lidc import PatchSetSettings as LidcPatchSetSettings
-from drai.data.lidc import SeriesSettings
-from drai.data.lidc_labels import LabelSettings
-from drai.data.lidc_patches import PatchSettings
-from drai.data.synthetic_ct import SyntheticSettings
-from drai.data.synthetic_derm import SyntheticDermSettings
+from drai.data.ham10000.patches import LesionPatchSettings, PatchSetSettings
+from drai.data.ham10000.pipeline import RawSettings
+from drai.data.lidc.pipeline import PatchSetSettings as LidcPatchSetSettings
+from drai.data.lidc.source import SeriesSettings
+from drai.data.lidc.labels import LabelSettings
+from drai.data.lidc.patches import PatchSettings
+from drai.data.lidc.synthetic import SyntheticSettings
+from drai.data.ham10000.synthetic import SyntheticDermSettings
 from drai.metrics.evaluator_settings import AuditSettings, EvaluationSettings, EvaluatorSettings, resolve_weights
 from drai.train_settings import TrainSettings
 
@@ -220,7 +220,7 @@ def transport(config: dict, section: str) -> dict:
 
 
 def lidc_download(config: dict) -> dict:
-    """Keyword arguments of :func:`drai.data.lidc.prepare_series` that say how a missing series is fetched."""
+    """Keyword arguments of :func:`drai.data.lidc.source.prepare_series` that say how a missing series is fetched."""
     lidc = transport(config, "lidc")
     return {
         "download": lidc["download"],
@@ -231,7 +231,7 @@ def lidc_download(config: dict) -> dict:
 
 
 def ham_download(config: dict) -> dict | None:
-    """The ``download`` argument of :func:`drai.data.ham10000_pipeline.prepare_raw` (None: do not download)."""
+    """The ``download`` argument of :func:`drai.data.ham10000.pipeline.prepare_raw` (None: do not download)."""
     ham = transport(config, "ham10000")
     if not ham["download"]:
         return None

@@ -51,7 +51,7 @@ def run_outputs(name):
 
 def lidc_cases(wildcards=None):
     """Cases to process, known once the nodules table exists (checkpoint)."""
-    from drai.data.lidc import select_cases
+    from drai.data.lidc.source import select_cases
 
     table = checkpoints.lidc_nodules.get().output.table
     return select_cases(pd.read_csv(table), LIDC["source"], LIDC["synthetic_cases"])

@@ -16,7 +16,8 @@ from drai.audit import (
     memorization_of_run,
     reference_features,
 )
-from drai.data import synthetic_ct, synthetic_derm
+from drai.data.ham10000 import synthetic as synthetic_derm
+from drai.data.lidc import synthetic as synthetic_ct
 from drai.data.factors import FACTORS, NoFactorsError, factor_table, ham10000_factors
 from drai.evaluation import EvaluationData, EvaluationSettings, LabelledSplit
 from drai.metrics.ground_truth import probe_matrix, probe_score, separation

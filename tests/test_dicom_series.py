@@ -7,8 +7,8 @@ import pytest
 import SimpleITK as sitk
 from pydicom.data import get_testdata_file
 
-from drai.data.dicom_series import SeriesError, dicom_files, find_series_folder, hu_from_dataset, read_series
-from drai.data.synthetic_ct import render_phantom
+from drai.data.lidc.dicom_series import SeriesError, dicom_files, find_series_folder, hu_from_dataset, read_series
+from drai.data.lidc.synthetic import render_phantom
 
 
 def test_hu_matches_simpleitk_on_a_real_ct_file():
@@ -141,7 +141,7 @@ def test_wrong_series_and_slice_count(phantom):
 
 
 def test_fast_and_careful_readers_agree(phantom):
-    from drai.data.dicom_series import _read_with_pydicom, _read_with_sitk
+    from drai.data.lidc.dicom_series import _read_with_pydicom, _read_with_sitk
 
     files = _files(phantom)[::-1]  # reversed on purpose: both must sort by position
     fast_headers, fast = _read_with_sitk(files)
@@ -199,7 +199,7 @@ def compress_series(source, target, syntax: str):
     ],
 )
 def test_compressed_series_read_to_the_same_hu(phantom, tmp_path, syntax, uid):
-    from drai.data.dicom_series import transfer_syntax
+    from drai.data.lidc.dicom_series import transfer_syntax
 
     compressed = compress_series(phantom, tmp_path / syntax, syntax)
     files = _files(compressed)
@@ -208,7 +208,7 @@ def test_compressed_series_read_to_the_same_hu(phantom, tmp_path, syntax, uid):
     np.testing.assert_array_equal(series.hu, plain.hu)
     assert series.geometry == plain.geometry
     # SimpleITK decodes all three itself: a complete compressed file is not taken for a truncated one.
-    from drai.data.dicom_series import _read_with_sitk
+    from drai.data.lidc.dicom_series import _read_with_sitk
 
     _, fast = _read_with_sitk(files)
     _, reference = _read_with_sitk(_files(phantom))
@@ -217,7 +217,7 @@ def test_compressed_series_read_to_the_same_hu(phantom, tmp_path, syntax, uid):
 
 @pytest.mark.parametrize("syntax", ["jpeg-lossless", "jpeg2000", "rle"])
 def test_compressed_slices_decode_with_pydicom_too(phantom, tmp_path, syntax):
-    from drai.data.dicom_series import _read_with_pydicom
+    from drai.data.lidc.dicom_series import _read_with_pydicom
 
     compressed = compress_series(phantom, tmp_path / syntax, syntax)
     _, careful = _read_with_pydicom(_files(compressed))
@@ -250,7 +250,7 @@ def test_stray_files_among_extensionless_dicom_are_skipped(phantom, tmp_path, ca
     }
     for name, text in strays.items():
         (bare / name).write_text(text)
-    with caplog.at_level("INFO", logger="drai.data.dicom_series"):
+    with caplog.at_level("INFO", logger="drai.data.lidc.dicom_series"):
         files = dicom_files(bare)
     assert len(files) == 8 and not {f.name for f in files} & set(strays)
     assert all(f"{bare / name}: not a DICOM slice; skipped" in caplog.text for name in strays)

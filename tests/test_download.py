@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from fault_server import FaultyServer
 
-from drai.data.dicom_series import SeriesError
-from drai.data.download import SLICE_BYTES_LIMIT, DownloadError, download_series, safe_extract
-from drai.data.synthetic_ct import render_phantom
+from drai.data.lidc.dicom_series import SeriesError
+from drai.data.lidc.nbia import SLICE_BYTES_LIMIT, download_series
+from drai.data.download import DownloadError, safe_extract
+from drai.data.lidc.synthetic import render_phantom
 
 SERIES_UID = "1.2.826.0.1.3680043.8.498.1"
 OTHER_UID = "1.2.826.0.1.3680043.8.498.2"

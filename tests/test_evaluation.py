@@ -5,7 +5,7 @@ import pytest
 import torch
 import torchvision
 
-from drai.data.lidc_labels import SIZE_BIN_LABELS
+from drai.data.lidc.labels import SIZE_BIN_LABELS
 from drai.evaluation import (
     EvaluationSettings,
     evaluate_run,

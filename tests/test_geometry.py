@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from drai.data.dicom_series import SeriesGeometry, dicom_files, read_series
-from drai.data.lidc_patches import PatchSettings, annotation_to_world, case_patches, window_to_unit
-from drai.data.synthetic_ct import render_phantom
+from drai.data.lidc.dicom_series import SeriesGeometry, dicom_files, read_series
+from drai.data.lidc.patches import PatchSettings, annotation_to_world, case_patches, window_to_unit
+from drai.data.lidc.synthetic import render_phantom
 
 # The settings of the old dataclass defaults (the ci preset's), changed per test.
 PATCH = PatchSettings(
@@ -76,7 +76,7 @@ def test_window_maps_to_unit_interval():
 def test_a_region_of_the_resampled_grid_equals_the_whole_resample(tmp_path):
     import SimpleITK as sitk
 
-    from drai.data.lidc_patches import ResampledGrid, resample_to_size
+    from drai.data.lidc.patches import ResampledGrid, resample_to_size
 
     folder = render_phantom(tmp_path / "s", 48, 6.0, 5.0, n_slices=20, nodule_world=(10.0, 5.0, -60.0))
     image = read_series(dicom_files(folder)).to_sitk()
@@ -111,7 +111,7 @@ def chest_wall_phantom(tmp_path):
 
 
 def test_patch_of_a_nodule_on_the_chest_wall_holds_only_scan_values(tmp_path):
-    from drai.data.lidc_patches import ResampledGrid, resample_to_size
+    from drai.data.lidc.patches import ResampledGrid, resample_to_size
 
     image, points = chest_wall_phantom(tmp_path)
     settings = replace(PATCH, volume_size=256, patch_size=48, output_size=64, stored_size=72, patch_slices=3)
@@ -141,7 +141,7 @@ def test_centre_crop_of_the_stored_patch_is_the_64_pixel_patch(tmp_path):
 
 
 def test_all_slices_are_those_within_the_nodule_z_extent(tmp_path):
-    from drai.data.lidc_patches import ResampledGrid, slice_offsets, slices_per_nodule
+    from drai.data.lidc.patches import ResampledGrid, slice_offsets, slices_per_nodule
 
     image, points = chest_wall_phantom(tmp_path)
     grid = ResampledGrid.of(image, 256)

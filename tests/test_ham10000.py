@@ -5,20 +5,18 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from drai.data.ham10000 import (
-    DataError,
+from drai.data.ham10000.metadata import DataError, find_files, read_metadata
+from drai.data.ham10000.patches import (
     LesionPatchSettings,
     PatchSetSettings,
     apply_flip,
     build_patches,
     crop_patch,
     estimate_lesion,
-    find_files,
     from_medmnist,
     lesion_from_mask,
-    read_metadata,
 )
-from drai.data.synthetic_derm import SyntheticDermSettings, render_image, write_dataset
+from drai.data.ham10000.synthetic import SyntheticDermSettings, render_image, write_dataset
 
 # The ci preset's settings (the old dataclass and keyword defaults), changed per test.
 LESION = LesionPatchSettings(patch_size=48, output_size=64, lesion_margin=1.25, min_crop_fraction=0.25, stored_size=72)
@@ -216,7 +214,7 @@ def test_an_image_in_both_image_folders_is_logged(tmp_path, caplog):
     first = sorted((root / "HAM10000_images_part_1").glob("*.jpg"))[0]
     copy = root / "HAM10000_images_part_2" / first.name
     copy.write_bytes(first.read_bytes())
-    with caplog.at_level("WARNING", logger="drai.data.ham10000"):
+    with caplog.at_level("WARNING", logger="drai.data.ham10000.metadata"):
         files = find_files(root)
     assert files.images[first.stem] == copy
     assert f"image {first.stem} is also in {first}; using {copy}" in caplog.text
@@ -257,7 +255,7 @@ def test_centre_crop_of_the_stored_lesion_patch_is_the_64_pixel_patch():
 
 
 def test_patch_set_has_seven_types_for_the_evaluator_and_vectors_for_the_modelled(dataset, tmp_path):
-    from drai.data.ham10000_pipeline import make_patch_set
+    from drai.data.ham10000.pipeline import make_patch_set
 
     outputs = {
         name: tmp_path / f"{name}.{ext}"

@@ -10,9 +10,10 @@ import pytest
 from fault_server import FaultyServer
 
 from drai.data.download import DownloadError
-from drai.data.ham10000 import build_patches, find_files
-from drai.data.ham10000_download import HAM10000_DOI, download_dataset
-from drai.data.synthetic_derm import SyntheticDermSettings, write_dataset
+from drai.data.ham10000.metadata import find_files
+from drai.data.ham10000.patches import build_patches
+from drai.data.ham10000.source import HAM10000_DOI, download_dataset
+from drai.data.ham10000.synthetic import SyntheticDermSettings, write_dataset
 from drai.settings import ham_patch_set_settings
 
 LISTING = "/api/datasets/:persistentId/"

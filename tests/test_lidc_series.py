@@ -8,10 +8,11 @@ import pandas as pd
 import pydicom
 import pytest
 
-from drai.data.dicom_series import dicom_files
-from drai.data.lidc import SeriesSettings, case_patches_file, prepare_series
-from drai.data.lidc_patches import PatchSettings
-from drai.data.synthetic_ct import render_phantom
+from drai.data.lidc.dicom_series import dicom_files
+from drai.data.lidc.pipeline import case_patches_file
+from drai.data.lidc.source import SeriesSettings, prepare_series
+from drai.data.lidc.patches import PatchSettings
+from drai.data.lidc.synthetic import render_phantom
 
 # The settings of the old dataclass defaults (the ci preset's), changed per test.
 PATCH = PatchSettings(

@@ -4,12 +4,12 @@ import pandas as pd
 import pydicom
 import pytest
 
-from drai.data.dicom_series import SeriesError, dicom_files
-from drai.data.ham10000 import DataError
-from drai.data.ham10000_pipeline import prepare_raw
-from drai.data.lidc import SeriesSettings, prepare_series
-from drai.data.synthetic_ct import PRIVATE_CREATOR, SYNTHETIC_MANUFACTURER, SyntheticSettings, render_case
-from drai.data.synthetic_derm import SyntheticDermSettings, write_dataset
+from drai.data.lidc.dicom_series import SeriesError, dicom_files
+from drai.data.ham10000.metadata import DataError
+from drai.data.ham10000.pipeline import prepare_raw
+from drai.data.lidc.source import SeriesSettings, prepare_series
+from drai.data.lidc.synthetic import PRIVATE_CREATOR, SYNTHETIC_MANUFACTURER, SyntheticSettings, render_case
+from drai.data.ham10000.synthetic import SyntheticDermSettings, write_dataset
 from drai.io import SYNTHETIC_MARKER
 from drai.pylidc_compat import pylidc
 from drai.settings import raw_settings

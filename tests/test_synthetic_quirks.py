@@ -7,9 +7,9 @@ import pydicom
 import pytest
 from pydicom.uid import ImplicitVRLittleEndian
 
-from drai.data.dicom_series import dicom_files, read_series
-from drai.data.lidc_patches import PatchSettings, case_patches
-from drai.data.synthetic_ct import (
+from drai.data.lidc.dicom_series import dicom_files, read_series
+from drai.data.lidc.patches import PatchSettings, case_patches
+from drai.data.lidc.synthetic import (
     GE_PADDING,
     IMPLICIT_VR_SHARE,
     PLAIN,

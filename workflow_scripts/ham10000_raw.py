@@ -1,7 +1,7 @@
 """HAM10000's files in place: synthetic, local, downloaded from Dataverse, or MedMNIST."""
 
 from _common import setup_logging
-from drai.data.ham10000_pipeline import RawSettings, prepare_raw
+from drai.data.ham10000.pipeline import RawSettings, prepare_raw
 from drai.settings import from_params, ham_download
 
 log = setup_logging(snakemake)

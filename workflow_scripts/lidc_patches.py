@@ -3,7 +3,7 @@
 import pandas as pd
 
 from _common import setup_logging
-from drai.data.lidc import PatchSetSettings, assemble, lidc_qc_figure
+from drai.data.lidc.pipeline import PatchSetSettings, assemble, lidc_qc_figure
 from drai.settings import from_params
 
 log = setup_logging(snakemake)

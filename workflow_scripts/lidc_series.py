@@ -3,7 +3,7 @@
 import pandas as pd
 
 from _common import setup_logging
-from drai.data.lidc import SeriesSettings, prepare_series
+from drai.data.lidc.source import SeriesSettings, prepare_series
 from drai.settings import from_params, lidc_download
 
 log = setup_logging(snakemake)

@@ -4,13 +4,13 @@ The synthetic renderers draw every image from named factors (README, "CT
 series" and "HAM10000"): the one place where what a style or content code
 should hold is known. This module lists them and joins them to the patches:
 
-* LIDC: style per case, as :func:`drai.data.synthetic_ct.render_volume`
+* LIDC: style per case, as :func:`drai.data.lidc.synthetic.render_volume`
   draws it (body and lung shape, tissue densities, vessels, noise), recorded
   in each series folder's ``synthetic_factors.json``; content per nodule,
-  what :class:`drai.data.synthetic_ct.NoduleLook` makes of the nodule's median
+  what :class:`drai.data.lidc.synthetic.NoduleLook` makes of the nodule's median
   ratings (density from texture, edge blur from margin, contrast from
   subtlety, a calcified core, spicules) and its size.
-* HAM10000: style per image, as :func:`drai.data.synthetic_derm.render_image`
+* HAM10000: style per image, as :func:`drai.data.ham10000.synthetic.render_image`
   draws it (lesion position and orientation, elongation, skin tone, hairs,
   vignetting), recorded in ``synthetic_factors.csv`` beside the images; content
   is the class. A flipped copy's orientation and position are flipped with it.
@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from drai.data import synthetic_ct, synthetic_derm
+from drai.data.ham10000 import synthetic as synthetic_derm
+from drai.data.lidc import synthetic as synthetic_ct
 
 log = logging.getLogger(__name__)
 

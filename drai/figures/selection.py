@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from drai.data.crops import centre_crop
-from drai.data.lidc_labels import SIZE_BIN_LABELS
+from drai.data.lidc.labels import SIZE_BIN_LABELS
 from drai.evaluation import lidc_retrieval_masks
 
 log = logging.getLogger(__name__)

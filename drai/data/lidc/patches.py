@@ -38,7 +38,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from drai.data.dicom_series import SeriesGeometry
+from drai.data.lidc.dicom_series import SeriesGeometry
 
 AIR_HU = -1000.0
 log = logging.getLogger(__name__)
@@ -325,3 +325,44 @@ def case_patches(
         centres=np.array(centres).reshape(-1, 3),
         lung_box_distance=np.array(distances, np.float32),
     )
+
+
+def patch_z_extent_mm(image, point_world, settings: PatchSettings, z_extent_mm=None) -> tuple[float, float]:
+    """World z (mm) from the lowest to the highest resampled slice a nodule's patches sample.
+
+    ``z_extent_mm``: the world z of the consensus mask's first and last slice,
+    which ``patch_slices: all`` needs (as :func:`case_patches` takes it).
+    """
+    grid = ResampledGrid.of(image, settings.volume_size)
+    centre = grid.index_of(point_world)[0]
+    extent = None
+    if z_extent_mm is not None:
+        extent = tuple(grid.index_of([point_world[0], point_world[1], z])[0] for z in z_extent_mm)
+    offsets = slice_offsets(centre, extent, settings.patch_slices) + int(np.round(centre))
+    lowest, highest = (grid.origin[2] + k * grid.spacing[2] for k in (offsets.min(), offsets.max()))
+    return float(lowest), float(highest)
+
+
+def refuse_nodules_in_gaps(
+    image, points_world, nodule_ids, gaps, settings: PatchSettings, z_extents_mm=None
+) -> np.ndarray:
+    """Which nodules keep their patch: those whose slices lie outside every wide gap (open interval)."""
+    usable = np.ones(len(points_world), bool)
+    for i, (point, nodule_id) in enumerate(zip(points_world, nodule_ids)):
+        extent = None if z_extents_mm is None else z_extents_mm[i]
+        low, high = patch_z_extent_mm(image, point, settings, extent)
+        for gap_low, gap_high in gaps:
+            if low < gap_high and high > gap_low:
+                log.warning(
+                    "nodule %s: its patch (z %.2f to %.2f mm) needs voxels inside the %.2f mm gap between "
+                    "slices at z=%.2f and %.2f mm; left out",
+                    nodule_id,
+                    low,
+                    high,
+                    gap_high - gap_low,
+                    gap_low,
+                    gap_high,
+                )
+                usable[i] = False
+                break
+    return usable

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import pydicom
 
-from drai.data.dicom_series import SeriesError
-from drai.data.download import DownloadError, verify_series
+from drai.data.lidc.dicom_series import SeriesError
+from drai.data.download import DownloadError
+from drai.data.lidc.nbia import verify_series
 from drai.io import atomic_dir
 
 # The public endpoint idc-index itself uses (idc_index.index.aws_endpoint_url).

@@ -9,18 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from drai.data.ham10000 import (
-    DataError,
-    PatchSetSettings,
-    all_classes,
-    augment,
-    build_patches,
-    class_counts,
-    find_files,
-    from_medmnist,
-)
-from drai.data.ham10000_download import download_dataset
-from drai.data.synthetic_derm import SyntheticDermSettings, write_dataset
+from drai.data.ham10000.metadata import DataError, all_classes, find_files
+from drai.data.ham10000.patches import PatchSetSettings, augment, build_patches, class_counts, from_medmnist
+from drai.data.ham10000.source import download_dataset
+from drai.data.ham10000.synthetic import SyntheticDermSettings, write_dataset
 from drai.io import SYNTHETIC_MARKER, is_synthetic, write_csv, write_json, write_npz, write_text
 from drai.qc import patch_grid
 

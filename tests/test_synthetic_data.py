@@ -8,7 +8,8 @@ from drai.data.lidc.dicom_series import SeriesError, dicom_files
 from drai.data.ham10000.metadata import DataError
 from drai.data.ham10000.pipeline import prepare_raw
 from drai.data.lidc.source import SeriesSettings, prepare_series
-from drai.data.lidc.synthetic import PRIVATE_CREATOR, SYNTHETIC_MANUFACTURER, SyntheticSettings, render_case
+from drai.data.lidc.synthetic import PRIVATE_CREATOR, SYNTHETIC_MANUFACTURER, render_case
+from drai.data.lidc.synthetic_volume import SyntheticSettings
 from drai.data.ham10000.synthetic import SyntheticDermSettings, write_dataset
 from drai.io import SYNTHETIC_MARKER
 from drai.pylidc_compat import pylidc

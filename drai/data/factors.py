@@ -4,10 +4,10 @@ The synthetic renderers draw every image from named factors (README, "CT
 series" and "HAM10000"): the one place where what a style or content code
 should hold is known. This module lists them and joins them to the patches:
 
-* LIDC: style per case, as :func:`drai.data.lidc.synthetic.render_volume`
+* LIDC: style per case, as :func:`drai.data.lidc.synthetic_volume.render_volume`
   draws it (body and lung shape, tissue densities, vessels, noise), recorded
   in each series folder's ``synthetic_factors.json``; content per nodule,
-  what :class:`drai.data.lidc.synthetic.NoduleLook` makes of the nodule's median
+  what :class:`drai.data.lidc.synthetic_volume.NoduleLook` makes of the nodule's median
   ratings (density from texture, edge blur from margin, contrast from
   subtlety, a calcified core, spicules) and its size.
 * HAM10000: style per image, as :func:`drai.data.ham10000.synthetic.render_image`
@@ -30,6 +30,7 @@ import pandas as pd
 
 from drai.data.ham10000 import synthetic as synthetic_derm
 from drai.data.lidc import synthetic as synthetic_ct
+from drai.data.lidc import synthetic_volume
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def factor_table(dataset: str, patches_path: str | Path, **sources) -> pd.DataFr
 def nodule_content(nodules: pd.DataFrame) -> pd.DataFrame:
     """Per nodule, how the renderer draws it from its median ratings (``NoduleLook``) and its size."""
     looks = [
-        synthetic_ct.NoduleLook(
+        synthetic_volume.NoduleLook(
             **{
                 name: float(row[f"median_{name}"])
                 for name in ("texture", "calcification", "margin", "spiculation", "subtlety")
@@ -131,7 +132,7 @@ def nodule_content(nodules: pd.DataFrame) -> pd.DataFrame:
 
 
 def lidc_factors(
-    patches_path, nodules: pd.DataFrame, manifests: list[str | Path], synthetic: synthetic_ct.SyntheticSettings
+    patches_path, nodules: pd.DataFrame, manifests: list[str | Path], synthetic: synthetic_volume.SyntheticSettings
 ) -> pd.DataFrame:
     """LIDC's factor table. A series folder rendered without ``synthetic_factors.json`` (by an
     earlier version) has its style drawn again in memory with the same settings (logged)."""

@@ -16,7 +16,8 @@ import pandas as pd
 from drai.data.lidc.dicom_series import SeriesError, dicom_files, find_series_folder, read_header, unique_positions
 from drai.data.lidc.idc import IDC_ENDPOINT, download_series_idc
 from drai.data.lidc.nbia import NBIA_API, download_series
-from drai.data.lidc.synthetic import SYNTHETIC_MANUFACTURER, SyntheticSettings, render_case
+from drai.data.lidc.synthetic import SYNTHETIC_MANUFACTURER, render_case
+from drai.data.lidc.synthetic_volume import SyntheticSettings
 from drai.io import SYNTHETIC_MARKER, is_synthetic, write_json
 
 SOURCES = ("synthetic", "nbia", "idc")

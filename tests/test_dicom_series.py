@@ -7,7 +7,8 @@ import pytest
 import SimpleITK as sitk
 from pydicom.data import get_testdata_file
 
-from drai.data.lidc.dicom_series import SeriesError, dicom_files, find_series_folder, hu_from_dataset, read_series
+from drai.data.lidc.dicom_series import dicom_files, find_series_folder, read_series
+from drai.data.lidc.dicom_slices import SeriesError, hu_from_dataset
 from drai.data.lidc.synthetic import render_phantom
 
 
@@ -141,11 +142,11 @@ def test_wrong_series_and_slice_count(phantom):
 
 
 def test_fast_and_careful_readers_agree(phantom):
-    from drai.data.lidc.dicom_series import _read_with_pydicom, _read_with_sitk
+    from drai.data.lidc.dicom_slices import read_with_pydicom, read_with_sitk
 
     files = _files(phantom)[::-1]  # reversed on purpose: both must sort by position
-    fast_headers, fast = _read_with_sitk(files)
-    careful_headers, careful = _read_with_pydicom(files)
+    fast_headers, fast = read_with_sitk(files)
+    careful_headers, careful = read_with_pydicom(files)
     np.testing.assert_allclose(sitk.GetArrayViewFromImage(fast), careful)
     assert [h.position for h in fast_headers] == pytest.approx([h.position for h in careful_headers])
     assert {h.modality for h in fast_headers} == {"CT"}
@@ -199,7 +200,7 @@ def compress_series(source, target, syntax: str):
     ],
 )
 def test_compressed_series_read_to_the_same_hu(phantom, tmp_path, syntax, uid):
-    from drai.data.lidc.dicom_series import transfer_syntax
+    from drai.data.lidc.dicom_slices import transfer_syntax
 
     compressed = compress_series(phantom, tmp_path / syntax, syntax)
     files = _files(compressed)
@@ -208,20 +209,20 @@ def test_compressed_series_read_to_the_same_hu(phantom, tmp_path, syntax, uid):
     np.testing.assert_array_equal(series.hu, plain.hu)
     assert series.geometry == plain.geometry
     # SimpleITK decodes all three itself: a complete compressed file is not taken for a truncated one.
-    from drai.data.lidc.dicom_series import _read_with_sitk
+    from drai.data.lidc.dicom_slices import read_with_sitk
 
-    _, fast = _read_with_sitk(files)
-    _, reference = _read_with_sitk(_files(phantom))
+    _, fast = read_with_sitk(files)
+    _, reference = read_with_sitk(_files(phantom))
     np.testing.assert_array_equal(sitk.GetArrayFromImage(fast), sitk.GetArrayFromImage(reference))
 
 
 @pytest.mark.parametrize("syntax", ["jpeg-lossless", "jpeg2000", "rle"])
 def test_compressed_slices_decode_with_pydicom_too(phantom, tmp_path, syntax):
-    from drai.data.lidc.dicom_series import _read_with_pydicom
+    from drai.data.lidc.dicom_slices import read_with_pydicom
 
     compressed = compress_series(phantom, tmp_path / syntax, syntax)
-    _, careful = _read_with_pydicom(_files(compressed))
-    _, plain = _read_with_pydicom(_files(phantom))
+    _, careful = read_with_pydicom(_files(compressed))
+    _, plain = read_with_pydicom(_files(phantom))
     np.testing.assert_array_equal(careful, plain)
 
 

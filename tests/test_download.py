@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fault_server import FaultyServer
 
-from drai.data.lidc.dicom_series import SeriesError
+from drai.data.lidc.dicom_slices import SeriesError
 from drai.data.lidc.nbia import SLICE_BYTES_LIMIT, download_series
 from drai.data.download import DownloadError, safe_extract
 from drai.data.lidc.synthetic import render_phantom

@@ -4,7 +4,8 @@ import pandas as pd
 import pydicom
 import pytest
 
-from drai.data.lidc.dicom_series import SeriesError, dicom_files
+from drai.data.lidc.dicom_series import dicom_files
+from drai.data.lidc.dicom_slices import SeriesError
 from drai.data.ham10000.metadata import DataError
 from drai.data.ham10000.pipeline import prepare_raw
 from drai.data.lidc.source import SeriesSettings, prepare_series

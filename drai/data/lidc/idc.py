@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pydicom
 
-from drai.data.lidc.dicom_series import SeriesError
+from drai.data.lidc.dicom_slices import SeriesError
 from drai.data.download import DownloadError
 from drai.data.lidc.nbia import verify_series
 from drai.io import atomic_dir

@@ -17,7 +17,8 @@ from pathlib import Path
 import requests
 
 from drai.data.download import check_zip, fetch_to_file, safe_extract
-from drai.data.lidc.dicom_series import SeriesError, read_header, unique_positions
+from drai.data.lidc.dicom_series import unique_positions
+from drai.data.lidc.dicom_slices import SeriesError, read_header
 from drai.io import atomic_dir
 
 NBIA_API = "https://services.cancerimagingarchive.net/nbia-api/services/v4"

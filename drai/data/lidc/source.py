@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from drai.data.lidc.dicom_series import SeriesError, dicom_files, find_series_folder, read_header, unique_positions
+from drai.data.lidc.dicom_series import dicom_files, find_series_folder, unique_positions
+from drai.data.lidc.dicom_slices import SeriesError, read_header
 from drai.data.lidc.idc import IDC_ENDPOINT, download_series_idc
 from drai.data.lidc.nbia import NBIA_API, download_series
 from drai.data.lidc.synthetic import SYNTHETIC_MANUFACTURER, render_case

@@ -27,7 +27,8 @@ import torch
 
 from drai.devices import claim_device
 from drai.settings import train_settings
-from drai.train import load_checkpoint, train
+from drai.checkpoints import load_checkpoint
+from drai.train import train
 from train_throughput import fake_patches, paper_config  # beside this file
 
 

@@ -28,7 +28,8 @@ from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
 from drai.io import write_json
 from drai.metrics.evaluator import save_evaluator, train_evaluator
 from drai.settings import evaluation_settings, evaluator_settings, train_settings
-from drai.train import TrainSettings, load_model, load_training_set, train
+from drai.checkpoints import load_model
+from drai.train import TrainSettings, load_training_set, train
 
 ROOT = Path(__file__).resolve().parent.parent
 

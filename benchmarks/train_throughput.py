@@ -55,7 +55,8 @@ import yaml
 from drai.config import resolve
 from drai.models.variants import VARIANTS, get_variant
 from drai.settings import train_settings
-from drai.train import EAGER_SPEED_SETTINGS, train
+from drai.checkpoints import EAGER_SPEED_SETTINGS
+from drai.train import train
 
 IMAGE_TYPES = {"lidc": (1, 17), "ham10000": (3, 3)}
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"

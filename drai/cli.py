@@ -54,7 +54,7 @@ def save_grid(rows: list[list[np.ndarray]], path: str, pad: int = 2) -> None:
 
 
 def _model(path: str):
-    from drai.train import load_model
+    from drai.checkpoints import load_model
 
     return load_model(path)
 
@@ -149,7 +149,7 @@ def main(argv=None) -> None:
         except ValueError as error:
             parser.exit(2, f"drai card: {error}\n")
     else:
-        from drai.train import CheckpointError
+        from drai.checkpoints import CheckpointError
 
         if args.command == "sample" and (args.vector is None) == (args.data is None):
             parser.error("sample takes either --vector or --data")

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import pickle
-import time
 from contextlib import nullcontext
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -25,18 +21,23 @@ import pandas as pd
 import torch
 import yaml
 
+from drai.checkpoints import (
+    CHECKPOINT_KEYS,
+    CheckpointError,
+    checkpoint_state,
+    load_checkpoint,
+    run_meta,
+    save_checkpoint,
+    set_aside,
+)
 from drai.data.crops import MODEL_SIZE, centre_crop
-from drai.io import atomic_path, save_figure, write_csv, write_text
+from drai.io import save_figure, write_csv, write_text
 from drai.models.family import TRANSFORMS, ModelFamily, Shape, training_losses, transform
 from drai.models.variants import get_variant, loss_terms, model_card
 from drai.progress import progress_bar
 from drai.train_settings import TrainSettings
 
 log = logging.getLogger(__name__)
-
-
-class CheckpointError(ValueError):
-    """A file that is not a readable DRAI checkpoint; the message names it."""
 
 
 class NonFiniteLoss(FloatingPointError):
@@ -81,73 +82,6 @@ def build(variant_name: str, channels: int, t_dim: int, settings: TrainSettings)
     opt_g = torch.optim.Adam(model.generator_side(), **adam)
     opt_d = torch.optim.Adam(model.discriminator_side(), **adam) if model.discriminator_side() else None
     return model, opt_g, opt_d
-
-
-#: The speed settings' values that train as plain eager code does. A run description leaves them out
-#: at these values, so its checkpoints and files are those of code without the settings.
-EAGER_SPEED_SETTINGS = {"loss_readback_every": 1, "fused_adam": False, "compile_mode": "eager"}
-
-
-def run_meta(variant_name: str, channels: int, t_dim: int, settings: TrainSettings) -> dict:
-    """What a checkpoint says about its run: enough to rebuild the model, and to tell other settings apart."""
-    described = {
-        k: v for k, v in asdict(settings).items() if k not in EAGER_SPEED_SETTINGS or v != EAGER_SPEED_SETTINGS[k]
-    }
-    return {"variant": variant_name, "channels": int(channels), "t_dim": int(t_dim), "settings": described}
-
-
-def _state(model, opt_g, opt_d, step, noise, rng, history, meta) -> dict:
-    return {
-        "model": model.state_dict(),
-        "opt_g": opt_g.state_dict(),
-        "opt_d": opt_d.state_dict() if opt_d is not None else {},
-        "step": step,
-        "noise": noise.get_state(),
-        "rng": rng.bit_generator.state,
-        "history": history,
-        "meta": meta,
-    }
-
-
-CHECKPOINT_KEYS = ("model", "opt_g", "opt_d", "step", "noise", "rng", "history", "meta")
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(state, tmp)
-
-
-def load_checkpoint(path: str | Path, device="cpu", required: tuple[str, ...] = ("model", "meta")) -> dict:
-    """A checkpoint's contents; ``weights_only`` refuses anything but tensors and plain values.
-
-    Anything else (a truncated file, another program's file, a pickle carrying
-    code) raises CheckpointError naming the file. torch's own messages are not
-    passed on: they suggest ``weights_only=False``, which would run that code.
-    """
-    if not Path(path).is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError:
-        raise CheckpointError(
-            f"{path}: not a DRAI checkpoint (it holds something other than tensors and plain values, "
-            "which is not loaded)"
-        ) from None
-    except Exception as error:  # truncated or foreign files raise RuntimeError, EOFError, KeyError, ...
-        # torch's zip reader says what is wrong in its first sentence; other errors say nothing useful.
-        reason = str(error).split(". ")[0] if isinstance(error, RuntimeError) else "not a file torch.save wrote"
-        raise CheckpointError(f"{path}: not a DRAI checkpoint, or a damaged one ({reason})") from None
-    missing = [key for key in required if not isinstance(state, dict) or key not in state]
-    if missing:
-        raise CheckpointError(f"{path}: not a DRAI checkpoint (no {', '.join(missing)})")
-    return state
-
-
-def set_aside(path: Path) -> Path:
-    """Rename an unreadable file out of the way (kept for inspection, never deleted)."""
-    aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
-    os.replace(path, aside)
-    return aside
 
 
 def augment_indices(
@@ -388,7 +322,7 @@ def train(
             bar.update(len(rows))
             bar.set_postfix({k.split("/")[1][:8]: f"{rows[-1][k]:.3f}" for k in names[:4]})
         if checkpoint_due:
-            save_checkpoint(checkpoint_path, _state(model, opt_g, opt_d, step, noise, rng, history, meta))
+            save_checkpoint(checkpoint_path, checkpoint_state(model, opt_g, opt_d, step, noise, rng, history, meta))
         if after_step is not None:
             after_step(step)
     bar.close()
@@ -413,25 +347,6 @@ def save_untrained(variant_name: str, channels: int, t_dim: int, settings: Train
         Path(path), {"model": model.state_dict(), "meta": run_meta(variant_name, channels, t_dim, settings), "step": 0}
     )
     return Path(path)
-
-
-def load_model(path: str | Path, device: str = "cpu") -> ModelFamily:
-    """A trained model from ``model.pt`` (or a checkpoint), in eval mode."""
-    state = load_checkpoint(path, device)
-    try:
-        meta = state["meta"]
-        settings = TrainSettings(**{**EAGER_SPEED_SETTINGS, **meta["settings"]})
-        model = ModelFamily(
-            get_variant(meta["variant"]),
-            Shape(meta["channels"], meta["t_dim"], settings.width, settings.z_dim, settings.c_dim),
-        )
-        model.load_state_dict(state["model"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise CheckpointError(
-            f"{path}: not a DRAI checkpoint (its run description or weights do not fit: {reason})"
-        ) from None
-    return model.to(device).eval()
 
 
 def loss_figure(history: pd.DataFrame, output: Path, title: str) -> None:

@@ -10,13 +10,11 @@ from drai.models import losses
 from drai.models.family import ModelFamily, Shape, mismatched_vectors, training_losses, transform
 from drai.models.networks import reverse_gradient
 from drai.models.variants import VARIANTS, get_variant, loss_terms
+from drai.checkpoints import CheckpointError, load_checkpoint, load_model
 from drai.train import (
-    CheckpointError,
     NonFiniteLoss,
     augment_indices,
     crop_and_flip,
-    load_checkpoint,
-    load_model,
     load_training_set,
     train,
 )

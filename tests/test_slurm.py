@@ -427,7 +427,7 @@ def test_sbatch_asks_for_what_the_profile_says(cluster, tmp_path):
 
 
 def test_a_requeued_training_job_resumes_from_its_checkpoint(cluster, ci_on_slurm):
-    from drai.train import load_checkpoint
+    from drai.checkpoints import load_checkpoint
 
     workdir, code, _ = ci_on_slurm
     assert code == 0, "needs the data of the ci run on SLURM (test_ci_preset_runs_on_slurm)"

@@ -13,15 +13,9 @@ import pytest
 import torch
 
 import drai.train
+from drai.checkpoints import EAGER_SPEED_SETTINGS, load_checkpoint, load_model, run_meta
 from drai.models import losses
-from drai.train import (
-    EAGER_SPEED_SETTINGS,
-    NonFiniteLoss,
-    load_checkpoint,
-    load_model,
-    run_meta,
-    train,
-)
+from drai.train import NonFiniteLoss, train
 
 from base_settings import BASE
 

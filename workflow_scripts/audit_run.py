@@ -17,7 +17,8 @@ from drai.devices import claim_device
 from drai.evaluation import EvaluationSettings, evaluation_data
 from drai.io import write_json, write_npz
 from drai.settings import from_params, transport
-from drai.train import load_model, pick_device
+from drai.checkpoints import load_model
+from drai.train import pick_device
 
 log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)

@@ -9,7 +9,8 @@ from drai.devices import claim_device
 from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
 from drai.io import write_json
 from drai.settings import from_params, transport
-from drai.train import load_checkpoint, load_model, pick_device
+from drai.checkpoints import load_checkpoint, load_model
+from drai.train import pick_device
 
 log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)

@@ -127,7 +127,7 @@ def make_figure(
     (trained models, or paths to ``model.pt``), in the figure's order. Models of
     the spec missing here are left out; with none at all, the file says so.
     """
-    from drai.train import load_model
+    from drai.checkpoints import load_model
 
     run = f" (run seed {run_seed})" if run_seed is not None else ""
     loaded = {

@@ -19,6 +19,8 @@ import torch
 
 from drai.data.crops import centre_crop
 from drai.data.factors import FACTORS
+from drai.data.patchset import PatchSet
+from drai.data.registry import datasets, get_dataset
 from drai.evaluation import EvaluationData, EvaluationSettings, codes, generate_from_vectors
 from drai.metrics.evaluator_settings import AuditSettings
 from drai.metrics import ground_truth, memorization
@@ -28,26 +30,13 @@ from drai.models.family import ModelFamily
 log = logging.getLogger(__name__)
 
 NOT_IN_PAPER = "Not in the paper."
-DATASET_NAMES = {"lidc": "LIDC", "ham10000": "HAM10000"}
 PAIRS_SHOWN = 8
 
 
-def probed_items(dataset: str, patches_path: str | Path, max_items: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows of the patch set whose codes are probed, and their CV groups.
-
-    LIDC: every patch, grouped by case (style is drawn per case). HAM10000: the
-    modelled classes without flipped copies (a copy would share its image's
-    factors across folds), grouped by lesion. At most ``max_items``, drawn
-    with ``seed``.
-    """
-    with np.load(patches_path) as data:
-        if dataset == "lidc":
-            rows = np.arange(len(data["nodule_ids"]))
-            groups = np.array([i.rsplit("_n", 1)[0] for i in data["nodule_ids"].astype(str)])  # the case
-        else:
-            modelled = data["modelled"] if "modelled" in data.files else np.ones(len(data["labels"]), bool)
-            rows = np.flatnonzero(modelled & ~data["augmented"])
-            groups = data["lesion_ids"].astype(str)[rows]
+def probed_items(patches: PatchSet, max_items: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the patch set whose codes are probed, and their CV groups (the dataset's
+    :meth:`~drai.data.registry.Dataset.probed_rows`); at most ``max_items``, drawn with ``seed``."""
+    rows, groups = get_dataset(patches.dataset).probed_rows(patches)
     if len(rows) > max_items:
         keep = np.sort(np.random.default_rng(seed).choice(len(rows), max_items, replace=False))
         rows, groups = rows[keep], groups[keep]
@@ -74,9 +63,9 @@ def ground_truth_of_run(
             "informativeness": None,
             "leakage": None,
         }
-    rows, groups = probed_items(dataset, patches_path, settings.max_items, seed)
-    with np.load(patches_path) as data:
-        images = centre_crop(data["images"][rows]).astype(np.float32)
+    patches = PatchSet.load(patches_path, dataset)
+    rows, groups = probed_items(patches, settings.max_items, seed)
+    images = patches.crops(rows)
     z, c = codes(model.to(device).eval(), images, batch_size, device)
     table = factors.set_index("row").loc[rows]
     matrix = ground_truth.probe_matrix(
@@ -205,11 +194,11 @@ def ground_truth_table(records: list[dict], variants: list[str], skipped: dict[s
     rows = []
     for variant in variants:
         row = {"model": variant}
-        for dataset in DATASET_NAMES:
+        for dataset in datasets():
             runs = [r for r in records if r["dataset"] == dataset and r["variant"] == variant]
             if dataset in skipped or not any(r["dataset"] == dataset for r in records):
                 continue
-            name = DATASET_NAMES[dataset]
+            name = get_dataset(dataset).name
             for key, label in (
                 ("separation", "separation"),
                 ("informativeness", "informativeness"),
@@ -228,7 +217,7 @@ def ground_truth_table(records: list[dict], variants: list[str], skipped: dict[s
         "leakage = the two scores alone (after DCI). Mean ± std over seeds; one-code models: —."
     ]
     for dataset, result in agreement.items():
-        name = DATASET_NAMES[dataset]
+        name = get_dataset(dataset).name
         if result["rho"] is None:
             parts.append(f"{name}: Spearman's rho of -CIFC against the separation not defined ({result['runs']} runs).")
         else:
@@ -237,7 +226,7 @@ def ground_truth_table(records: list[dict], variants: list[str], skipped: dict[s
                 f"(models x seeds) = {result['rho']:.2f} (p = {result['p']:.2g}); > 0: CIFC ranks as the "
                 "ground truth does."
             )
-    parts += [f"{DATASET_NAMES[d]}: {why}" for d, why in skipped.items()]
+    parts += [f"{get_dataset(d).name}: {why}" for d, why in skipped.items()]
     return frame, " ".join(parts)
 
 
@@ -246,11 +235,11 @@ def memorization_table(records: list[dict], variants: list[str]) -> tuple[pd.Dat
     rows = []
     for variant in variants:
         row = {"model": variant}
-        for dataset in DATASET_NAMES:
+        for dataset in datasets():
             runs = [r for r in records if r["dataset"] == dataset and r["variant"] == variant]
             if not any(r["dataset"] == dataset for r in records):
                 continue
-            name = DATASET_NAMES[dataset]
+            name = get_dataset(dataset).name
             for space in ("features", "pixels"):
                 row[f"{name} {space} median ratio"] = _cell([r[space]["median_ratio"] for r in runs])
                 row[f"{name} {space} share < p1"] = _cell([r[space]["share_closer"] for r in runs])
@@ -305,19 +294,19 @@ def ground_truth_figure(panels: dict[str, dict[str, list[dict]]], skipped: dict[
 
     from drai.io import save_figure
 
-    datasets = [d for d in DATASET_NAMES if d in panels or d in skipped]
+    shown = [d for d in datasets() if d in panels or d in skipped]
     columns = max([len(p) for p in panels.values()] + [1])
     fig, axes = plt.subplots(
-        len(datasets) or 1, columns, figsize=(2.1 * columns + 1, 4.2 * max(len(datasets), 1)), squeeze=False
+        len(shown) or 1, columns, figsize=(2.1 * columns + 1, 4.2 * max(len(shown), 1)), squeeze=False
     )
-    for i, dataset in enumerate(datasets):
+    for i, dataset in enumerate(shown):
         models = panels.get(dataset, {})
         for j in range(columns):
             ax = axes[i, j]
             if j >= len(models):
                 ax.axis("off")
                 if j == 0 and dataset in skipped:
-                    ax.text(0, 0.5, f"{DATASET_NAMES[dataset]}: {skipped[dataset]}", wrap=True, fontsize=9)
+                    ax.text(0, 0.5, f"{get_dataset(dataset).name}: {skipped[dataset]}", wrap=True, fontsize=9)
                 continue
             model, scores = list(models.items())[j]
             frame = pd.DataFrame(scores)
@@ -336,7 +325,7 @@ def ground_truth_figure(panels: dict[str, dict[str, list[dict]]], skipped: dict[
             ax.set_xticks(range(len(ground_truth.CODES)), ground_truth.CODES, fontsize=7)
             labels = [f"{f} ({g[0]})" for f, g in zip(frame["factor"], frame["group"])]
             ax.set_yticks(range(len(labels)), labels if j == 0 else [""] * len(labels), fontsize=6)
-            ax.set_title(f"{DATASET_NAMES[dataset]} {model}", fontsize=8)
+            ax.set_title(f"{get_dataset(dataset).name} {model}", fontsize=8)
     fig.suptitle(
         f"{NOT_IN_PAPER} Probe scores of each known factor (s: style, c: content factor) from the style "
         "and content codes (R² or chance-adjusted balanced accuracy)",
@@ -372,7 +361,7 @@ def memorization_figure(pairs: dict[str, dict[str, np.ndarray]], model: str, out
             _image(top, data[f"{space}_generated"][j])
             _image(bottom, data[f"{space}_train"][j])
             top.set_title(f"d={data[f'{space}_distance'][j]:.2f}", fontsize=6)
-        axes[2 * b, 0].set_ylabel(f"{DATASET_NAMES[dataset]}\n{space}\ngenerated", fontsize=6)
+        axes[2 * b, 0].set_ylabel(f"{get_dataset(dataset).name}\n{space}\ngenerated", fontsize=6)
         axes[2 * b + 1, 0].set_ylabel("nearest\ntraining", fontsize=6)
     if not blocks:
         axes[0, 0].axis("off")

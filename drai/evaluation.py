@@ -28,12 +28,13 @@ import numpy as np
 import torch
 
 from drai.data.crops import centre_crop
-from drai.data.lidc.labels import BINARY_CLASSES, BINARY_CUTS, SIZE_BIN_LABELS
+from drai.data.patchset import PatchSet
+from drai.data.registry import get_dataset
 from drai.metrics.disentanglement import cifc, random_pairs
 from drai.metrics.evaluator import load_evaluator, predict
 from drai.metrics.evaluator_settings import EvaluationSettings
 from drai.metrics.fidelity import fidelity_metrics
-from drai.metrics.retrieval import attributes, retrieval_scores
+from drai.metrics.retrieval import retrieval_scores
 from drai.models.family import ModelFamily
 
 log = logging.getLogger(__name__)
@@ -63,52 +64,40 @@ class EvaluationData:
     source: str
     evaluator_train: LabelledSplit
     evaluator_test: LabelledSplit
+    labels: str  # what the evaluator classifies, in words
 
 
 def evaluation_data(patches_path: str | Path, dataset: str, lidc_labels: str = "size") -> EvaluationData:
     """The model's and the evaluator's train and test sets of a patch set, with the evaluator's labels.
 
-    LIDC: the curated nodules (median malignancy other than 3), labelled by
-    size bin or by benign (median < 3) / malignant (> 3). HAM10000: lesion
-    type, seven-way for the evaluator ("a 7 way classification on lesion type",
-    Section III-C); the models' items are the ``modelled`` rows, whose labels
-    are their vectors' argmax. Images are the centre 64x64 crops of the stored
-    patches.
+    The rows and labels are the dataset's :meth:`~drai.data.registry.Dataset.evaluation`: LIDC's
+    curated nodules (median malignancy other than 3), labelled by size bin or by benign (median < 3) /
+    malignant (> 3); HAM10000's lesion type, seven-way for the evaluator ("a 7 way classification on
+    lesion type", Section III-C), the models' items being the modelled rows. Images are the centre
+    64x64 crops of the stored patches.
     """
-    with np.load(patches_path) as data:
-        split = data["splits"]
-        if dataset == "lidc":
-            keep = data["curated"]
-            if lidc_labels == "size":
-                labels, names = data["size_bins"].astype(np.int64), SIZE_BIN_LABELS
-            elif lidc_labels == "malignancy":
-                malignant = data["malignancy"] > BINARY_CUTS["malignancy"]
-                labels, names = malignant.astype(np.int64), BINARY_CLASSES["malignancy"]
-            else:
-                raise ValueError(f"evaluate.lidc_labels must be 'size' or 'malignancy', got {lidc_labels!r}")
-            evaluator_keep, evaluator_test_keep, test_keep = keep, keep, keep
-        elif dataset == "ham10000":
-            # A patch set without 'modelled' has the modelled classes only.
-            modelled = data["modelled"] if "modelled" in data.files else np.ones(len(split), bool)
-            original = ~data["augmented"]
-            keep, test_keep = modelled, modelled & original
-            evaluator_keep, evaluator_test_keep = np.ones(len(split), bool), original
-            labels, names = data["labels"].astype(np.int64), tuple(str(n) for n in data["class_names"])
-        else:
-            raise ValueError(f"unknown dataset {dataset!r}")
-        images, vectors = data["images"], data["vectors"].astype(np.float32)
-        source = str(data["source"])
+    patches = PatchSet.load(patches_path, dataset)
+    spec = get_dataset(dataset)
+    chosen = spec.evaluation(patches, lidc_labels)
 
-        def part(mask):
-            return LabelledSplit(centre_crop(images[mask]).astype(np.float32), vectors[mask], labels[mask])
+    def part(rows):
+        return LabelledSplit(patches.crops(rows), patches.vectors[rows].astype(np.float32), chosen.labels[rows])
 
-        train, test = part(keep & (split == "train")), part(test_keep & (split == "test"))
-        evaluator_train = part(evaluator_keep & (split == "train"))
-        evaluator_test = part(evaluator_test_keep & (split == "test"))
+    train, test = part(chosen.model_train), part(chosen.model_test)
+    evaluator_train, evaluator_test = part(chosen.evaluator_train), part(chosen.evaluator_test)
     for name, s in (("training", evaluator_train), ("test", evaluator_test), ("model test", test)):
         if len(s.labels) < 2:
             raise ValueError(f"{patches_path}: only {len(s.labels)} {name} images for the evaluator")
-    return EvaluationData(dataset, names, train, test, source, evaluator_train, evaluator_test)
+    return EvaluationData(
+        dataset,
+        chosen.class_names,
+        train,
+        test,
+        patches.source,
+        evaluator_train,
+        evaluator_test,
+        spec.evaluator_labels(patches, lidc_labels),
+    )
 
 
 @torch.no_grad()
@@ -145,25 +134,19 @@ def codes(
     return torch.cat(styles).numpy(), (torch.cat(contents).numpy() if contents else None)
 
 
-def lidc_retrieval_masks(data) -> tuple[np.ndarray, np.ndarray]:
-    """Query and search masks of Table IV over an LIDC patch set: central slices of
-    the test split, of the query set and of the curated nodules respectively."""
-    central_test = (data["slice_offsets"] == 0) & (data["splits"] == "test")
-    return central_test & data["query"], central_test & data["curated"]
-
-
-def lidc_retrieval_sets(patches_path: str | Path) -> dict[str, np.ndarray]:
-    """Images, vectors and attributes of the LIDC query and search sets (central slices)."""
-    with np.load(patches_path) as data:
-        query, search = lidc_retrieval_masks(data)
-        out = {}
-        for name, mask in (("query", query), ("search", search)):
-            out[f"{name}_images"] = centre_crop(data["images"][mask]).astype(np.float32)
-            out[f"{name}_vectors"] = data["vectors"][mask].astype(np.float32)
-            out[f"{name}_attributes"] = attributes(data["vectors"][mask], data["sizes"][mask])
+def retrieval_sets(patches_path: str | Path) -> dict[str, np.ndarray]:
+    """Images, vectors and attributes of Table IV's query and search sets (the dataset's
+    :meth:`~drai.data.registry.Dataset.retrieval_rows`; LIDC: central slices of the test split)."""
+    patches = PatchSet.load(patches_path)
+    spec = get_dataset(patches.dataset)
+    out = {}
+    for name, rows in zip(("query", "search"), spec.retrieval_rows(patches)):
+        out[f"{name}_images"] = patches.crops(rows)
+        out[f"{name}_vectors"] = patches.vectors[rows].astype(np.float32)
+        out[f"{name}_attributes"] = spec.retrieval_attributes(patches, rows)
     if len(out["query_images"]) == 0 or len(out["search_images"]) == 0:
         log.warning(
-            "%s: %d query and %d search nodules in the test split: no retrieval scores",
+            "%s: %d query and %d search items in the test split: no retrieval scores",
             patches_path,
             len(out["query_images"]),
             len(out["search_images"]),
@@ -192,7 +175,7 @@ def retrieval(sets: dict[str, np.ndarray], query_codes: np.ndarray, search_codes
 
 def pixel_matched_retrieval(patches_path: str | Path, top_n: int = 3) -> dict:
     """Table IV's "Pixel Matched" row: neighbours by mean absolute error between pixels."""
-    sets = lidc_retrieval_sets(patches_path)
+    sets = retrieval_sets(patches_path)
     query, search = sets["query_images"], sets["search_images"]
     flat = lambda x: x.reshape(len(x), int(np.prod(x.shape[1:])))  # noqa: E731  (also for empty sets)
     return retrieval(sets, flat(query), flat(search), top_n)
@@ -228,10 +211,10 @@ def evaluate_run(
         metrics["cifc"] = cifc(model.infer, model.generate, images, pairs, settings.batch_size)
     else:
         metrics["cifc"] = None
-    if data.dataset == "lidc":
+    if get_dataset(data.dataset).retrieval:
         if patches_path is None:
-            raise ValueError("the LIDC retrieval scores need patches_path")
-        sets = lidc_retrieval_sets(patches_path)
+            raise ValueError(f"the {data.dataset} retrieval scores need patches_path")
+        sets = retrieval_sets(patches_path)
 
         def content(images):  # one-code models retrieve by their single code
             z, c = codes(model, images, settings.batch_size, device)

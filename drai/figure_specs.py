@@ -13,7 +13,6 @@ MAIN_MODELS = ("cInfoGAN", "cVAE", "D-cInfoGAN", "D-cVAE", "DAI", "DRAI")
 TWO_CODE_MODELS = ("D-cInfoGAN", "D-cVAE", "DAI", "DRAI")
 # DAI+twice is not in the paper: the budget control of the models trained twice per batch.
 ABLATION_MODELS = ("DAI", "DAI+selfReg", "DAI+MIReg", "DAI+featureCycle", "DAI+selfReg+MIReg", "DRAI", "DAI+twice")
-DATASET_NAMES = {"lidc": "LIDC-IDRI", "ham10000": "HAM10000"}
 
 
 @dataclass(frozen=True)

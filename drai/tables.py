@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from drai.data.registry import datasets, get_dataset
+
 PAPER_RESULTS = Path(__file__).resolve().parent / "paper_results.csv"
 
 #: The paper calls the adversarial cVAE baselines cAAVE in Tables I and II.
 PAPER_METHOD_NAMES = {"cAAVE": "cVAE", "D-cAAVE": "D-cVAE"}
-DATASETS = {"LIDC": "lidc", "HAM10000": "ham10000"}
 METRIC_KEYS = {
     "FID": "fid",
     "IS": "is",
@@ -79,7 +80,7 @@ class TableSpec:
 def paper_results(path: str | Path = PAPER_RESULTS) -> pd.DataFrame:
     frame = pd.read_csv(path)
     frame["method"] = frame["method"].replace(PAPER_METHOD_NAMES)
-    frame["dataset"] = frame["dataset"].map(DATASETS)
+    frame["dataset"] = frame["dataset"].map({d.name: key for key, d in datasets().items()})
     return frame
 
 
@@ -189,7 +190,7 @@ def format_paper(row: pd.Series, digits: int = 3) -> str:
 def _column_label(spec: TableSpec, dataset: str, metric: str) -> str:
     label = METRIC_LABELS[metric]
     if len(spec.datasets) > 1:
-        label = f"{'LIDC' if dataset == 'lidc' else 'HAM10000'} {label}"
+        label = f"{get_dataset(dataset).name} {label}"
     return label
 
 
@@ -214,7 +215,7 @@ def caption(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
     """The table's title, the data it was computed on, seeds and the evaluator accuracy."""
     sources = context.get("data_sources", {})
     described = "; ".join(
-        f"{'LIDC' if d == 'lidc' else 'HAM10000'}: "
+        f"{get_dataset(d).name}: "
         + (
             "embedded synthetic data"
             if sources.get(d) == "synthetic"
@@ -233,7 +234,7 @@ def caption(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
     for dataset, evaluator in context.get("evaluators", {}).items():
         if dataset in spec.datasets and any(m in ("FID", "IS", "CGAcc") for _, m in spec.columns):
             parts.append(
-                f"{'LIDC' if dataset == 'lidc' else 'HAM10000'} evaluator ({evaluator['labels']}, "
+                f"{get_dataset(dataset).name} evaluator ({evaluator['labels']}, "
                 f"{evaluator['initialization']} initialization): test accuracy {evaluator['test_accuracy']:.3f} "
                 f"(majority class {evaluator['chance_accuracy']:.3f})."
             )

@@ -31,6 +31,8 @@ from drai.checkpoints import (
     set_aside,
 )
 from drai.data.crops import MODEL_SIZE, centre_crop
+from drai.data.patchset import PatchSet
+from drai.data.registry import get_dataset
 from drai.io import save_figure, write_csv, write_text
 from drai.models.family import TRANSFORMS, ModelFamily, Shape, training_losses, transform
 from drai.models.variants import get_variant, loss_terms, model_card
@@ -47,18 +49,14 @@ class NonFiniteLoss(FloatingPointError):
 def load_training_set(patches_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Training images (N, C, S, S) float32 as stored (S >= 64, with their margin) and conditioning vectors.
 
-    LIDC: the curated training nodules; HAM10000: the training split (with its
-    augmented copies) of the modelled lesion types (``modelled``; a patch set
-    without the key models every row). :func:`train` crops the 64x64 windows.
+    The rows are the dataset's :meth:`~drai.data.registry.Dataset.training_rows` (LIDC: the curated
+    training nodules; HAM10000: the training split, with its augmented copies, of the modelled lesion
+    types). :func:`train` crops the 64x64 windows.
     """
-    with np.load(patches_path) as data:
-        keep = data["splits"] == "train"
-        if "curated" in data.files:
-            keep &= data["curated"]
-        if "modelled" in data.files:
-            keep &= data["modelled"]
-        images = data["images"][keep].astype(np.float32)
-        vectors = data["vectors"][keep].astype(np.float32)
+    patches = PatchSet.load(patches_path)
+    keep = get_dataset(patches.dataset).training_rows(patches)
+    images = patches.images[keep].astype(np.float32)
+    vectors = patches.vectors[keep].astype(np.float32)
     if len(images) == 0:
         raise ValueError(f"{patches_path}: no training images")
     try:

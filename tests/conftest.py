@@ -15,3 +15,12 @@ def ci_config():
 
     config = yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yaml").read_text())
     return resolve({**config, "preset": "ci"})
+
+
+@pytest.fixture
+def make_patch_set():
+    """A factory of toy patch sets, built through :class:`drai.data.patchset.PatchSet`
+    (:func:`toy_patches.toy_patch_set`): ``make_patch_set("lidc", n=6)``."""
+    from toy_patches import toy_patch_set
+
+    return toy_patch_set

@@ -8,6 +8,7 @@ import pandas as pd
 import pydicom
 import pytest
 import torch
+from toy_patches import toy_patch_set
 
 from drai.audit import (
     AuditSettings,
@@ -114,13 +115,13 @@ def _lidc_inputs(tmp_path, folder):
         path.write_text(json.dumps({"case": case, "folder": str(where)}))
         manifests.append(path)
     patches = tmp_path / "patches.npz"
-    np.savez(
-        patches,
+    toy_patch_set(
+        "lidc",
+        n=4,
         nodule_ids=np.array(["C1_n01", "C2_n00", "C1_n00", "C1_n01"]),
         slice_offsets=np.array([0, 0, 0, 1]),
         splits=np.array(["train", "test", "train", "train"]),
-        source=np.array("synthetic"),
-    )
+    ).save(patches)
     return nodules, manifests, patches
 
 
@@ -143,16 +144,16 @@ def test_ham10000_factor_table_flips_position_and_orientation_with_the_copy(tmp_
     style = pd.read_csv(rendered_derm / synthetic_derm.FACTORS_FILE)
     first = style.iloc[0]
     patches = tmp_path / "patches.npz"
-    np.savez(
-        patches,
+    toy_patch_set(
+        "ham10000",
+        n=4,
         image_ids=np.array([first.image_id] * 4),
         augmented=np.array([False, True, True, True]),
         flips=np.array(["", "h", "v", "hv"]),
         splits=np.array(["train"] * 4),
         labels=np.array([1, 1, 1, 1]),
         class_names=np.array(["nv", "mel", "bkl"]),
-        source=np.array("synthetic"),
-    )
+    ).save(patches)
     table = ham10000_factors(patches, rendered_derm)
     assert list(table["lesion_class"]) == ["mel"] * 4
     assert table["centre_dx"].tolist() == pytest.approx(
@@ -168,7 +169,7 @@ def test_ham10000_factor_table_flips_position_and_orientation_with_the_copy(tmp_
 
 def test_real_data_has_no_factors(tmp_path):
     patches = tmp_path / "patches.npz"
-    np.savez(patches, source=np.array("idc"))
+    toy_patch_set("lidc", n=2, source="idc").save(patches)
     with pytest.raises(NoFactorsError, match="source 'idc' is real data, whose generative factors are unknown"):
         factor_table("lidc", patches)
 
@@ -248,7 +249,7 @@ def blob_data():
     def split(n):
         return LabelledSplit(blobs(n), np.eye(2, dtype=np.float32)[np.arange(n) % 2], np.arange(n) % 2)
 
-    data = EvaluationData("lidc", ("a", "b"), split(80), split(40), "synthetic", split(2), split(2))
+    data = EvaluationData("lidc", ("a", "b"), split(80), split(40), "synthetic", split(2), split(2), "size")
     # A fixed random projection stands in for the evaluator's features: InceptionV3 on the CPU costs
     # minutes here, and the audit only needs some feature map (the workflow's test runs the evaluator's).
     projection = rng.normal(size=(64 * 64, 32)).astype(np.float32) / 64

@@ -4,13 +4,15 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from toy_patches import toy_patch_set
 
 from drai.data.lidc.labels import SIZE_BIN_LABELS
+from drai.data.patchset import PatchSet
 from drai.evaluation import (
     EvaluationSettings,
     evaluate_run,
     evaluation_data,
-    lidc_retrieval_sets,
+    retrieval_sets,
     pixel_matched_retrieval,
 )
 from drai.metrics.evaluator import (
@@ -59,8 +61,8 @@ def toy_lidc(path, nodules=12, slices=(0,)):
         query.append(malign == 3 and n % 3 == 0)
         ids.append(f"N{n}")
         offsets.append(offset)
-    np.savez(
-        path,
+    toy_patch_set(
+        "lidc",
         images=np.stack(images),
         vectors=np.stack(vectors),
         sizes=np.array(sizes, np.float32),
@@ -71,8 +73,7 @@ def toy_lidc(path, nodules=12, slices=(0,)):
         query=np.array(query),
         nodule_ids=np.array(ids),
         slice_offsets=np.array(offsets),
-        source=np.array("synthetic"),
-    )
+    ).save(path)
     return path
 
 
@@ -104,8 +105,8 @@ def test_ham10000_evaluator_sets_hold_seven_types_and_model_sets_the_modelled(tm
     vectors = np.eye(4, 3, dtype=np.float32)[np.minimum(labels, 3)]
     names = np.array(["nv", "mel", "bkl", "akiec", "bcc", "df", "vasc"])
     path = tmp_path / "ham.npz"
-    np.savez(
-        path,
+    toy_patch_set(
+        "ham10000",
         images=images,
         labels=labels,
         vectors=vectors,
@@ -113,8 +114,7 @@ def test_ham10000_evaluator_sets_hold_seven_types_and_model_sets_the_modelled(tm
         augmented=augmented,
         modelled=modelled,
         class_names=names,
-        source=np.array("synthetic"),
-    )
+    ).save(path)
     data = evaluation_data(path, "ham10000")
     assert data.class_names == tuple(names)
     assert set(data.evaluator_train.labels) == set(range(7)) and set(data.evaluator_test.labels) == set(range(7))
@@ -129,7 +129,7 @@ def test_ham10000_evaluator_sets_hold_seven_types_and_model_sets_the_modelled(tm
 
 def test_retrieval_uses_central_slices_only(tmp_path):
     path = toy_lidc(tmp_path / "p.npz", nodules=30, slices=(-1, 0, 1))
-    sets = lidc_retrieval_sets(path)
+    sets = retrieval_sets(path)
     assert len(sets["search_images"]) == 8 and len(sets["query_images"]) == 2
     # Queries are discs of size bin 4 (median malignancy 3: not curated); the two largest
     # search discs (bin 3) are both the pixel neighbours and the nearest in attributes.
@@ -320,13 +320,12 @@ def test_imagenet_weights_are_fetched_checked_and_refused_offline(tmp_path):
 
 def with_noise_margin(source, path, margin=4, seed=5):
     """The same patch set stored with a margin of noise around every 64x64 image."""
-    with np.load(source) as data:
-        arrays = {key: data[key] for key in data.files}
-    images = arrays["images"]
+    patches = PatchSet.load(source)
+    images = patches.images
     padded = np.random.default_rng(seed).uniform(-1, 1, images.shape[:2] + (64 + 2 * margin,) * 2)
     padded = padded.astype(images.dtype)
     padded[..., margin:-margin, margin:-margin] = images
-    np.savez(path, **{**arrays, "images": padded})
+    replace(patches, images=padded).save(path)
     return path
 
 
@@ -339,4 +338,4 @@ def test_the_evaluation_sees_exactly_the_centre_crops(toy_setting, tmp_path):
         tiny("DRAI"), data, evaluator, settings, patches
     )
     assert pixel_matched_retrieval(wide) == pixel_matched_retrieval(patches)
-    assert np.array_equal(lidc_retrieval_sets(wide)["search_images"], lidc_retrieval_sets(patches)["search_images"])
+    assert np.array_equal(retrieval_sets(wide)["search_images"], retrieval_sets(patches)["search_images"])

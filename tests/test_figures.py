@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from toy_patches import one_hot, random_images, toy_patch_set
+
 from drai import figures
+from drai.data.patchset import PatchSet
 from drai.figures import kinds as figure_kinds
 from drai.figures import (
     FIGURE_SPECS,
@@ -42,15 +45,6 @@ def tiny_model(name, channels=1, t_dim=17, seed=0):
     return ModelFamily(get_variant(name), Shape(channels, t_dim, TINY.width, TINY.z_dim, TINY.c_dim)).eval()
 
 
-def random_images(n, channels=1, seed=0):
-    rng = np.random.default_rng(seed)
-    return np.tanh(rng.normal(size=(n, channels, 64, 64))).astype(np.float32)
-
-
-def one_hot(n, dim, seed=0):
-    return np.eye(dim, dtype=np.float32)[np.random.default_rng(seed).integers(0, dim, n)]
-
-
 def lidc_patches(path, n_test=8, n_query=3, seed=0):
     """A small LIDC patch set in the layout of results/data/lidc/patches.npz."""
     rng = np.random.default_rng(seed)
@@ -76,11 +70,10 @@ def lidc_patches(path, n_test=8, n_query=3, seed=0):
         query=query,
         nodule_ids=np.array([f"n{i}" for i in range(n)]),
         slice_offsets=offsets,
-        source=np.array("synthetic"),
     )
-    extra = {k: np.concatenate([v, v[n_train : n_train + 1]]) if k not in ("source",) else v for k, v in arrays.items()}
+    extra = {k: np.concatenate([v, v[n_train : n_train + 1]]) for k, v in arrays.items()}
     extra["slice_offsets"][-1] = 1
-    np.savez(path, **extra)
+    toy_patch_set("lidc", **extra).save(path)
     return path
 
 
@@ -92,8 +85,8 @@ def ham_patches(path, n_test=9, seed=0):
     splits = np.array(["train"] * n_train + ["test"] * (n_test + 2))
     augmented = np.zeros(n, bool)
     augmented[-2:] = True
-    np.savez(
-        path,
+    toy_patch_set(
+        "ham10000",
         images=random_images(n, 3, seed).astype(np.float16),
         labels=labels,
         vectors=np.eye(3, dtype=np.float32)[labels],
@@ -103,8 +96,7 @@ def ham_patches(path, n_test=9, seed=0):
         augmented=augmented,
         flips=np.array([""] * n),
         class_names=np.array(["nv", "mel", "bkl"]),
-        source=np.array("synthetic"),
-    )
+    ).save(path)
     return path
 
 
@@ -326,13 +318,12 @@ def test_draw_grids_with_a_header(tmp_path):
 
 
 def with_margin(source, path, margin=4, **extra):
-    with np.load(source) as data:
-        arrays = {key: data[key] for key in data.files}
-    images = arrays["images"]
+    patches = PatchSet.load(source)
+    images = patches.images
     padded = np.random.default_rng(3).uniform(-1, 1, images.shape[:2] + (64 + 2 * margin,) * 2)
     padded = padded.astype(images.dtype)
     padded[..., margin:-margin, margin:-margin] = images
-    np.savez(path, **{**arrays, "images": padded, **extra})
+    replace(patches, images=padded, fields={**patches.fields, **extra}).save(path)
     return path
 
 

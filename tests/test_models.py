@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from toy_patches import save_without, toy_patch_set
 
 from drai.models import losses
 from drai.models.family import ModelFamily, Shape, mismatched_vectors, training_losses, transform
@@ -244,12 +245,11 @@ def test_training_batches_are_windows_of_their_own_patches_with_their_vectors(tm
 def test_training_set_keeps_the_margin_and_only_modelled_rows(tmp_path):
     images, vectors = fake_data(3, 3, n=6, size=72)
     modelled = np.array([True, True, False, True, False, True])
-    np.savez(
-        tmp_path / "p.npz", images=images, vectors=vectors, splits=np.array(["train"] * 5 + ["test"]), modelled=modelled
-    )
+    toy = toy_patch_set("ham10000", images=images, vectors=vectors, splits=np.array(["train"] * 5 + ["test"]))
+    replace(toy, fields={**toy.fields, "modelled": modelled}).save(tmp_path / "p.npz")
     loaded, loaded_vectors = load_training_set(tmp_path / "p.npz")
     assert np.array_equal(loaded, images[[0, 1, 3]]) and np.array_equal(loaded_vectors, vectors[[0, 1, 3]])
-    np.savez(tmp_path / "old.npz", images=images, vectors=vectors, splits=np.array(["train"] * 6))
+    save_without(replace(toy, splits=np.array(["train"] * 6)), tmp_path / "old.npz", "modelled")
     assert len(load_training_set(tmp_path / "old.npz")[0]) == 6  # no key: every row is modelled
 
 
@@ -356,7 +356,7 @@ def test_commands_refuse_a_file_that_is_not_a_drai_checkpoint(tmp_path, capsys, 
         torch.save({"model": {"w": torch.zeros(64, 64)}, "meta": {}}, path)
         path.write_bytes(path.read_bytes()[:1000])
     images, vectors = fake_data(3, 3, n=6)
-    np.savez(tmp_path / "patches.npz", images=images, vectors=vectors)
+    toy_patch_set("ham10000", images=images, vectors=vectors).save(tmp_path / "patches.npz")
     data = ["--data", str(tmp_path / "patches.npz")]
     extra = {"sample": data, "hybrid": data + ["--content", "0", "--style", "1"], "neighbours": data + ["--query", "0"]}
     with pytest.raises(SystemExit) as exited:
@@ -380,7 +380,7 @@ def test_command_line(tmp_path, capsys):
     from drai.cli import main
 
     images, vectors = fake_data(3, 3, n=10)
-    np.savez(tmp_path / "patches.npz", images=images, vectors=vectors)
+    toy_patch_set("ham10000", images=images, vectors=vectors).save(tmp_path / "patches.npz")
     model = train(images, vectors, "DRAI", tmp_path / "run", TINY, device="cpu", progress=False)
     main(
         [
@@ -494,7 +494,7 @@ def test_generated_images_follow_the_condition(tmp_path, one_thread):
 
 def test_a_stored_size_without_a_centred_window_is_refused(tmp_path):
     images, vectors = fake_data(1, 17, n=4, size=69)
-    np.savez(tmp_path / "odd.npz", images=images, vectors=vectors, splits=np.array(["train"] * 4))
+    toy_patch_set("lidc", images=images, vectors=vectors, splits=np.array(["train"] * 4)).save(tmp_path / "odd.npz")
     with pytest.raises(ValueError, match=r"odd.npz: stored patches of 69x69 cannot be centre-cropped to 64x64"):
         load_training_set(tmp_path / "odd.npz")
     with pytest.raises(ValueError, match="69x69"):

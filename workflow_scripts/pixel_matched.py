@@ -1,22 +1,20 @@
 """Table IV's "Pixel Matched" row: content retrieval by nearest pixels."""
 
-import numpy as np
-
 from _common import setup_logging
+from drai.data.patchset import PatchSet
 from drai.evaluation import pixel_matched_retrieval
 from drai.io import write_json
 
 log = setup_logging(snakemake)
 scores = pixel_matched_retrieval(snakemake.input.patches, snakemake.params.top_n)
-with np.load(snakemake.input.patches) as data:
-    source = str(data["source"])
+patches = PatchSet.load(snakemake.input.patches)
 log.info("pixel matched: %s", scores)
 write_json(
     snakemake.output.metrics,
     {
-        "dataset": "lidc",
+        "dataset": patches.dataset,
         "variant": "Pixel Matched",
-        "data_source": source,
+        "data_source": patches.source,
         "metrics": scores,
         "top_n": snakemake.params.top_n,
     },

@@ -41,12 +41,11 @@ log.info(
     report["chance_accuracy"],
     report["initialization"],
 )
-labels = settings.lidc_labels if dataset == "lidc" else f"{len(data.class_names)}-way lesion type"
 write_json(
     snakemake.output.report,
     {
         "dataset": dataset,
-        "labels": labels,
+        "labels": data.labels,
         "class_names": list(data.class_names),
         "data_source": data.source,
         "settings": vars(settings),

@@ -31,6 +31,7 @@ import pandas as pd
 from drai.data.ham10000 import synthetic as synthetic_derm
 from drai.data.lidc import synthetic as synthetic_ct
 from drai.data.lidc import synthetic_volume
+from drai.data.patchset import PatchSet
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +97,13 @@ def no_factors_message(dataset: str, source: str) -> str:
 
 def factor_table(dataset: str, patches_path: str | Path, **sources) -> pd.DataFrame:
     """The factor table of a synthetic patch set: :data:`KEYS` and the :data:`FACTORS` of ``dataset``."""
-    with np.load(patches_path) as data:
-        source = str(data["source"])
+    source = PatchSet.load(patches_path, dataset).source
     if source != "synthetic":
         raise NoFactorsError(no_factors_message(dataset, source))
-    if dataset == "lidc":
-        return lidc_factors(patches_path, **sources)
-    if dataset == "ham10000":
-        return ham10000_factors(patches_path, **sources)
-    raise ValueError(f"unknown dataset {dataset!r}")
+    tables = {"lidc": lidc_factors, "ham10000": ham10000_factors}  # each reads its own renderer's records
+    if dataset not in tables:
+        raise ValueError(f"{dataset}: no known factors (defined for {', '.join(tables)})")
+    return tables[dataset](patches_path, **sources)
 
 
 def nodule_content(nodules: pd.DataFrame) -> pd.DataFrame:
@@ -149,16 +148,16 @@ def lidc_factors(
                 "%s: no %s; drawing the case's style again in memory", manifest["folder"], synthetic_ct.FACTORS_FILE
             )
             styles[case] = synthetic_ct.style_factors(int(by_case.loc[case, "scan_id"]), synthetic)
-    with np.load(patches_path) as data:
-        ids = data["nodule_ids"].astype(str)
-        frame = pd.DataFrame(
-            {
-                "row": np.arange(len(ids)),
-                "nodule_id": ids,
-                "slice_offset": data["slice_offsets"].astype(int),
-                "split": data["splits"].astype(str),
-            }
-        )
+    patches = PatchSet.load(patches_path, "lidc")
+    ids = patches["nodule_ids"].astype(str)
+    frame = pd.DataFrame(
+        {
+            "row": np.arange(len(ids)),
+            "nodule_id": ids,
+            "slice_offset": patches["slice_offsets"].astype(int),
+            "split": patches.splits.astype(str),
+        }
+    )
     case_of = nodules.set_index("nodule_id")["case"].astype(str)
     frame.insert(3, "case", case_of.loc[ids].to_numpy())
     missing = sorted(set(frame["case"]) - set(styles))
@@ -178,18 +177,18 @@ def ham10000_factors(patches_path, root: str | Path) -> pd.DataFrame:
             "(snakemake --forcerun ham10000_raw)"
         )
     style = pd.read_csv(recorded, dtype={"image_id": str})
-    with np.load(patches_path) as data:
-        names = data["class_names"].astype(str)
-        frame = pd.DataFrame(
-            {
-                "row": np.arange(len(data["image_ids"])),
-                "image_id": data["image_ids"].astype(str),
-                "augmented": data["augmented"].astype(bool),
-                "flip": data["flips"].astype(str),
-                "split": data["splits"].astype(str),
-                "lesion_class": names[data["labels"]],
-            }
-        )
+    patches = PatchSet.load(patches_path, "ham10000")
+    names = patches["class_names"].astype(str)
+    frame = pd.DataFrame(
+        {
+            "row": np.arange(len(patches)),
+            "image_id": patches["image_ids"].astype(str),
+            "augmented": patches["augmented"].astype(bool),
+            "flip": patches["flips"].astype(str),
+            "split": patches.splits.astype(str),
+            "lesion_class": names[patches["labels"]],
+        }
+    )
     frame = frame.merge(style, on="image_id", how="left", validate="many_to_one")
     if frame["skin_r"].isna().any():
         unknown = frame.loc[frame["skin_r"].isna(), "image_id"].iloc[0]

@@ -34,7 +34,6 @@ Choices the paper leaves open:
 
 from drai.figure_specs import (
     ABLATION_MODELS,
-    DATASET_NAMES,
     FIGURE_SPECS,
     MAIN_MODELS,
     TWO_CODE_MODELS,
@@ -75,7 +74,6 @@ from drai.figures.selection import SEED, FigureImages, choose_references, load_i
 __all__ = [
     "ABLATION_MODELS",
     "CELL_INCH",
-    "DATASET_NAMES",
     "FIGURE_KINDS",
     "FIGURE_SPECS",
     "GAP",

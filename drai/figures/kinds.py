@@ -12,7 +12,8 @@ import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from drai.figure_specs import DATASET_NAMES, FigureSpec
+from drai.data.registry import get_dataset
+from drai.figure_specs import FigureSpec
 from drai.figures.codes import infer_codes, tsne_embedding
 from drai.figures.drawing import draw_grids, draw_message, draw_tsne
 from drai.figures.layout import conditional_grids, hybrid_grids, interpolation_grid, retrieval_grids
@@ -49,7 +50,7 @@ def _tsne_figure(loaded: Models, patches: Patches, output, heading: str, run: st
         for code_name, codes in (("content c", c), ("style z", z)):
             panels.append(
                 (
-                    f"({next(letters)}) {DATASET_NAMES[dataset]}: {code_name} ({len(tests)} {tests.note})",
+                    f"({next(letters)}) {get_dataset(dataset).full_name}: {code_name} ({len(tests)} {tests.note})",
                     tsne_embedding(codes, seed, threads=threads),
                     tests.groups,
                     tests.group_names,
@@ -63,7 +64,7 @@ def _one_dataset(loaded: Models, patches: Patches, heading: str, run: str):
     ((dataset, ms),) = loaded.items()
     tests, queries = load_image_sets(patches[dataset], dataset)
     log.info("%s: %d %s%s", dataset, len(tests), tests.note, f", {len(queries)} queries" if queries is not None else "")
-    return ms, tests, queries, f"{heading}, {DATASET_NAMES[dataset]}{run}"
+    return ms, tests, queries, f"{heading}, {get_dataset(dataset).full_name}{run}"
 
 
 def _conditional_figure(
@@ -144,7 +145,7 @@ def make_figure(
         draw_message(
             heading,
             f"No model of this figure ({names}) is trained in this preset "
-            f"for {', '.join(DATASET_NAMES[d] for d in spec.datasets)}.",
+            f"for {', '.join(get_dataset(d).full_name for d in spec.datasets)}.",
             output,
         )
         return

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from drai.figure_specs import DATASET_NAMES
+from drai.data.registry import get_dataset
 from drai.figures.codes import (
     INTERPOLATIONS,
     conditional_grid,
@@ -133,7 +133,7 @@ def retrieval_grids(
     else:
         pick = choose_references(tests.groups, 1, seed)[0]
         query, exclude, where = tests.subset([pick]), int(pick), f"query from the {tests.note} (left out of the search)"
-    note = f"{DATASET_NAMES[tests.dataset]}: {where}; search set: {len(tests)} {tests.note}."
+    note = f"{get_dataset(tests.dataset).full_name}: {where}; search set: {len(tests)} {tests.note}."
     like = query.images
     header = None
     if tests.sizes is not None:  # LIDC: the attribute-based target and the pixel-space neighbour
@@ -198,7 +198,7 @@ def interpolation_grid(model, tests: FigureImages, steps: int = 7, seed: int = S
         cells[r, 0], cells[r, 1:-1], cells[r, -1] = tests.images[source], lines[name], tests.images[target]
     return MosaicGrid(
         cells,
-        f"{DATASET_NAMES[tests.dataset]}: {tests.captions[source]} -> {tests.captions[target]}",
+        f"{get_dataset(tests.dataset).full_name}: {tests.captions[source]} -> {tests.captions[target]}",
         row_labels=["content only\n(source style)", "style only\n(source content)", "content + style"],
         col_labels=["source"] + [f"a={a:.2f}" for a in np.linspace(0, 1, steps)] + ["target"],
         split_col=True,

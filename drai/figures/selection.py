@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from drai.data.crops import centre_crop
-from drai.data.lidc.labels import SIZE_BIN_LABELS
-from drai.evaluation import lidc_retrieval_masks
+from drai.data.patchset import PatchSet
+from drai.data.registry import get_dataset
 
 log = logging.getLogger(__name__)
 
@@ -53,54 +52,26 @@ class FigureImages:
 
 
 def load_image_sets(patches_path: str | Path, dataset: str) -> tuple[FigureImages, FigureImages | None]:
-    """The test images of a patch set, and (LIDC) the retrieval queries or None.
-
-    LIDC: curated test nodules at their central slice; queries: the query set's
-    central slices. Should a small preset have no curated test nodule, all test
-    nodules are used (the note says so). HAM10000: the test split without the
-    augmented copies; no separate queries.
-    """
-    with np.load(patches_path) as data:
-        splits = data["splits"]
-        images, vectors = centre_crop(data["images"]), data["vectors"]
-        if dataset == "lidc":
-            query, keep = lidc_retrieval_masks(data)  # Table IV's query and search sets
-            note = "curated test nodules"
-            if not keep.any():
-                keep = (splits == "test") & (data["slice_offsets"] == 0)
-                note = "test nodules (no curated one in this preset)"
-                log.warning("%s: no curated test nodule; the figures use all %d test nodules", patches_path, keep.sum())
-            sizes = data["sizes"].astype(np.float64)
-            everything = FigureImages(
-                dataset,
-                images.astype(np.float32),
-                vectors.astype(np.float32),
-                data["size_bins"].astype(np.int64),
-                tuple(SIZE_BIN_LABELS),
-                [f"{s:.1f} mm" for s in sizes],
-                sizes,
-            )
-        elif dataset == "ham10000":
-            keep, note = (splits == "test") & ~data["augmented"], "test images"
-            if "modelled" in data.files:  # the lesion types the models are conditioned on
-                keep &= data["modelled"]
-            query = np.zeros(len(splits), bool)
-            names = tuple(str(n) for n in data["class_names"])
-            labels = data["labels"].astype(np.int64)
-            everything = FigureImages(
-                dataset,
-                images.astype(np.float32),
-                vectors.astype(np.float32),
-                labels,
-                names,
-                [names[i] for i in labels],
-            )
-        else:
-            raise ValueError(f"unknown dataset {dataset!r}")
-    if not keep.any():
+    """The test images of a patch set, and its retrieval queries or None (the dataset's
+    :meth:`~drai.data.registry.Dataset.figure_selection`: LIDC's curated test nodules at their
+    central slice and Table IV's queries; HAM10000's modelled test images without the copies)."""
+    patches = PatchSet.load(patches_path, dataset)
+    chosen = get_dataset(dataset).figure_selection(patches)
+    if chosen.warning:
+        log.warning("%s: %s", patches_path, chosen.warning)
+    everything = FigureImages(
+        dataset,
+        patches.crops(),
+        patches.vectors.astype(np.float32),
+        chosen.groups,
+        chosen.group_names,
+        chosen.captions,
+        chosen.sizes,
+    )
+    if not chosen.test.any():
         raise ValueError(f"{patches_path}: no test images for the figures")
-    tests = everything.subset(np.flatnonzero(keep), note)
-    queries = everything.subset(np.flatnonzero(query), "query set") if query.any() else None
+    tests = everything.subset(np.flatnonzero(chosen.test), chosen.note)
+    queries = everything.subset(np.flatnonzero(chosen.query), "query set") if chosen.query.any() else None
     return tests, queries
 
 

@@ -13,7 +13,8 @@ from drai.data.ham10000.metadata import DataError, all_classes, find_files
 from drai.data.ham10000.patches import PatchSetSettings, augment, build_patches, class_counts, from_medmnist
 from drai.data.ham10000.source import download_dataset
 from drai.data.ham10000.synthetic import SyntheticDermSettings, write_dataset
-from drai.io import SYNTHETIC_MARKER, is_synthetic, write_csv, write_json, write_npz, write_text
+from drai.data.patchset import PatchSet
+from drai.io import SYNTHETIC_MARKER, is_synthetic, write_csv, write_json, write_text
 from drai.qc import patch_grid
 
 log = logging.getLogger(__name__)
@@ -101,21 +102,23 @@ def make_patch_set(manifest: dict, settings: PatchSetSettings, outputs: dict, pr
     class_ids = table["dx"].map({name: i for i, name in enumerate(names)}).to_numpy(np.int64)
     modelled = class_ids < len(classes)
     table = table.assign(class_id=class_ids, modelled=modelled, split_source=split_source)
-    write_npz(
-        outputs["patches"],
+    PatchSet(
+        "ham10000",
+        manifest["source"],
         images=patches.astype(np.float16),  # lossless for 8-bit RGB mapped to [-1, 1]
-        labels=class_ids,
         vectors=np.eye(len(classes) + 1, len(classes), dtype=np.float32)[np.minimum(class_ids, len(classes))],
-        modelled=modelled,
         splits=table["split"].to_numpy(dtype=str),
-        image_ids=table["image_id"].to_numpy(dtype=str),
-        lesion_ids=table["lesion_id"].astype(str).to_numpy(dtype=str),
-        augmented=table["augmented"].to_numpy(bool),
-        flips=table["flip"].to_numpy(dtype=str),
-        class_names=np.array(names),
-        split_source=np.array(split_source),
-        source=np.array(manifest["source"]),
-    )
+        fields=dict(
+            labels=class_ids,
+            modelled=modelled,
+            image_ids=table["image_id"].to_numpy(dtype=str),
+            lesion_ids=table["lesion_id"].astype(str).to_numpy(dtype=str),
+            augmented=table["augmented"].to_numpy(bool),
+            flips=table["flip"].to_numpy(dtype=str),
+            class_names=np.array(names),
+            split_source=np.array(split_source),
+        ),
+    ).save(outputs["patches"])
     write_csv(outputs["table"], table)
     counts = class_counts(before, table, names, classes)
     write_csv(outputs["counts_csv"], counts)

@@ -16,6 +16,7 @@ import pandas as pd
 from drai.data.lidc.dicom_series import read_series
 from drai.data.lidc.labels import SIZE_BIN_LABELS, VECTOR_COLUMNS
 from drai.data.lidc.patches import PatchSettings, annotation_to_world, case_patches, refuse_nodules_in_gaps
+from drai.data.patchset import PatchSet
 from drai.io import write_npz
 from drai.qc import patch_grid
 
@@ -88,32 +89,33 @@ def assemble(
         raise ValueError("no patches: every case was empty")
     rows = table.loc[ids]
     frame = pd.DataFrame({"nodule_id": ids, "slice_offset": offsets})
-    write_npz(
-        output,
+    PatchSet(
+        "lidc",
+        settings.source,
         images=np.stack(images)[:, None].astype(np.float32),
         vectors=rows.loc[:, list(VECTOR_COLUMNS)].to_numpy(np.float32),
-        sizes=rows["size_mm"].to_numpy(np.float32),
-        size_bins=rows["size_bin"].to_numpy(np.int64),
-        malignancy=rows["median_malignancy"].to_numpy(np.float32),
         splits=rows["split"].to_numpy(dtype=str),
-        curated=rows["curated"].to_numpy(bool),
-        query=rows["query"].to_numpy(bool),
-        nodule_ids=np.array(ids),
-        slice_offsets=np.array(offsets),
-        lung_box_distance=np.array(distances, np.float32),
-        source=np.array(settings.source),
-    )
+        fields=dict(
+            sizes=rows["size_mm"].to_numpy(np.float32),
+            size_bins=rows["size_bin"].to_numpy(np.int64),
+            malignancy=rows["median_malignancy"].to_numpy(np.float32),
+            curated=rows["curated"].to_numpy(bool),
+            query=rows["query"].to_numpy(bool),
+            nodule_ids=np.array(ids),
+            slice_offsets=np.array(offsets),
+            lung_box_distance=np.array(distances, np.float32),
+        ),
+    ).save(output)
     return frame
 
 
 def lidc_qc_figure(patches_path: str | Path, output: str | Path, per_bin: int = 8) -> None:
     """Central-slice patches (with their stored margin) grouped by size bin, each titled with its split,
     and a last row of the nodules nearest the lung box's edge, titled with that distance."""
-    with np.load(patches_path) as data:
-        images, bins, splits = data["images"], data["size_bins"], data["splits"]
-        central = data["slice_offsets"] == 0
-        distance = data["lung_box_distance"] if "lung_box_distance" in data else np.full(len(bins), np.nan)
-        source = str(data["source"])
+    patches = PatchSet.load(patches_path, "lidc")
+    images, bins, splits, source = patches.images, patches["size_bins"], patches.splits, patches.source
+    central = patches["slice_offsets"] == 0
+    distance = patches["lung_box_distance"]
     groups = {label: np.flatnonzero(central & (bins == row)) for row, label in enumerate(SIZE_BIN_LABELS)}
     nearest = np.flatnonzero(central)[np.argsort(distance[central], kind="stable")][:per_bin]
     groups["nearest lung edge"] = nearest

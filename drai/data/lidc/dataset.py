@@ -1,0 +1,95 @@
+"""LIDC-IDRI as the readers see it: its patch-set fields and selections (:mod:`drai.data.registry`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from drai.data.lidc.labels import BINARY_CLASSES, BINARY_CUTS, SIZE_BIN_LABELS, VECTOR_NAMES
+from drai.data.patchset import Field, PatchSet
+from drai.data.registry import Dataset, EvaluationSelection, FigureSelection
+from drai.metrics.retrieval import attributes
+
+LABELS = ("size", "malignancy")  # evaluate.lidc_labels
+
+
+class Lidc(Dataset):
+    key = "lidc"
+    name = "LIDC"
+    full_name = "LIDC-IDRI"
+    channels = 1
+    retrieval = True
+    order = 0
+    fields = (
+        Field("nodule_ids", "str: '<case>_n<k>', the nodule the patch shows"),
+        Field("slice_offsets", "int: the patch's axial slice relative to the nodule's central one (0)"),
+        Field("sizes", "float32: the nodule's size in mm"),
+        Field("size_bins", "int: the nodule's size bin (index into SIZE_BIN_LABELS)"),
+        Field("malignancy", "float32: the nodule's median malignancy rating"),
+        Field("curated", "bool: median malignancy other than 3 (the models' and evaluator's nodules)"),
+        Field("query", "bool: median malignancy 3 (Table IV's queries)"),
+        Field(
+            "lung_box_distance",
+            "float32: in-plane voxels from the nodule to the lung box's edge (NaN: not recorded)",
+            default=lambda rows: np.full(rows, np.nan, np.float32),
+        ),
+    )
+
+    def vector_names(self, patches: PatchSet) -> tuple[str, ...]:
+        return VECTOR_NAMES
+
+    def training_rows(self, patches: PatchSet) -> np.ndarray:
+        return patches.is_train & patches["curated"]
+
+    def evaluation(self, patches: PatchSet, labels: str) -> EvaluationSelection:
+        """The curated nodules, every slice, labelled by size bin or benign (< 3) / malignant (> 3)."""
+        if labels == "size":
+            classes, names = patches["size_bins"].astype(np.int64), SIZE_BIN_LABELS
+        elif labels == "malignancy":
+            classes = (patches["malignancy"] > BINARY_CUTS["malignancy"]).astype(np.int64)
+            names = BINARY_CLASSES["malignancy"]
+        else:
+            raise ValueError(f"evaluate.lidc_labels must be one of {LABELS}, got {labels!r}")
+        curated = patches["curated"]
+        train, test = curated & patches.is_train, curated & patches.is_test
+        return EvaluationSelection(tuple(names), classes, train, test, train, test)
+
+    def evaluator_labels(self, patches: PatchSet, labels: str) -> str:
+        return labels
+
+    def retrieval_rows(self, patches: PatchSet) -> tuple[np.ndarray, np.ndarray]:
+        """Table IV's query and search sets: central slices of the test split, of the query set and of the
+        curated nodules respectively."""
+        central_test = (patches["slice_offsets"] == 0) & patches.is_test
+        return central_test & patches["query"], central_test & patches["curated"]
+
+    def retrieval_attributes(self, patches: PatchSet, rows: np.ndarray) -> np.ndarray:
+        return attributes(patches.vectors[rows], patches["sizes"][rows])
+
+    def figure_selection(self, patches: PatchSet) -> FigureSelection:
+        """Curated test nodules at their central slice (all test nodules should a small preset have no curated
+        one); queries: Table IV's."""
+        query, test = self.retrieval_rows(patches)
+        note, warning = "curated test nodules", ""
+        if not test.any():
+            test = patches.is_test & (patches["slice_offsets"] == 0)
+            note = "test nodules (no curated one in this preset)"
+            warning = f"no curated test nodule; the figures use all {test.sum()} test nodules"
+        sizes = patches["sizes"].astype(np.float64)
+        return FigureSelection(
+            test,
+            query,
+            note,
+            patches["size_bins"].astype(np.int64),
+            tuple(SIZE_BIN_LABELS),
+            [f"{s:.1f} mm" for s in sizes],
+            sizes,
+            warning,
+        )
+
+    def probed_rows(self, patches: PatchSet) -> tuple[np.ndarray, np.ndarray]:
+        """Every patch, grouped by case (style is drawn per case)."""
+        rows = np.arange(len(patches))
+        return rows, np.array([i.rsplit("_n", 1)[0] for i in patches["nodule_ids"].astype(str)])
+
+
+DATASET = Lidc()

@@ -1,0 +1,162 @@
+"""The patch-set contract: what every ``patches.npz`` holds, and how it is read.
+
+One row per patch. Every patch set has
+
+* ``images``  (N, C, S, S) float16 or float32 in [-1, 1]. S >= 64 and S - 64 is
+  even: the 64x64 window the models see is the centre crop
+  (:func:`drai.data.crops.centre_crop`); the margin is for training-time crops.
+* ``vectors`` (N, T) float32: the conditioning vector t of each patch.
+* ``splits``  (N,) str: ``"train"`` or ``"test"``.
+
+and, for the whole set, ``dataset`` (the key of its :class:`drai.data.registry.Dataset`)
+and ``source`` (where the data came from: ``synthetic``, ``nbia``, ``idc``,
+``isic``, ``medmnist`` ...). Each dataset declares its further per-row fields
+(:attr:`Dataset.fields`: LIDC's nodule ids and size bins, HAM10000's labels and
+copies ...); the selections that readers need (training items, the evaluation
+split, figure images, retrieval sets) are the dataset's too, so that no reader
+branches on a dataset's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from drai.data.crops import centre_crop
+from drai.io import write_npz
+
+#: The per-row fields of every patch set, with what they mean.
+COMMON_FIELDS = {
+    "images": "(N, C, S, S) float in [-1, 1]; the models see the centre 64x64 crop",
+    "vectors": "(N, T) float32: the conditioning vector t",
+    "splits": "(N,) str: 'train' or 'test'",
+}
+SET_FIELDS = ("dataset", "source")
+
+
+class PatchSetError(ValueError):
+    """A file that does not hold a patch set as the contract describes it; the message names it."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """A per-row field a dataset adds to the common ones.
+
+    ``default`` (rows -> array) fills the field in for a patch set written
+    before the field existed; None makes the field required.
+    """
+
+    name: str
+    meaning: str
+    default: Callable[[int], np.ndarray] | None = None
+    per_row: bool = True  # False: one value for the set (e.g. HAM10000's class names)
+
+
+@dataclass(frozen=True)
+class PatchSet:
+    """A dataset's patches: the common fields as attributes, its own in ``fields``."""
+
+    dataset: str
+    source: str
+    images: np.ndarray
+    vectors: np.ndarray
+    splits: np.ndarray
+    fields: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self):
+        rows = len(self.images)
+        for name, values in (("vectors", self.vectors), ("splits", self.splits)):
+            if len(values) != rows:
+                raise PatchSetError(f"{self.dataset} patch set: field {name!r} has {len(values)} rows, images {rows}")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name in COMMON_FIELDS:
+            return getattr(self, name)
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise KeyError(f"{self.dataset} patch set has no field {name!r}") from None
+
+    @property
+    def is_train(self) -> np.ndarray:
+        return self.splits == "train"
+
+    @property
+    def is_test(self) -> np.ndarray:
+        return self.splits == "test"
+
+    def crops(self, rows=slice(None)) -> np.ndarray:
+        """The 64x64 images the models see (centre crops) of ``rows``, float32."""
+        return np.ascontiguousarray(centre_crop(self.images[rows]), dtype=np.float32)
+
+    def save(self, path: str | Path) -> None:
+        """Written atomically; the dataset's declared fields must all be there."""
+        from drai.data.registry import get_dataset
+
+        missing = [f.name for f in get_dataset(self.dataset).fields if f.name not in self.fields]
+        if missing:
+            raise PatchSetError(f"{path}: {self.dataset} patch set without its field(s) {', '.join(missing)}")
+        write_npz(
+            path,
+            images=self.images,
+            vectors=self.vectors,
+            splits=self.splits,
+            **self.fields,
+            dataset=np.array(self.dataset),
+            source=np.array(self.source),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path, dataset: str | None = None) -> "PatchSet":
+        """Read ``path``; ``dataset`` (when given) must be the one the file holds.
+
+        A file written before patch sets named their dataset is recognised by
+        the dataset whose required fields it has.
+        """
+        from drai.data.registry import datasets, get_dataset
+
+        try:
+            data = np.load(path)
+        except (OSError, ValueError) as error:
+            raise PatchSetError(f"{path}: not a readable patch set ({error})") from None
+        with data:
+            arrays = {name: data[name] for name in data.files}
+        missing = [name for name in (*COMMON_FIELDS, "source") if name not in arrays]
+        if missing:
+            raise PatchSetError(f"{path}: not a patch set: no {', '.join(missing)}")
+        stored = str(arrays.pop("dataset")) if "dataset" in arrays else None
+        if stored is None:
+            fits = [k for k, d in datasets().items() if all(f.name in arrays for f in d.fields if f.default is None)]
+            stored = dataset if dataset in fits else (fits[0] if len(fits) == 1 else None)
+            if stored is None:
+                known = ", ".join(datasets())
+                raise PatchSetError(f"{path}: names no dataset, and its fields fit {fits or 'none'} of {known}")
+        if dataset is not None and stored != dataset:
+            raise PatchSetError(f"{path}: holds {stored} patches, not {dataset}")
+        spec = get_dataset(stored)
+        rows = len(arrays["images"])
+        fields = {}
+        for declared in spec.fields:
+            if declared.name in arrays:
+                if declared.per_row and len(arrays[declared.name]) != rows:
+                    raise PatchSetError(
+                        f"{path}: field {declared.name!r} has {len(arrays[declared.name])} rows, images {rows}"
+                    )
+                fields[declared.name] = arrays.pop(declared.name)
+            elif declared.default is not None:
+                fields[declared.name] = declared.default(rows)
+            else:
+                raise PatchSetError(
+                    f"{path}: {stored} patch set without its field {declared.name!r} ({declared.meaning}); "
+                    "written by an older version: rebuild it"
+                )
+        common = {name: arrays.pop(name) for name in COMMON_FIELDS}
+        source = str(arrays.pop("source"))
+        fields.update(arrays)  # fields no dataset declares travel along unchanged
+        return cls(stored, source, **common, fields=fields)

@@ -1,0 +1,103 @@
+"""The patch-set contract and the dataset registry."""
+
+import sys
+
+import numpy as np
+import pytest
+
+import drai.data
+from drai.data import registry
+from drai.data.patchset import PatchSet, PatchSetError
+from drai.data.registry import datasets, get_dataset
+
+
+def test_both_datasets_are_found_and_declare_what_differs():
+    assert list(datasets()) == ["lidc", "ham10000"]  # the paper's order
+    for key, dataset in datasets().items():
+        assert dataset.key == key and dataset.name and dataset.full_name and dataset.channels in (1, 3)
+        assert all(f.meaning for f in dataset.fields)
+    assert get_dataset("lidc").retrieval and not get_dataset("ham10000").retrieval
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'; known: lidc, ham10000"):
+        get_dataset("mnist")
+
+
+@pytest.mark.parametrize("dataset", ["lidc", "ham10000"])
+def test_a_patch_set_survives_saving_and_loading(make_patch_set, tmp_path, dataset):
+    written = make_patch_set(dataset, n=6, size=72)
+    written.save(tmp_path / "p.npz")
+    read = PatchSet.load(tmp_path / "p.npz", dataset)
+    assert (read.dataset, read.source) == (dataset, written.source)
+    for name in ("images", "vectors", "splits"):
+        np.testing.assert_array_equal(read[name], written[name])
+    assert read.fields.keys() == written.fields.keys()
+    for name, values in written.fields.items():
+        np.testing.assert_array_equal(read[name], values)
+    assert read.crops().shape == (6, written.images.shape[1], 64, 64)
+    np.testing.assert_array_equal(read.crops(), written.images[..., 4:68, 4:68])
+
+
+def test_a_file_written_before_sets_named_their_dataset_is_recognised_by_its_fields(make_patch_set, tmp_path):
+    patches = make_patch_set("ham10000", n=4)
+    arrays = {"images": patches.images, "vectors": patches.vectors, "splits": patches.splits, "source": "synthetic"}
+    fields = {k: v for k, v in patches.fields.items() if k not in ("modelled", "split_source")}
+    np.savez(tmp_path / "old.npz", **arrays, **fields)
+    read = PatchSet.load(tmp_path / "old.npz")
+    assert read.dataset == "ham10000"
+    assert read["modelled"].all()  # the default of a field added later: every row modelled
+
+
+def test_bad_files_are_refused_with_the_file_and_the_field_named(make_patch_set, tmp_path):
+    lidc = make_patch_set("lidc", n=4)
+    lidc.save(tmp_path / "lidc.npz")
+    with pytest.raises(PatchSetError, match=r"lidc\.npz: holds lidc patches, not ham10000"):
+        PatchSet.load(tmp_path / "lidc.npz", "ham10000")
+    fields = {k: v for k, v in lidc.fields.items() if k != "curated"}
+    np.savez(
+        tmp_path / "cut.npz",
+        images=lidc.images,
+        vectors=lidc.vectors,
+        splits=lidc.splits,
+        dataset="lidc",
+        source="synthetic",
+        **fields,
+    )
+    with pytest.raises(PatchSetError, match=r"cut\.npz: lidc patch set without its field 'curated'"):
+        PatchSet.load(tmp_path / "cut.npz")
+    (tmp_path / "text.npz").write_text("not a zip")
+    with pytest.raises(PatchSetError, match=r"text\.npz: not a readable patch set"):
+        PatchSet.load(tmp_path / "text.npz")
+    with pytest.raises(PatchSetError, match=r"short\.npz: lidc patch set without its field\(s\) curated"):
+        PatchSet(lidc.dataset, lidc.source, lidc.images, lidc.vectors, lidc.splits, fields).save(tmp_path / "short.npz")
+    assert not (tmp_path / "short.npz").exists()
+    with pytest.raises(PatchSetError, match="field 'vectors' has 3 rows, images 4"):
+        PatchSet("lidc", "synthetic", lidc.images, lidc.vectors[:3], lidc.splits, lidc.fields)
+
+
+def test_a_third_dataset_is_one_package_away(tmp_path, monkeypatch, make_patch_set):
+    package = tmp_path / "toyset"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "dataset.py").write_text(
+        "import numpy as np\n"
+        "from drai.data.patchset import Field\n"
+        "from drai.data.registry import Dataset\n"
+        "class Toy(Dataset):\n"
+        "    key, name, full_name, channels, order = 'toy', 'Toy', 'Toy set', 1, 5\n"
+        "    fields = (Field('colour', 'str: a colour'),)\n"
+        "    def training_rows(self, patches):\n"
+        "        return patches.is_train\n"
+        "DATASET = Toy()\n"
+    )
+    monkeypatch.setattr(drai.data, "__path__", [*drai.data.__path__, str(tmp_path)])
+    monkeypatch.setattr(sys, "path", [*sys.path])
+    registry.datasets.cache_clear()
+    try:
+        assert list(datasets()) == ["lidc", "ham10000", "toy"]
+        lidc = make_patch_set("lidc", n=4)
+        toy = PatchSet("toy", "synthetic", lidc.images, lidc.vectors, lidc.splits, {"colour": np.array(["red"] * 4)})
+        toy.save(tmp_path / "toy.npz")
+        assert list(get_dataset("toy").training_rows(PatchSet.load(tmp_path / "toy.npz"))) == list(lidc.is_train)
+    finally:
+        registry.datasets.cache_clear()
+        for name in [m for m in sys.modules if m.startswith("drai.data.toyset")]:
+            del sys.modules[name]

@@ -1,0 +1,66 @@
+"""Toy data for the tests: random images, one-hot vectors and patch sets built through the patch-set type."""
+
+import numpy as np
+
+
+def random_images(n, channels=1, seed=0, size=64):
+    """``n`` images (n, channels, size, size) float32 in (-1, 1)."""
+    rng = np.random.default_rng(seed)
+    return np.tanh(rng.normal(size=(n, channels, size, size))).astype(np.float32)
+
+
+def one_hot(n, dim, seed=0):
+    return np.eye(dim, dtype=np.float32)[np.random.default_rng(seed).integers(0, dim, n)]
+
+
+HAM10000_CLASSES = ("nv", "mel", "bkl", "akiec", "bcc", "df", "vasc")
+
+
+def toy_patch_set(
+    dataset, n=None, size=64, seed=0, images=None, vectors=None, splits=None, source="synthetic", **fields
+):
+    """A patch set of ``dataset`` built through :class:`PatchSet`: what is not given is filled in plainly.
+
+    LIDC: 17-dim vectors, one nodule per row (case ``C<i>``), central slices,
+    curated, size bin from the vector; HAM10000: three modelled classes,
+    labels the vectors' argmax, no copies, one lesion per image.
+    """
+    from drai.data.patchset import PatchSet
+
+    n = len(images) if images is not None else n
+    lidc = dataset == "lidc"
+    images = random_images(n, 1 if lidc else 3, seed, size) if images is None else images
+    vectors = one_hot(n, 17 if lidc else 3, seed) if vectors is None else vectors
+    splits = np.array(["train", "test"] * n)[:n] if splits is None else np.asarray(splits)
+    if lidc:
+        bins = np.clip(vectors[:, 12:].argmax(1), 0, 4)
+        plain = dict(
+            nodule_ids=np.array([f"C{i}_n00" for i in range(n)]),
+            slice_offsets=np.zeros(n, np.int64),
+            sizes=(3.0 + 2 * bins).astype(np.float32),
+            size_bins=bins.astype(np.int64),
+            malignancy=np.full(n, 2.0, np.float32),
+            curated=np.ones(n, bool),
+            query=np.zeros(n, bool),
+            lung_box_distance=np.full(n, 20.0, np.float32),
+        )
+    else:
+        plain = dict(
+            labels=vectors.argmax(1).astype(np.int64),
+            modelled=np.ones(n, bool),
+            augmented=np.zeros(n, bool),
+            image_ids=np.array([f"ISIC_{i:07d}" for i in range(n)]),
+            lesion_ids=np.array([f"HAM_{i:07d}" for i in range(n)]),
+            flips=np.array([""] * n),
+            class_names=np.array(HAM10000_CLASSES),
+            split_source=np.array("random"),
+        )
+    return PatchSet(dataset, source, images, vectors, splits, {**plain, **fields})
+
+
+def save_without(patches, path, *names):
+    """``patches`` as a version before patch sets named their dataset wrote it: no ``dataset``, nor ``names``."""
+    fields = {k: v for k, v in patches.fields.items() if k not in names}
+    np.savez(
+        path, images=patches.images, vectors=patches.vectors, splits=patches.splits, source=patches.source, **fields
+    )

@@ -18,39 +18,30 @@ import argparse
 import sys
 
 import numpy as np
-import torch
 from PIL import Image
 
-from drai.data.crops import centre_crop
+from drai.data.patchset import PatchSet
+from drai.data.registry import get_dataset
 from drai.models.variants import VARIANTS, get_variant, model_card
 
 
 def _load_patches(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """The centre 64x64 crops and vectors of the rows the models are conditioned on (``modelled``)."""
-    with np.load(path) as data:
-        keep = data["modelled"] if "modelled" in data.files else slice(None)
-        return (centre_crop(data["images"][keep]).astype(np.float32), data["vectors"][keep].astype(np.float32))
+    """The centre 64x64 crops and vectors of the rows the models are conditioned on."""
+    patches = PatchSet.load(path)
+    rows = get_dataset(patches.dataset).model_rows(patches)
+    return patches.crops(rows), patches.vectors[rows].astype(np.float32)
 
 
-def _to_uint8(images: torch.Tensor | np.ndarray) -> list[np.ndarray]:
-    array = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else images
-    array = ((np.clip(array, -1, 1) + 1) * 127.5).round().astype(np.uint8)
-    return [a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0) for a in array]
+def save_grid(rows: list[np.ndarray], path: str) -> None:
+    """Rows of images (N, C, H, W) in [-1, 1] into one PNG, a blank border around the figures' mosaic."""
+    from drai.figures.layout import PAD, MosaicGrid, empty_cells, mosaic
 
-
-def save_grid(rows: list[list[np.ndarray]], path: str, pad: int = 2) -> None:
-    """Rows of equally sized images into one PNG (gray or RGB)."""
-    size = rows[0][0].shape[0]
-    columns = max(len(r) for r in rows)
-    rgb = rows[0][0].ndim == 3
-    canvas = np.full(
-        (len(rows) * (size + pad) + pad, columns * (size + pad) + pad) + ((3,) if rgb else ()), 255, np.uint8
-    )
+    cells = empty_cells(len(rows), max(len(r) for r in rows), rows[0])
     for i, row in enumerate(rows):
-        for j, image in enumerate(row):
-            y, x = pad + i * (size + pad), pad + j * (size + pad)
-            canvas[y : y + size, x : x + size] = image
-    Image.fromarray(canvas).save(path)
+        cells[i, : len(row)] = row
+    canvas, _, _ = mosaic(MosaicGrid(cells))
+    canvas = np.pad(canvas, ((PAD, PAD), (PAD, PAD), (0, 0)), constant_values=1.0)
+    Image.fromarray((canvas * 255).round().astype(np.uint8)).save(path)
 
 
 def _model(path: str):
@@ -59,57 +50,54 @@ def _model(path: str):
     return load_model(path)
 
 
-@torch.no_grad()
 def cmd_sample(args) -> None:
+    from drai.figures.codes import content_of, generate, sample_styles
+
     model = _model(args.model)
-    reference = []
     if args.vector is not None:
-        t = torch.tensor([[float(v) for v in args.vector.split(",")]])
+        t, shown = np.array([[float(v) for v in args.vector.split(",")]], np.float32), []
     else:
         images, vectors = _load_patches(args.data)
-        t = torch.from_numpy(vectors[args.index : args.index + 1])
-        reference = _to_uint8(images[args.index : args.index + 1])
+        t, shown = vectors[args.index : args.index + 1], [images[args.index : args.index + 1]]
     if t.shape[1] != model.shape.t_dim:
         sys.exit(f"drai sample: the vector has {t.shape[1]} values, the model takes {model.shape.t_dim}")
-    noise = torch.Generator().manual_seed(args.seed)
-    c = model.content_of(t).repeat(args.n, 1)
-    z = torch.randn(args.n, model.shape.z_dim, generator=noise)
-    save_grid([reference + _to_uint8(model.generate(z, c))], args.output)
+    z = sample_styles(model, args.n, args.seed)
+    c = np.repeat(content_of(model, t), args.n, axis=0)
+    save_grid([np.concatenate([*shown, generate(model, z, c)])], args.output)
     print(f"wrote {args.output}")
 
 
-@torch.no_grad()
 def cmd_hybrid(args) -> None:
+    from drai.figures.codes import content_of, generate, infer_codes
+
     model = _model(args.model)
     images, vectors = _load_patches(args.data)
-    x = torch.from_numpy(images[[args.content, args.style]])
-    z, c = model.infer(x)
-    from_vector = model.generate(z[1:2], model.content_of(torch.from_numpy(vectors[args.content : args.content + 1])))
-    row = _to_uint8(x) + _to_uint8(from_vector)
+    x = images[[args.content, args.style]]
+    z, c = infer_codes(model, x)
+    row = [x, generate(model, z[1:2], content_of(model, vectors[args.content : args.content + 1]))]
     if c is not None:
-        row += _to_uint8(model.generate(z[1:2], c[0:1]))
-    save_grid([row], args.output)
+        row.append(generate(model, z[1:2], c[0:1]))
+    save_grid([np.concatenate(row)], args.output)
     print(
         f"wrote {args.output}: content, style, hybrid from t"
         + (", hybrid from the content image" if c is not None else "")
     )
 
 
-@torch.no_grad()
 def cmd_neighbours(args) -> None:
+    from drai.figures.codes import infer_codes
+    from drai.metrics.retrieval import nearest
+
     model = _model(args.model)
     images, _ = _load_patches(args.data)
-    codes = []
-    for start in range(0, len(images), 256):
-        z, c = model.infer(torch.from_numpy(images[start : start + 256]))
-        codes.append(z if args.by == "style" or c is None else c)
-    codes = torch.cat(codes)
-    distance = (codes - codes[args.query]).abs().mean(dim=1)
-    distance[args.query] = float("inf")
-    nearest = torch.argsort(distance)[: args.k].tolist()
-    print(" ".join(str(i) for i in nearest))
+    z, c = infer_codes(model, images)
+    codes = z if args.by == "style" or c is None else c
+    # The query is its own nearest item (distance 0); every other one keeps its rank (ties by index).
+    found = [int(i) for i in nearest(codes[args.query : args.query + 1], codes, args.k + 1)[0] if i != args.query]
+    found = found[: args.k]
+    print(" ".join(str(i) for i in found))
     if args.output:
-        save_grid([_to_uint8(images[[args.query] + nearest])], args.output)
+        save_grid([images[[args.query] + found]], args.output)
 
 
 def main(argv=None) -> None:

@@ -1,25 +1,23 @@
 """Beyond the paper: the ground-truth disentanglement table and the memorization table."""
 
-import json
-from pathlib import Path
-
-
 from _common import setup_logging
 from drai.audit import ground_truth_table, html, markdown, memorization_table
 from drai.io import write_csv, write_text
+from drai.records import read_records
 
 log = setup_logging(snakemake)
-load = lambda paths: [json.loads(Path(p).read_text()) for p in paths]  # noqa: E731
 variants = snakemake.params.variants
 if snakemake.params.kind == "ground_truth":
-    cifc = {(m["dataset"], m["variant"], m["seed"]): m["metrics"]["cifc"] for m in load(snakemake.input.metrics)}
-    runs = load(snakemake.input.runs)
+    cifc = {
+        (m["dataset"], m["variant"], m["seed"]): m["metrics"]["cifc"] for m in read_records(snakemake.input.metrics)
+    }
+    runs = read_records(snakemake.input.runs)
     records = [{**r, "cifc": cifc[(r["dataset"], r["variant"], r["seed"])]} for r in runs if r["available"]]
     skipped = {r["dataset"]: r["reason"] for r in runs if not r["available"]}
     frame, caption = ground_truth_table(records, [v for v in variants if any(r["variant"] == v for r in runs)], skipped)
     title = "Disentanglement against known factors (not in the paper)"
 else:
-    frame, caption = memorization_table(load(snakemake.input.runs), variants)
+    frame, caption = memorization_table(read_records(snakemake.input.runs), variants)
     title = "Memorization audit (not in the paper)"
 log.info("%s\n%s", frame.to_string(), caption)
 write_csv(snakemake.output.csv, frame)

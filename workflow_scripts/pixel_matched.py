@@ -4,6 +4,7 @@ from _common import setup_logging
 from drai.data.patchset import PatchSet
 from drai.evaluation import pixel_matched_retrieval
 from drai.io import write_json
+from drai.records import pixel_matched_record
 
 log = setup_logging(snakemake)
 scores = pixel_matched_retrieval(snakemake.input.patches, snakemake.params.top_n)
@@ -11,11 +12,5 @@ patches = PatchSet.load(snakemake.input.patches)
 log.info("pixel matched: %s", scores)
 write_json(
     snakemake.output.metrics,
-    {
-        "dataset": patches.dataset,
-        "variant": "Pixel Matched",
-        "data_source": patches.source,
-        "metrics": scores,
-        "top_n": snakemake.params.top_n,
-    },
+    pixel_matched_record(patches.dataset, patches.source, scores, snakemake.params.top_n),
 )

@@ -1,13 +1,12 @@
 """Every metric of one run (trained or untrained) into metrics.json, with its config and data source."""
 
-import json
-
 import torch
 
 from _common import setup_logging
 from drai.devices import claim_device
 from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
 from drai.io import write_json
+from drai.records import metrics_record, read_records
 from drai.settings import from_params, transport
 from drai.checkpoints import load_checkpoint, load_model
 from drai.train import pick_device
@@ -27,26 +26,21 @@ with claim_device(
     model = load_model(snakemake.input.model, device)
     metrics = evaluate_run(model, data, snakemake.input.evaluator, settings, snakemake.input.patches, device)
 log.info("metrics: %s", metrics)
-with open(snakemake.input.evaluator_report) as f:
-    evaluator = json.load(f)
 write_json(
     snakemake.output.metrics,
-    {
-        "dataset": w.dataset,
-        "variant": w.variant,
-        "seed": int(w.seed),
-        "stage": w.stage,
-        "steps": steps,
-        "data_source": data.source,
-        "metrics": metrics,
-        "evaluator": {
-            k: evaluator[k] for k in ("labels", "class_names", "test_accuracy", "chance_accuracy", "initialization")
-        },
-        # The settings the model was trained with (its checkpoint's) and the ones these metrics were computed with.
-        "config": {
+    metrics_record(
+        w.dataset,
+        w.variant,
+        w.seed,
+        w.stage,
+        steps,
+        data.source,
+        metrics,
+        read_records([snakemake.input.evaluator_report])[0],
+        {
             "preset": snakemake.params.preset,
             "train": checkpoint["meta"]["settings"],
             "evaluate": snakemake.params.settings,
         },
-    },
+    ),
 )

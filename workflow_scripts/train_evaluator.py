@@ -6,6 +6,7 @@ from _common import setup_logging
 from drai.devices import claim_device
 from drai.evaluation import evaluation_data
 from drai.io import write_json
+from drai.records import evaluator_record
 from drai.metrics.evaluator import EvaluatorSettings, save_evaluator, train_evaluator
 from drai.settings import from_params, transport
 from drai.train import pick_device
@@ -43,13 +44,6 @@ log.info(
 )
 write_json(
     snakemake.output.report,
-    {
-        "dataset": dataset,
-        "labels": data.labels,
-        "class_names": list(data.class_names),
-        "data_source": data.source,
-        "settings": vars(settings),
-        **report,
-    },
+    evaluator_record(dataset, data.labels, data.class_names, data.source, vars(settings), report),
 )
 save_evaluator(model, snakemake.output.model)

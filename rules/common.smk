@@ -2,7 +2,7 @@ import re
 
 import pandas as pd
 
-from drai.config import ConfigError, resolve
+from drai.config import ConfigError, load_schema, resolve
 from drai.models.variants import VARIANTS
 from drai.settings import (
     as_params,
@@ -27,6 +27,8 @@ except ConfigError as error:
 LIDC = SETTINGS["lidc"]
 HAM = SETTINGS["ham10000"]
 TRAIN = SETTINGS["train"]
+# Every dataset the schema knows (drai/data/<key>/), not only the ones trained on.
+KNOWN_DATASETS = load_schema()["$defs"]["train"]["properties"]["datasets"]["items"]["enum"]
 # A rule's params are its stage's settings and nothing else (drai/settings.py): only
 # what changes its output reruns it; transport settings (endpoints, timeouts,
 # retries, download, device) are read by the adapters from the config instead.
@@ -34,7 +36,7 @@ TRAIN = SETTINGS["train"]
 
 wildcard_constraints:
     case=r"LIDC-IDRI-\d{4}(_\d)?",
-    dataset="lidc|ham10000",
+    dataset="|".join(KNOWN_DATASETS),
     variant="|".join(re.escape(name) for name in VARIANTS),
     seed=r"\d+",
 

@@ -125,7 +125,7 @@ rule pixel_matched:
 # Beyond the paper: the synthetic data's known factors, and per run the ground-truth
 # disentanglement and the memorization audit (README, "Beyond the paper").
 # Datasets whose factors are known: the embedded synthetic data; real data has none.
-SYNTHETIC_DATASETS = [d for d in TRAIN["datasets"] if {"lidc": LIDC, "ham10000": HAM}[d]["source"] == "synthetic"]
+SYNTHETIC_DATASETS = [d for d in TRAIN["datasets"] if SETTINGS[d]["source"] == "synthetic"]
 
 
 def factor_inputs(wildcards):

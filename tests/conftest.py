@@ -20,7 +20,7 @@ def ci_config():
 @pytest.fixture
 def make_patch_set():
     """A factory of toy patch sets, built through :class:`drai.data.patchset.PatchSet`
-    (:func:`toy_patches.toy_patch_set`): ``make_patch_set("lidc", n=6)``."""
-    from toy_patches import toy_patch_set
+    (:func:`toys.toy_patch_set`): ``make_patch_set("lidc", n=6)``."""
+    from toys import toy_patch_set
 
     return toy_patch_set

@@ -8,7 +8,7 @@ import pandas as pd
 import pydicom
 import pytest
 import torch
-from toy_patches import toy_patch_set
+from toys import toy_patch_set
 
 from drai.audit import (
     AuditSettings,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from toy_patches import toy_patch_set
+from toys import tiny_model, toy_patch_set
 
 from drai.data.lidc.labels import SIZE_BIN_LABELS
 from drai.data.patchset import PatchSet
@@ -22,8 +22,6 @@ from drai.metrics.evaluator import (
     save_evaluator,
     train_evaluator,
 )
-from drai.models.family import ModelFamily, Shape
-from drai.models.variants import get_variant
 from drai.settings import evaluation_settings, evaluator_settings
 
 # The old dataclass defaults, spelled out: the settings have none; each test changes what it tests.
@@ -178,18 +176,13 @@ def toy_setting(tmp_path_factory):
     return patches, folder / "evaluator.pt", evaluation_data(patches, "lidc")
 
 
-def tiny(variant):
-    torch.manual_seed(0)
-    return ModelFamily(get_variant(variant), Shape(1, 17, width=4, z_dim=4, c_dim=4)).eval()
-
-
 def test_run_metrics_do_not_depend_on_the_batch_size(toy_setting):
     patches, evaluator, data = toy_setting
     small = evaluate_run(
-        tiny("DRAI"), data, evaluator, replace(EVALUATION, samples=40, cifc_pairs=20, batch_size=7), patches
+        tiny_model("DRAI"), data, evaluator, replace(EVALUATION, samples=40, cifc_pairs=20, batch_size=7), patches
     )
     large = evaluate_run(
-        tiny("DRAI"), data, evaluator, replace(EVALUATION, samples=40, cifc_pairs=20, batch_size=64), patches
+        tiny_model("DRAI"), data, evaluator, replace(EVALUATION, samples=40, cifc_pairs=20, batch_size=64), patches
     )
     assert set(small) >= {
         "fid",
@@ -214,7 +207,11 @@ def test_cgacc_is_the_evaluators_accuracy_on_generated_images(toy_setting):
         flat.fc.bias.copy_(torch.tensor([0.0, 0.0, 5.0, 0.0, 0.0]))  # always says class 2
     save_evaluator(flat, patches.parent / "class2.pt")
     metrics = evaluate_run(
-        tiny("cInfoGAN"), data, patches.parent / "class2.pt", replace(EVALUATION, samples=200, cifc_pairs=4), patches
+        tiny_model("cInfoGAN"),
+        data,
+        patches.parent / "class2.pt",
+        replace(EVALUATION, samples=200, cifc_pairs=4),
+        patches,
     )
     picks = np.random.default_rng(0).integers(0, len(data.test.labels), 200)
     assert metrics["cgacc"] == pytest.approx(np.mean(data.test.labels[picks] == 2))
@@ -224,7 +221,7 @@ def test_cgacc_is_the_evaluators_accuracy_on_generated_images(toy_setting):
         relabelled = replace(data, test=replace(data.test, labels=np.full_like(data.test.labels, label)))
         assert (
             evaluate_run(
-                tiny("cInfoGAN"),
+                tiny_model("cInfoGAN"),
                 relabelled,
                 patches.parent / "class2.pt",
                 replace(EVALUATION, samples=50, cifc_pairs=4),
@@ -334,8 +331,8 @@ def test_the_evaluation_sees_exactly_the_centre_crops(toy_setting, tmp_path):
     wide = with_noise_margin(patches, tmp_path / "wide.npz")
     wide_data = evaluation_data(wide, "lidc")
     settings = replace(EVALUATION, samples=40, cifc_pairs=20)
-    assert evaluate_run(tiny("DRAI"), wide_data, evaluator, settings, wide) == evaluate_run(
-        tiny("DRAI"), data, evaluator, settings, patches
+    assert evaluate_run(tiny_model("DRAI"), wide_data, evaluator, settings, wide) == evaluate_run(
+        tiny_model("DRAI"), data, evaluator, settings, patches
     )
     assert pixel_matched_retrieval(wide) == pixel_matched_retrieval(patches)
     assert np.array_equal(retrieval_sets(wide)["search_images"], retrieval_sets(patches)["search_images"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from toy_patches import one_hot, random_images, toy_patch_set
+from toys import one_hot, random_images, tiny_model, toy_patch_set
 
 from drai import figures
 from drai.data.patchset import PatchSet
@@ -31,18 +31,12 @@ from drai.figures import (
     target_image,
     tsne_embedding,
 )
-from drai.models.family import ModelFamily, Shape
-from drai.models.variants import VARIANTS, get_variant
+from drai.models.variants import VARIANTS
 from drai.train import save_untrained
 from base_settings import BASE
 
 TINY = replace(BASE, width=4, z_dim=4, c_dim=4)
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def tiny_model(name, channels=1, t_dim=17, seed=0):
-    torch.manual_seed(seed)
-    return ModelFamily(get_variant(name), Shape(channels, t_dim, TINY.width, TINY.z_dim, TINY.c_dim)).eval()
 
 
 def lidc_patches(path, n_test=8, n_query=3, seed=0):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from toy_patches import save_without, toy_patch_set
+from toys import fake_data, save_without, toy_patch_set
 
 from drai.models import losses
 from drai.models.family import ModelFamily, Shape, mismatched_vectors, training_losses, transform
@@ -40,13 +40,6 @@ PAPER_COMPONENTS = {
 # Beyond the paper: the budget control of the ablations trained twice per batch.
 CONTROLS = {"DAI+twice": PAPER_COMPONENTS["DAI"] | {"train_twice"}}
 ADVERSARIAL = {"d_x", "d_xt", "dali_z", "dali_c", "image_cycle", "d_xt_recon", "d_xtz", "d_xtc"}
-
-
-def fake_data(channels, t_dim, n=12, seed=0, size=64):
-    rng = np.random.default_rng(seed)
-    images = np.tanh(rng.normal(size=(n, channels, size, size))).astype(np.float32)
-    vectors = np.eye(t_dim, dtype=np.float32)[rng.integers(0, t_dim, n)]
-    return images, vectors
 
 
 def test_registry_matches_the_paper():

@@ -18,15 +18,9 @@ from drai.models import losses
 from drai.train import NonFiniteLoss, train
 
 from base_settings import BASE
+from toys import fake_data
 
 SETTINGS = replace(BASE, steps=7, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=4, seed=2, augment=True)
-
-
-def fake_data(channels, t_dim, n=12, seed=0, size=72):
-    rng = np.random.default_rng(seed)
-    images = np.tanh(rng.normal(size=(n, channels, size, size))).astype(np.float32)
-    vectors = np.eye(t_dim, dtype=np.float32)[rng.integers(0, t_dim, n)]
-    return images, vectors
 
 
 def same_weights(a, b) -> bool:
@@ -36,7 +30,7 @@ def same_weights(a, b) -> bool:
 
 @pytest.mark.parametrize("variant", ["DRAI", "cVAE"])  # trained twice per batch, and once
 def test_losses_read_back_every_n_steps_train_bit_identically(tmp_path, variant):
-    images, vectors = fake_data(1, 17)
+    images, vectors = fake_data(1, 17, size=72)
     eager = train(images, vectors, variant, tmp_path / "eager", SETTINGS, device="cpu", progress=False)
     batched = train(
         images,
@@ -52,7 +46,7 @@ def test_losses_read_back_every_n_steps_train_bit_identically(tmp_path, variant)
 
 
 def test_a_run_reading_losses_back_every_n_steps_resumes_bit_identically(tmp_path):
-    images, vectors = fake_data(3, 3)
+    images, vectors = fake_data(3, 3, size=72)
     settings = replace(SETTINGS, loss_readback_every=5, checkpoint_every=3, steps=8)
     whole = train(images, vectors, "DAI+twice", tmp_path / "whole", settings, device="cpu", progress=False)
     stopped = train(
@@ -73,7 +67,7 @@ def test_eager_speed_settings_leave_the_run_description_as_before(tmp_path):
     assert not set(described) & set(EAGER_SPEED_SETTINGS)
     faster = run_meta("DAI", 1, 17, replace(SETTINGS, loss_readback_every=10, fused_adam=True))["settings"]
     assert (faster["loss_readback_every"], faster["fused_adam"]) == (10, True) and "compile_mode" not in faster
-    images, vectors = fake_data(1, 17)
+    images, vectors = fake_data(1, 17, size=72)
     path = train(images, vectors, "DAI", tmp_path, replace(SETTINGS, steps=2), device="cpu", progress=False)
     state = load_checkpoint(path)
     assert state["meta"]["settings"] == {**described, "steps": 2}
@@ -81,7 +75,7 @@ def test_eager_speed_settings_leave_the_run_description_as_before(tmp_path):
 
 
 def test_a_nan_found_at_readback_names_its_step_and_no_checkpoint_holds_it(tmp_path, monkeypatch):
-    images, vectors = fake_data(1, 17)
+    images, vectors = fake_data(1, 17, size=72)
     real_step = drai.train.train_step
     calls = []
 
@@ -118,7 +112,7 @@ def test_the_sync_free_matching_aware_term_equals_the_indexed_one(partners):
 
 
 def test_fused_adam_trains_as_the_loop_does_within_rounding(tmp_path):
-    images, vectors = fake_data(1, 17)
+    images, vectors = fake_data(1, 17, size=72)
     settings = replace(SETTINGS, steps=3)
     model, opt_g, _ = drai.train.build("DAI", 1, 17, replace(settings, fused_adam=True))
     assert opt_g.defaults["fused"] is True
@@ -146,7 +140,7 @@ def test_compile_mode_reaches_torch_compile_and_the_captured_step_trains_as_the_
         return real_compile(function, backend="eager", **kwargs)
 
     monkeypatch.setattr(torch, "compile", eager_backend_compile)
-    images, vectors = fake_data(1, 17)
+    images, vectors = fake_data(1, 17, size=72)
     settings = replace(SETTINGS, steps=3)
     eager = train(images, vectors, "DRAI", tmp_path / "eager", settings, device="cpu", progress=False)
     assert modes == []
@@ -173,7 +167,7 @@ def test_each_compiled_pass_begins_a_new_cuda_graph_step(tmp_path, monkeypatch):
         torch, "compile", lambda function, mode=None, **kw: real_compile(function, backend="eager", **kw)
     )
     monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: marks.append(1))
-    images, vectors = fake_data(1, 17)
+    images, vectors = fake_data(1, 17, size=72)
     settings = replace(SETTINGS, steps=2)
     train(images, vectors, "DRAI", tmp_path / "eager", settings, device="cpu", progress=False)
     assert marks == []
@@ -215,7 +209,7 @@ def test_two_runs_share_one_gpu_through_its_slots_and_each_resumes_on_its_own(tm
     import subprocess
     import sys
 
-    images, vectors = fake_data(1, 17)
+    images, vectors = fake_data(1, 17, size=72)
     np.savez(tmp_path / "data.npz", images=images, vectors=vectors)
     locks = tmp_path / "locks"
     locks.mkdir()

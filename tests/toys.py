@@ -1,4 +1,5 @@
-"""Toy data for the tests: random images, one-hot vectors and patch sets built through the patch-set type."""
+"""What the tests share: random images, one-hot vectors, toy patch sets built through the patch-set type,
+and tiny models."""
 
 import numpy as np
 
@@ -11,6 +12,25 @@ def random_images(n, channels=1, seed=0, size=64):
 
 def one_hot(n, dim, seed=0):
     return np.eye(dim, dtype=np.float32)[np.random.default_rng(seed).integers(0, dim, n)]
+
+
+def fake_data(channels, t_dim, n=12, seed=0, size=64):
+    """Random images and one-hot vectors drawn from one generator (a training set for :func:`drai.train.train`)."""
+    rng = np.random.default_rng(seed)
+    images = np.tanh(rng.normal(size=(n, channels, size, size))).astype(np.float32)
+    vectors = np.eye(t_dim, dtype=np.float32)[rng.integers(0, t_dim, n)]
+    return images, vectors
+
+
+def tiny_model(name, channels=1, t_dim=17, seed=0):
+    """An untrained model of variant ``name`` at width 4 with 4-dim codes, in eval mode."""
+    import torch
+
+    from drai.models.family import ModelFamily, Shape
+    from drai.models.variants import get_variant
+
+    torch.manual_seed(seed)
+    return ModelFamily(get_variant(name), Shape(channels, t_dim, 4, 4, 4)).eval()
 
 
 HAM10000_CLASSES = ("nv", "mel", "bkl", "akiec", "bcc", "df", "vasc")

@@ -9,8 +9,8 @@ One row per patch. Every patch set has
 * ``splits``  (N,) str: ``"train"`` or ``"test"``.
 
 and, for the whole set, ``dataset`` (the key of its :class:`drai.data.registry.Dataset`)
-and ``source`` (where the data came from: ``synthetic``, ``nbia``, ``idc``,
-``isic``, ``medmnist`` ...). Each dataset declares its further per-row fields
+and ``source`` (where the data came from: ``synthetic``, or the archive or
+folder it was read from, as the dataset's ``source`` setting names it). Each dataset declares its further per-row fields
 (:attr:`Dataset.fields`: LIDC's nodule ids and size bins, HAM10000's labels and
 copies ...); the selections that readers need (training items, the evaluation
 split, figure images, retrieval sets) are the dataset's too, so that no reader
@@ -34,7 +34,6 @@ COMMON_FIELDS = {
     "vectors": "(N, T) float32: the conditioning vector t",
     "splits": "(N,) str: 'train' or 'test'",
 }
-SET_FIELDS = ("dataset", "source")
 
 
 class PatchSetError(ValueError):
@@ -43,7 +42,7 @@ class PatchSetError(ValueError):
 
 @dataclass(frozen=True)
 class Field:
-    """A per-row field a dataset adds to the common ones.
+    """A field a dataset adds to the common ones: one value per row, or (``per_row`` False) one for the set.
 
     ``default`` (rows -> array) fills the field in for a patch set written
     before the field existed; None makes the field required.

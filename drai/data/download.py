@@ -39,6 +39,13 @@ class _Retry(Exception):
     pass
 
 
+def wait_before_retry(what: str, attempt: int, last_error: str, backoff_s: float) -> None:
+    """Log the failed ``attempt`` (1 = the first) and sleep ``backoff_s`` doubled after each failure."""
+    delay = backoff_s * 2 ** (attempt - 1)
+    log.warning("%s: attempt %d failed (%s); retrying in %.1f s", what, attempt, last_error, delay)
+    time.sleep(delay)
+
+
 def fetch_to_file(
     url: str,
     part: Path,
@@ -61,9 +68,7 @@ def fetch_to_file(
     last_error = "no attempt made"
     for attempt in range(retries + 1):
         if attempt:
-            delay = backoff_s * 2 ** (attempt - 1)
-            log.warning("%s: attempt %d failed (%s); retrying in %.1f s", what, attempt, last_error, delay)
-            time.sleep(delay)
+            wait_before_retry(what, attempt, last_error, backoff_s)
         try:
             _transfer(session, url, params, part, timeout_s, progress, what)
             if check is not None:

@@ -28,7 +28,7 @@ from pathlib import Path
 import pydicom
 
 from drai.data.lidc.dicom_slices import SeriesError
-from drai.data.download import DownloadError
+from drai.data.download import DownloadError, wait_before_retry
 from drai.data.lidc.nbia import verify_series
 from drai.io import atomic_dir
 
@@ -110,9 +110,7 @@ def download_series_idc(
     with atomic_dir(folder) as tmp:
         for attempt in range(retries + 1):
             if attempt:
-                delay = backoff_s * 2 ** (attempt - 1)
-                log.warning("%s: attempt %d failed (%s); retrying in %.1f s", what, attempt, last_error, delay)
-                time.sleep(delay)
+                wait_before_retry(what, attempt, last_error, backoff_s)
             try:
                 _copy(record["series_aws_url"], tmp, endpoint_url, timeout_s, progress, what)
                 files = _check_instances(tmp, int(record["instanceCount"]), what)

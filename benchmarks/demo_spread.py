@@ -52,6 +52,7 @@ def run_workflow(
     cores: int,
     reuse_data: Path | None,
     train_settings: list[str],
+    lidc_settings: list[str] = (),
 ) -> float:
     """Runs the demo's tables (and so every run's training and metrics) in ``folder``; returns wall seconds."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -67,6 +68,7 @@ def run_workflow(
     for setting in train_settings:
         key, _, value = setting.partition("=")
         train += f", {key}: {value}"
+    lidc = ", ".join(f"{key}: {value}" for key, _, value in (s.partition("=") for s in lidc_settings))
     # The targets first: --config and --set-threads take every argument up to the next option. Copied data and
     # runs carry no record of the code that made them, so only their files' times decide what is made again.
     command = [
@@ -84,6 +86,7 @@ def run_workflow(
         "mtime",
         "--config",
         f"train={{{train}}}",
+        *([f"lidc={{{lidc}}}"] if lidc else []),
         "--set-threads",
         *(f"{rule}={threads}" for rule in TORCH_RULES),
     ]
@@ -176,6 +179,13 @@ def main(argv=None) -> None:
         metavar="KEY=VALUE",
         help="demo training settings to change, e.g. steps=600 augment=false",
     )
+    parser.add_argument(
+        "--lidc",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="demo LIDC settings to change, e.g. synthetic_cases=80",
+    )
     parser.add_argument("--tables", type=int, nargs="+", default=[1, 2, 3, 5, 6], help="tables to make (numbers)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument(
@@ -196,7 +206,15 @@ def main(argv=None) -> None:
         folder = workdir / f"threads{threads}"
         if not args.summary_only:
             seconds[threads] = run_workflow(
-                folder, args.seeds, args.variants, args.tables, threads, args.cores, args.reuse_data, args.train
+                folder,
+                args.seeds,
+                args.variants,
+                args.tables,
+                threads,
+                args.cores,
+                args.reuse_data,
+                args.train,
+                args.lidc,
             )
             print(f"{threads} thread(s): {seconds[threads] / 60:.1f} min", flush=True)
         trained += [

@@ -53,7 +53,7 @@ class Ham10000(Dataset):
         return EvaluationSelection(
             self.class_names(patches),
             patches["labels"].astype(np.int64),
-            modelled & patches.is_train,
+            self.training_rows(patches),
             modelled & original & patches.is_test,
             patches.is_train,
             original & patches.is_test,

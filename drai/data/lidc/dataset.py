@@ -49,8 +49,7 @@ class Lidc(Dataset):
             names = BINARY_CLASSES["malignancy"]
         else:
             raise ValueError(f"evaluate.lidc_labels must be one of {LABELS}, got {labels!r}")
-        curated = patches["curated"]
-        train, test = curated & patches.is_train, curated & patches.is_test
+        train, test = self.training_rows(patches), patches["curated"] & patches.is_test
         return EvaluationSelection(tuple(names), classes, train, test, train, test)
 
     def evaluator_labels(self, patches: PatchSet, labels: str) -> str:

@@ -33,6 +33,8 @@ def test_a_patch_set_survives_saving_and_loading(make_patch_set, tmp_path, datas
     for name, values in written.fields.items():
         np.testing.assert_array_equal(read[name], values)
     assert read.crops().shape == (6, written.images.shape[1], 64, 64)
+    assert read.images.shape[1] == get_dataset(dataset).channels
+    assert len(get_dataset(dataset).vector_names(read)) == read.vectors.shape[1]
     np.testing.assert_array_equal(read.crops(), written.images[..., 4:68, 4:68])
 
 

@@ -14,13 +14,18 @@ from __future__ import annotations
 import argparse
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from train_throughput import paper_config  # beside this file
+
+from drai.checkpoints import EAGER_SPEED_SETTINGS
 from drai.models.family import TRANSFORMS, transform
 from drai.models.variants import VARIANTS, get_variant
-from drai.train import TrainSettings, build, train_step
+from drai.settings import train_settings
+from drai.train import build, train_step
 
 IMAGE_TYPES = {"lidc (1x64x64, t=17)": (1, 17), "ham10000 (3x64x64, t=3)": (3, 3)}
 
@@ -53,6 +58,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
+    # The paper preset's model and optimizer settings at this batch and width, eager, as the README's table.
+    settings = replace(
+        train_settings(paper_config(), seed=0), batch_size=args.batch, width=args.width, **EAGER_SPEED_SETTINGS
+    )
     peak = matmul_peak()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32 matmul peak {peak / 1e9:.1f} GFLOP/s")
     print(f"batch {args.batch}, width {args.width}")
@@ -65,22 +74,7 @@ def main() -> None:
                 name,
                 channels,
                 t_dim,
-                TrainSettings(
-                    steps=1,
-                    batch_size=args.batch,
-                    width=args.width,
-                    z_dim=32,
-                    c_dim=32,
-                    lr=2e-4,
-                    beta1=0.5,
-                    checkpoint_every=1,
-                    augment=False,
-                    kl_reduction="mean",
-                    loss_readback_every=1,
-                    fused_adam=False,
-                    compile_mode="eager",
-                    seed=0,
-                ),
+                settings,
             )
             x = torch.randn(args.batch, channels, 64, 64).tanh()
             t = torch.eye(t_dim)[torch.randint(0, t_dim, (args.batch,))]

@@ -1,6 +1,7 @@
-"""The training settings the unit tests start from: ``TrainSettings`` has no defaults of its own, so
+"""The settings the unit tests start from: the settings dataclasses have no defaults of their own, so
 these spell out the values the tests assume; each test replaces the fields it tests."""
 
+from drai.data.lidc.patches import PatchSettings
 from drai.train import TrainSettings
 
 BASE = TrainSettings(
@@ -18,4 +19,15 @@ BASE = TrainSettings(
     fused_adam=False,
     compile_mode="eager",
     seed=0,
+)
+
+# LIDC's patch settings of the old dataclass defaults (the ci preset's).
+PATCH = PatchSettings(
+    volume_size=256,
+    patch_size=48,
+    output_size=64,
+    hu_window=(-1000.0, 400.0),
+    patch_slices=1,
+    stored_size=72,
+    max_slice_gap_mm=5.0,
 )

@@ -4,20 +4,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from base_settings import PATCH
 from drai.data.lidc.dicom_series import SeriesGeometry, dicom_files, read_series
-from drai.data.lidc.patches import PatchSettings, annotation_to_world, case_patches, window_to_unit
+from drai.data.lidc.patches import annotation_to_world, case_patches, window_to_unit
 from drai.data.lidc.synthetic import render_phantom
-
-# The settings of the old dataclass defaults (the ci preset's), changed per test.
-PATCH = PatchSettings(
-    volume_size=256,
-    patch_size=48,
-    output_size=64,
-    hu_window=(-1000.0, 400.0),
-    patch_slices=1,
-    stored_size=72,
-    max_slice_gap_mm=5.0,
-)
 
 
 @pytest.mark.parametrize(

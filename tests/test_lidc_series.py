@@ -8,22 +8,12 @@ import pandas as pd
 import pydicom
 import pytest
 
+from base_settings import PATCH
 from drai.data.lidc.dicom_series import dicom_files
 from drai.data.lidc.pipeline import case_patches_file
 from drai.data.lidc.source import SeriesSettings, prepare_series
-from drai.data.lidc.patches import PatchSettings
 from drai.data.lidc.synthetic import render_phantom
 
-# The settings of the old dataclass defaults (the ci preset's), changed per test.
-PATCH = PatchSettings(
-    volume_size=256,
-    patch_size=48,
-    output_size=64,
-    hu_window=(-1000.0, 400.0),
-    patch_slices=1,
-    stored_size=72,
-    max_slice_gap_mm=5.0,
-)
 
 SPACING = 4.0  # mm, in-plane
 ORIGIN = -160.0

@@ -7,8 +7,9 @@ import pydicom
 import pytest
 from pydicom.uid import ImplicitVRLittleEndian
 
+from base_settings import PATCH
 from drai.data.lidc.dicom_series import dicom_files, read_series
-from drai.data.lidc.patches import PatchSettings, case_patches
+from drai.data.lidc.patches import case_patches
 from drai.data.lidc.synthetic import (
     GE_PADDING,
     IMPLICIT_VR_SHARE,
@@ -19,16 +20,6 @@ from drai.data.lidc.synthetic import (
     render_phantom,
 )
 
-# The settings of the old dataclass defaults (the ci preset's), changed per test.
-PATCH = PatchSettings(
-    volume_size=256,
-    patch_size=48,
-    output_size=64,
-    hu_window=(-1000.0, 400.0),
-    patch_slices=1,
-    stored_size=72,
-    max_slice_gap_mm=5.0,
-)
 
 NODULE = (-40.0, 10.0, -80.0)
 QUIRKS = {

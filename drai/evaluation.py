@@ -64,7 +64,7 @@ class EvaluationData:
     source: str
     evaluator_train: LabelledSplit
     evaluator_test: LabelledSplit
-    labels: str  # what the evaluator classifies, in words
+    evaluator_labels: str  # what the evaluator classifies, in words
 
 
 def evaluation_data(patches_path: str | Path, dataset: str, lidc_labels: str = "size") -> EvaluationData:

@@ -44,6 +44,6 @@ log.info(
 )
 write_json(
     snakemake.output.report,
-    evaluator_record(dataset, data.labels, data.class_names, data.source, vars(settings), report),
+    evaluator_record(dataset, data.evaluator_labels, data.class_names, data.source, vars(settings), report),
 )
 save_evaluator(model, snakemake.output.model)

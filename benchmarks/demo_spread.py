@@ -6,7 +6,9 @@ spread over (seed, thread count) is a cheap stand-in for the spread a user
 meets on another machine. For each thread count this runs the demo preset's
 workflow (every model, both data sets, ``--seeds``) in its own working
 folder, with every rule that computes with torch (training, the untrained
-networks, the evaluator, the metrics) set to that many threads, and then
+networks, the evaluator, the metrics) set to that many threads (``demo``:
+the rules' own thread counts, as the demo runs them: one per training run,
+two per evaluator), and then
 prints, per data set and model, the range of FID, CGAcc and CIFC, the
 evaluators' accuracies, which model is best in Tables I and II in each
 replicate, and the learning check over all replicates. The summary is also
@@ -17,7 +19,7 @@ Snakemake resumes: a killed benchmark continues where it stopped. The data
 copies a finished run's ``resources/`` and ``results/data/`` into folders that
 have none, so they are made once.
 
-    python benchmarks/demo_spread.py --workdir results/benchmarks/demo_spread --seeds 0 1 2 --threads 1 2
+    python benchmarks/demo_spread.py --workdir results/benchmarks/demo_spread --seeds 0 1 2 --threads 1 2 demo
     python benchmarks/demo_spread.py --workdir results/benchmarks/steps600 --variants DRAI --tables 3 --train steps=600
 """
 
@@ -41,6 +43,13 @@ from drai.learning import learning_check, learning_markdown
 ROOT = Path(__file__).resolve().parent.parent
 TORCH_RULES = ("train", "untrained_model", "train_evaluator", "run_metrics")
 TABLE_I_II_MODELS = ("cInfoGAN", "D-cInfoGAN", "cVAE", "D-cVAE", "DAI", "DRAI")
+DEMO_THREADS = "demo"  # --threads: each rule's own thread count (training one per run, evaluators two)
+
+
+def thread_count(text: str) -> str:
+    if text != DEMO_THREADS and not (text.isdigit() and int(text) > 0):
+        raise argparse.ArgumentTypeError(f"a positive number of threads or '{DEMO_THREADS}', got {text!r}")
+    return text
 
 
 def run_workflow(
@@ -48,7 +57,7 @@ def run_workflow(
     seeds: list[int],
     variants: list[str] | None,
     tables: list[int],
-    threads: int,
+    threads: str,
     cores: int,
     reuse_data: Path | None,
     train_settings: list[str],
@@ -87,20 +96,24 @@ def run_workflow(
         "--config",
         f"train={{{train}}}",
         *([f"lidc={{{lidc}}}"] if lidc else []),
-        "--set-threads",
-        *(f"{rule}={threads}" for rule in TORCH_RULES),
     ]
+    if threads != DEMO_THREADS:
+        command += ["--set-threads", *(f"{rule}={threads}" for rule in TORCH_RULES)]
     started = time.perf_counter()
     with open(folder / "snakemake.log", "a") as log:
         subprocess.run(command, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
     return time.perf_counter() - started
 
 
-def records(folder: Path, stage: str, threads: int) -> list[dict]:
+def thread_label(threads: str) -> str:
+    return "demo's threads" if threads == DEMO_THREADS else f"{threads} thread{'s' if int(threads) > 1 else ''}"
+
+
+def records(folder: Path, stage: str, threads: str) -> list[dict]:
     found = []
     for path in sorted((folder / "results" / stage).glob("*/*/seed*/metrics.json")):
         record = json.loads(path.read_text())
-        record["replicate"] = f"seed {record['seed']}, {threads} thread{'s' if threads > 1 else ''}"
+        record["replicate"] = f"seed {record['seed']}, {thread_label(threads)}"
         found.append(record)
     return found
 
@@ -165,7 +178,13 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("results/benchmarks/demo_spread"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--threads",
+        type=thread_count,
+        nargs="+",
+        default=["1", "2"],
+        help=f"torch threads per rule: a number, or '{DEMO_THREADS}' for the rules' own (as the demo runs them)",
+    )
     parser.add_argument(
         "--variants",
         nargs="+",

@@ -1,0 +1,47 @@
+"""benchmarks/demo_spread.py: the thread counts it runs the demo's torch rules with."""
+
+import importlib.util
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def demo_spread():
+    spec = importlib.util.spec_from_file_location("demo_spread", ROOT / "benchmarks" / "demo_spread.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def snakemake_command(demo_spread, monkeypatch, tmp_path, threads: str) -> list[str]:
+    """The snakemake command line ``run_workflow`` starts, without starting it."""
+    started = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: started.append(command))
+    demo_spread.run_workflow(tmp_path / threads, [0, 1], ["DRAI"], [3], threads, 2, None, [])
+    (command,) = started
+    return command
+
+
+def test_a_thread_count_sets_every_torch_rule_to_it(demo_spread, monkeypatch, tmp_path):
+    command = snakemake_command(demo_spread, monkeypatch, tmp_path, "2")
+    given = command[command.index("--set-threads") + 1 :]
+    assert given == [f"{rule}=2" for rule in demo_spread.TORCH_RULES]
+    assert set(demo_spread.TORCH_RULES) == {"train", "untrained_model", "train_evaluator", "run_metrics"}
+
+
+def test_demo_threads_leave_each_rule_its_own_thread_count(demo_spread, monkeypatch, tmp_path):
+    command = snakemake_command(demo_spread, monkeypatch, tmp_path, "demo")
+    assert "--set-threads" not in command
+    assert command[command.index("--config") + 1] == "train={seeds: [0, 1], variants: [DRAI]}"
+    assert demo_spread.thread_label("demo") == "demo's threads"
+    assert demo_spread.thread_label("1") == "1 thread" and demo_spread.thread_label("2") == "2 threads"
+
+
+def test_a_thread_count_that_is_neither_a_number_nor_demo_is_refused(demo_spread, capsys):
+    with pytest.raises(SystemExit):
+        demo_spread.main(["--threads", "two", "--summary-only"])
+    assert "--threads: a positive number of threads or 'demo', got 'two'" in capsys.readouterr().err

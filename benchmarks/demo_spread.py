@@ -43,7 +43,7 @@ from drai.learning import learning_check, learning_markdown
 ROOT = Path(__file__).resolve().parent.parent
 TORCH_RULES = ("train", "untrained_model", "train_evaluator", "run_metrics")
 TABLE_I_II_MODELS = ("cInfoGAN", "D-cInfoGAN", "cVAE", "D-cVAE", "DAI", "DRAI")
-DEMO_THREADS = "demo"  # --threads: each rule's own thread count (training one per run, evaluators two)
+DEMO_THREADS = "demo"  # --threads: no override, each rule keeps the threads rules/*.smk give it
 
 
 def thread_count(text: str) -> str:

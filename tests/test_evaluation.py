@@ -10,6 +10,7 @@ from drai.data.lidc.labels import SIZE_BIN_LABELS
 from drai.data.patchset import PatchSet
 from drai.evaluation import (
     EvaluationSettings,
+    chance_accuracy,
     evaluate_run,
     evaluation_data,
     retrieval_sets,
@@ -215,6 +216,8 @@ def test_cgacc_is_the_evaluators_accuracy_on_generated_images(toy_setting):
     )
     picks = np.random.default_rng(0).integers(0, len(data.test.labels), 200)
     assert metrics["cgacc"] == pytest.approx(np.mean(data.test.labels[picks] == 2))
+    # Images that all fall in one class follow no condition: their CGAcc is their chance level.
+    assert 0 < metrics["cgacc"] < 1 and metrics["cgacc_chance"] == pytest.approx(metrics["cgacc"])
     assert metrics["cifc"] is None  # one-code model
     # Whatever items are drawn: all right when every test image is of class 2, all wrong when none is.
     for label, expected in ((2, 1.0), (0, 0.0)):
@@ -229,6 +232,16 @@ def test_cgacc_is_the_evaluators_accuracy_on_generated_images(toy_setting):
             )["cgacc"]
             == expected
         )
+
+
+def test_chance_accuracy_is_the_accuracy_against_shuffled_labels():
+    labels = np.array([0, 0, 0, 1, 2, 2])
+    # Each image in its own label's class: CGAcc 1, chance (3/6)^2 + (1/6)^2 + (2/6)^2.
+    assert chance_accuracy(labels, labels) == pytest.approx(14 / 36)
+    assert chance_accuracy(np.full(6, 1), labels) == pytest.approx(1 / 6)
+    assert chance_accuracy(np.full(6, 3), labels) == 0.0  # a class no label has
+    shuffles = np.random.default_rng(0).permuted(np.tile(labels, (20000, 1)), axis=1)
+    assert np.mean(shuffles == labels) == pytest.approx(chance_accuracy(labels, labels), abs=0.01)
 
 
 def test_settings_from_the_evaluate_section():

@@ -1,0 +1,190 @@
+"""One model's metrics along its training: how far FID and CGAcc move between nearby steps.
+
+Trains ``--variant`` on one data set of a finished demo run (``--workdir``:
+its patches and evaluator) with the demo preset's training settings, one
+thread per run as the demo trains, and keeps a copy of the model every
+``--every`` steps (the copy is the run's own checkpoint, so with one
+thread the steps are those of the workflow's run of the same seed: the last
+one is its ``model.pt``). Then evaluates every copy and the untrained
+network (step 0) as the rule ``run_metrics`` does and prints, per seed and
+step, FID, CGAcc and CGAcc's chance level (``cgacc_chance``: the same
+predictions against shuffled conditions), and per step the range over seeds.
+``--threads``: torch threads per run, for training and evaluation (one and
+two sum in different orders, as another processor does). Everything is
+also written to ``<out>/.../curve.json``. Runs resume from their
+checkpoints, and each step's metrics are kept per evaluator (by the
+evaluator file's hash), so a killed benchmark continues where it stopped
+and another ``--workdir``'s evaluator reuses the trained steps.
+
+    python benchmarks/learning_curve.py --workdir . --dataset lidc --seeds 0 1 2 --every 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from drai.checkpoints import load_model
+from drai.config import resolve
+from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
+from drai.io import atomic_path, write_json
+from drai.settings import evaluation_settings, train_settings
+from drai.train import TrainSettings, load_training_set, save_untrained, train
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORTED = ("fid", "cgacc", "cgacc_chance", "cifc")
+
+
+def demo_config() -> dict:
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["preset"] = "demo"
+    return resolve(config)
+
+
+def snapshot_steps(steps: int, every: int) -> list[int]:
+    """The steps whose model is evaluated: 0 (untrained), every ``every``-th, and the last."""
+    return sorted({0, *range(every, steps + 1, every), steps})
+
+
+def one_seed(job: dict) -> list[dict]:
+    """Train one seed, keeping the model at each snapshot step, then evaluate every kept model."""
+    torch.set_num_threads(job["threads"])
+    run_dir = Path(job["run_dir"])
+    snapshots = run_dir / "snapshots"
+    snapshots.mkdir(parents=True, exist_ok=True)
+    settings = TrainSettings(**job["settings"])
+    images, vectors = load_training_set(job["patches"])
+    if not (snapshots / "step0.pt").exists():
+        save_untrained(job["variant"], images.shape[1], vectors.shape[1], settings, snapshots / "step0.pt")
+    wanted = set(job["steps"])
+
+    def keep(step: int) -> None:
+        # Checkpoints fall on every snapshot step (checkpoint_every divides them), written just before this call.
+        if step in wanted:
+            with atomic_path(snapshots / f"step{step}.pt") as tmp:
+                shutil.copyfile(run_dir / "checkpoint.pt", tmp)
+
+    if not (run_dir / "model.pt").exists():
+        train(images, vectors, job["variant"], run_dir, settings, device="cpu", progress=False, after_step=keep)
+    data = evaluation_data(job["patches"], job["dataset"], job["lidc_labels"])
+    evaluation = EvaluationSettings(**job["evaluation"])
+    rows = []
+    for step in job["steps"]:
+        done = snapshots / f"evaluated-{job['evaluator_sha256'][:12]}" / f"step{step}.json"
+        if not done.exists():
+            model = load_model(snapshots / f"step{step}.pt")
+            metrics = evaluate_run(model, data, job["evaluator"], evaluation, job["patches"])
+            write_json(done, {"seed": settings.seed, "step": step, **{k: metrics.get(k) for k in REPORTED}})
+        rows.append(json.loads(done.read_text()))
+    return rows
+
+
+def cell(row: dict) -> str:
+    return f"{row['fid']:.0f} / {row['cgacc']:.3f} ({row['cgacc_chance']:.3f})"
+
+
+def summary(rows: list[dict], dataset: str, variant: str) -> str:
+    seeds = sorted({r["seed"] for r in rows})
+    steps = sorted({r["step"] for r in rows})
+    at = {(r["seed"], r["step"]): r for r in rows}
+    lines = [
+        f"{variant} on {dataset}, demo settings; FID / CGAcc (CGAcc's chance level: the same images against "
+        "shuffled conditions); step 0 is the untrained network.",
+        "",
+        "| step | " + " | ".join(f"seed {s}" for s in seeds) + " | CGAcc range | CGAcc − chance range |",
+        "|---" * (len(seeds) + 3) + "|",
+    ]
+    for step in steps:
+        here = [at[(s, step)] for s in seeds if (s, step) in at]
+        cgacc = [r["cgacc"] for r in here]
+        above = [r["cgacc"] - r["cgacc_chance"] for r in here]
+        lines.append(
+            f"| {step} | "
+            + " | ".join(cell(at[(s, step)]) if (s, step) in at else "—" for s in seeds)
+            + f" | {min(cgacc):.3f}–{max(cgacc):.3f} | {min(above):.3f}–{max(above):.3f} |"
+        )
+    swings = []
+    for seed in seeds:
+        curve = [at[(seed, step)]["cgacc"] for step in steps if step > 0 and (seed, step) in at]
+        if len(curve) > 1:
+            swings.append(float(np.max(np.abs(np.diff(curve)))))
+    if swings:
+        listed = ", ".join(f"{swing:.3f}" for swing in swings)
+        lines += ["", f"Largest CGAcc change between consecutive trained steps, per seed: {listed}."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("."), help="a finished demo run's folder")
+    parser.add_argument("--dataset", default="lidc", choices=("lidc", "ham10000"))
+    parser.add_argument("--variant", default="DRAI")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--every", type=int, default=50, help="steps between evaluated models")
+    parser.add_argument("--steps", type=int, help="training steps (default: the demo's)")
+    parser.add_argument("--out", type=Path, default=Path("results/benchmarks/learning_curve"))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
+    args = parser.parse_args(argv)
+    for option in ("every", "steps", "threads", "jobs"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            parser.error(f"--{option}: a positive number, got {value}")
+
+    config = demo_config()
+    patches = args.workdir / "results" / "data" / args.dataset / "patches.npz"
+    evaluator = args.workdir / "results" / "evaluators" / args.dataset / "evaluator.pt"
+    for needed in (patches, evaluator):
+        if not needed.exists():
+            parser.error(f"{needed} is missing: --workdir must be a folder where the demo has run")
+    out = args.out / args.dataset / args.variant / f"threads{args.threads}"
+    evaluator_sha256 = hashlib.sha256(evaluator.read_bytes()).hexdigest()
+    jobs = []
+    for seed in args.seeds:
+        settings = train_settings(config, seed)
+        settings = replace(settings, steps=args.steps or settings.steps)
+        steps = snapshot_steps(settings.steps, args.every)
+        jobs.append(
+            {
+                "run_dir": str(out / f"seed{seed}"),
+                "patches": str(patches),
+                "evaluator": str(evaluator),
+                "evaluator_sha256": evaluator_sha256,
+                "threads": args.threads,
+                "dataset": args.dataset,
+                "variant": args.variant,
+                # Checkpoints on every snapshot step; they change no arithmetic of the run.
+                "settings": asdict(replace(settings, checkpoint_every=int(np.gcd.reduce(steps[1:])))),
+                "steps": steps,
+                "lidc_labels": config["evaluate"]["lidc_labels"],
+                "evaluation": asdict(evaluation_settings(config, args.dataset)),
+            }
+        )
+    with ProcessPoolExecutor(args.jobs) as pool:
+        rows = [row for seed_rows in pool.map(one_seed, jobs) for row in seed_rows]
+    report = evaluator.with_suffix(".json")
+    accuracy = json.loads(report.read_text())["test_accuracy"] if report.exists() else None
+    named = out / f"evaluated-{evaluator_sha256[:12]}"
+    write_json(named / "curve.json", {"evaluator": str(evaluator), "evaluator_test_accuracy": accuracy, "rows": rows})
+    text = summary(rows, args.dataset, args.variant)
+    text += (
+        f"\n{args.threads} thread(s) per run; evaluator {evaluator}"
+        + (f" (test accuracy {accuracy:.3f})" if accuracy is not None else "")
+        + ".\n"
+    )
+    with atomic_path(named / "summary.md") as tmp:
+        tmp.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -36,7 +36,7 @@ def one_run(
     run_dir: str, seed: int, steps: int, stop_after: int | None, lock_dir: str, slots: int, requested: str
 ) -> dict:
     settings = replace(
-        train_settings(paper_config(), seed=seed),
+        train_settings(paper_config(), "lidc", seed=seed),
         steps=steps,
         checkpoint_every=max(1, steps // 4),
         loss_readback_every=max(1, steps // 8),

@@ -100,7 +100,7 @@ def main(argv=None) -> None:
         )
         save_evaluator(evaluator, evaluator_path)
 
-    base = train_settings(config, seed=0)
+    base = train_settings(config, "lidc", seed=0)
     jobs = [
         {
             "run_dir": str(out / f"{variant}-{reduction}-seed{seed}"),

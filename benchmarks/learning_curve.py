@@ -150,7 +150,7 @@ def main(argv=None) -> None:
     evaluator_sha256 = hashlib.sha256(evaluator.read_bytes()).hexdigest()
     jobs = []
     for seed in args.seeds:
-        settings = train_settings(config, seed)
+        settings = train_settings(config, args.dataset, seed)
         settings = replace(settings, steps=args.steps or settings.steps)
         steps = snapshot_steps(settings.steps, args.every)
         jobs.append(

@@ -34,7 +34,9 @@ def main() -> None:
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device: synchronizations exist only on a GPU")
-    settings = replace(train_settings(paper_config(), seed=0), steps=args.steps + 3, checkpoint_every=10**9)
+    settings = replace(
+        train_settings(paper_config(), args.dataset, seed=0), steps=args.steps + 3, checkpoint_every=10**9
+    )
     images, vectors = fake_patches(*IMAGE_TYPES[args.dataset])
     sites: collections.Counter = collections.Counter()
     counting = {"on": False}

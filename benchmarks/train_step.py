@@ -60,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     # The paper preset's model and optimizer settings at this batch and width, eager, as the README's table.
     settings = replace(
-        train_settings(paper_config(), seed=0), batch_size=args.batch, width=args.width, **EAGER_SPEED_SETTINGS
+        train_settings(paper_config(), "lidc", seed=0), batch_size=args.batch, width=args.width, **EAGER_SPEED_SETTINGS
     )
     peak = matmul_peak()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32 matmul peak {peak / 1e9:.1f} GFLOP/s")

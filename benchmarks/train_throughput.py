@@ -231,7 +231,7 @@ def main() -> None:
     datasets = args.datasets.split(",") if args.datasets else paper["datasets"]
     for name in variants:
         get_variant(name)
-    base = train_settings(paper_config(), seed=0)
+    base = train_settings(paper_config(), "lidc", seed=0)
     base = replace(
         base, batch_size=args.batch or base.batch_size, width=args.width or base.width, checkpoint_every=10**9
     )  # the final step's checkpoint only, after the timed steps

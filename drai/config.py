@@ -44,6 +44,9 @@ def _schema_errors(config: dict, schema: dict) -> list[str]:
         message = error.message
         if error.validator == "additionalProperties":
             message = f"unknown key: {message}"
+        elif error.validator in ("oneOf", "anyOf"):
+            # Say what each alternative wanted ("not of type 'integer'; 'ham10000' is a required property").
+            message += ": " + "; ".join(dict.fromkeys(sub.message for sub in error.context))
         messages.append(f"config key {key}: {message}")
     return messages
 

@@ -129,20 +129,26 @@ def ham_patch_set_settings(config: dict) -> PatchSetSettings:
 # Training and evaluation
 
 
-def train_settings(config: dict, seed: int) -> TrainSettings:
-    """Rules train and untrained_model: one run's settings (its seed from the run's name)."""
-    return _pick(TrainSettings, config["train"], "train", seed=seed)
+def dataset_steps(steps: int | dict, dataset: str) -> int:
+    """A ``steps`` key's value for ``dataset``: one number for every dataset, or one per dataset."""
+    return steps[dataset] if isinstance(steps, dict) else steps
+
+
+def train_settings(config: dict, dataset: str, seed: int) -> TrainSettings:
+    """Rules train and untrained_model: one run's settings (its dataset and seed from the run's name;
+    ``train.steps`` may be per dataset)."""
+    train = config["train"]
+    return _pick(TrainSettings, train, "train", steps=dataset_steps(train["steps"], dataset), seed=seed)
 
 
 def evaluator_settings(config: dict, dataset: str) -> EvaluatorSettings:
     """Rule train_evaluator: one dataset's evaluator (``evaluate.steps`` may be per dataset)."""
     evaluate = config["evaluate"]
-    steps = evaluate["steps"][dataset] if isinstance(evaluate["steps"], dict) else evaluate["steps"]
     return _pick(
         EvaluatorSettings,
         evaluate,
         "evaluate",
-        steps=steps,
+        steps=dataset_steps(evaluate["steps"], dataset),
         weights=resolve_weights(evaluate),
         lidc_labels=evaluate["lidc_labels"] if dataset == "lidc" else None,
     )

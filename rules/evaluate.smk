@@ -70,7 +70,7 @@ rule untrained_model:
         mem_mb=2000,
         runtime=10,
     params:
-        settings=lambda w: as_params(train_settings(SETTINGS, int(w.seed))),
+        settings=lambda w: as_params(train_settings(SETTINGS, w.dataset, int(w.seed))),
     script:
         "../workflow_scripts/untrained_model.py"
 

@@ -30,6 +30,6 @@ rule train:
         # Slots per GPU, for drai.devices.claim_device; a resource, not a param: it retrains nothing.
         runs_per_gpu=TRAIN["runs_per_gpu"],
     params:
-        settings=lambda w: as_params(train_settings(SETTINGS, int(w.seed))),
+        settings=lambda w: as_params(train_settings(SETTINGS, w.dataset, int(w.seed))),
     script:
         "../workflow_scripts/train.py"

@@ -82,6 +82,8 @@ def test_top_level_section_overrides_the_preset(config):
         (lambda c: c["evaluate"].update(lidc_labels="colour"), "evaluate.lidc_labels"),
         (lambda c: c["evaluate"].update(samples="many"), "evaluate.samples"),
         (lambda c: c["evaluate"].update(steps={"lidc": 10}), "evaluate.steps"),
+        (lambda c: c["train"].update(steps={"lidc": 10}), "train.steps"),
+        (lambda c: c["train"].update(steps={"lidc": 10, "ham10000": 0}), "train.steps"),
         (lambda c: c["evaluate"].update(cifc_pair=3), "evaluate"),
     ],
 )
@@ -164,6 +166,8 @@ def test_config_on_the_command_line_sets_nested_numbers_and_booleans(config):
         "lidc={download: false, synthetic_cases: null, hu_window: [-900, 300]}",
         "evaluate={steps: {lidc: 3, ham10000: 4}}",
     )
+    per_dataset = resolve(command_line(copy.deepcopy(config), "train={steps: {lidc: 2, ham10000: 6}}"))["train"]
+    assert per_dataset["steps"] == {"lidc": 2, "ham10000": 6}
     assert config["train"]["steps"] == "5"  # what snakemake hands over
     resolved = resolve(config)
     assert resolved["train"]["steps"] == 5 and resolved["train"]["lr"] == 1e-4
@@ -176,8 +180,21 @@ def test_config_on_the_command_line_sets_nested_numbers_and_booleans(config):
 @pytest.mark.parametrize(
     "assignment, message",
     [
-        ("train={steps: many}", "config key train.steps: 'many' is not of type 'integer'"),
-        ("train={steps: true}", "config key train.steps: 'true' is not of type 'integer'"),
+        (
+            "train={steps: many}",
+            "config key train.steps: 'many' is not valid under any of the given schemas: "
+            "'many' is not of type 'integer'; 'many' is not of type 'object'",
+        ),
+        (
+            "train={steps: true}",
+            "config key train.steps: 'true' is not valid under any of the given schemas: "
+            "'true' is not of type 'integer'",
+        ),
+        (
+            "train={steps: {lidc: 10}}",
+            "config key train.steps: {'lidc': 10} is not valid under any of the given "
+            "schemas: {'lidc': 10} is not of type 'integer'; 'ham10000' is a required property",
+        ),
         ("lidc={download: 5}", "config key lidc.download: '5' is not of type 'boolean'"),
     ],
 )

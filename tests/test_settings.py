@@ -47,7 +47,7 @@ def every_settings(config: dict) -> list:
         lidc_patch_set_settings(config),
         raw_settings(config),
         ham_patch_set_settings(config),
-        train_settings(config, 3),
+        train_settings(config, "lidc", 3),
         *(evaluator_settings(config, d) for d in DATASETS),
         *(evaluation_settings(config, d) for d in DATASETS),
     ]
@@ -62,7 +62,7 @@ def rule_params(config: dict) -> dict:
         "lidc_patches": as_params(lidc_patch_set_settings(config)),
         "ham10000_raw": as_params(raw_settings(config)),
         "ham10000_patches": as_params(ham_patch_set_settings(config)),
-        "train": [as_params(train_settings(config, seed)) for seed in (0, 1)],
+        "train": [as_params(train_settings(config, d, seed)) for d in DATASETS for seed in (0, 1)],
         "train_evaluator": [as_params(evaluator_settings(config, d)) for d in DATASETS],
         "run_metrics": [as_params(evaluation_settings(config, d)) for d in DATASETS] + [config["preset"]],
         "pixel_matched": config["evaluate"]["retrieval_top_n"],
@@ -254,9 +254,16 @@ def test_settings_hold_the_resolved_values():
     assert series_settings(paper).root == "resources/lidc/LIDC-IDRI" and series_settings(paper).synthetic is None
     assert raw_settings(paper).root == "resources/ham10000/raw" and raw_settings(paper).synthetic is None
     assert raw_settings(CONTEXTS["medmnist"]).medmnist_npz == "dermamnist_64.npz"
-    assert train_settings(paper, 2).lr == 1e-5 and train_settings(paper, 2).seed == 2
+    assert train_settings(paper, "lidc", 2).lr == 1e-5 and train_settings(paper, "lidc", 2).seed == 2
     assert evaluator_settings(paper, "lidc").weights.endswith("inception_v3_google-0cc3c7bd.pth")
     assert evaluation_settings(paper, "lidc").batch_size == paper["evaluate"]["batch_size_eval"]
+
+
+def test_train_steps_per_dataset_reach_each_datasets_runs():
+    config = resolve(preset("ci", train={"steps": {"lidc": 2, "ham10000": 6}}))
+    assert [train_settings(config, d, 0).steps for d in ("lidc", "ham10000")] == [2, 6]
+    assert train_settings(resolve(preset("ci", train={"steps": 4})), "ham10000", 1).steps == 4
+    assert train_settings(config, "ham10000", 1).seed == 1
 
 
 def test_transport_comes_from_the_config_as_given():
@@ -272,4 +279,4 @@ def test_a_settings_field_without_its_config_key_is_named():
     config = copy.deepcopy(CONTEXTS["ci"])
     del config["train"]["beta1"]
     with pytest.raises(KeyError, match="TrainSettings.beta1: no config key train.beta1"):
-        train_settings(config, 0)
+        train_settings(config, "lidc", 0)

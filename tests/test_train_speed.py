@@ -276,7 +276,7 @@ def test_demo_and_ci_train_as_plain_eager_code(preset):
     resolved = resolve(config)["train"]
     assert {k: resolved[k] for k in EAGER_SPEED_SETTINGS} == EAGER_SPEED_SETTINGS
     assert resolved["runs_per_gpu"] == 1
-    settings = train_settings(resolve(config), seed=0)
+    settings = train_settings(resolve(config), "lidc", seed=0)
     assert {k: getattr(settings, k) for k in EAGER_SPEED_SETTINGS} == EAGER_SPEED_SETTINGS
 
 

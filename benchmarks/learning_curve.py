@@ -14,9 +14,16 @@ two sum in different orders, as another processor does). Everything is
 also written to ``<out>/.../curve.json``. Runs resume from their
 checkpoints, and each step's metrics are kept per evaluator (by the
 evaluator file's hash), so a killed benchmark continues where it stopped
-and another ``--workdir``'s evaluator reuses the trained steps.
+and another ``--workdir``'s evaluator reuses the trained steps. The
+summary covers every seed evaluated so far in that folder (threads and
+evaluator), and ends with the learning check (:mod:`drai.learning`) of the
+models at ``--check-step`` against the untrained networks over those seeds.
+``--combine`` prints the learning check over the replicates of several
+``curve.json`` files (for example one and two threads, or two evaluators):
+a replicate is a seed, a thread count and an evaluator.
 
     python benchmarks/learning_curve.py --workdir . --dataset lidc --seeds 0 1 2 --every 50
+    python benchmarks/learning_curve.py --combine out/lidc/DRAI/threads*/evaluated-*/curve.json --check-step 300
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from drai.checkpoints import load_model
 from drai.config import resolve
 from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
 from drai.io import atomic_path, write_json
+from drai.learning import learning_check, learning_markdown
 from drai.settings import evaluation_settings, train_settings
 from drai.train import TrainSettings, load_training_set, save_untrained, train
 
@@ -123,6 +131,27 @@ def summary(rows: list[dict], dataset: str, variant: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check(curves: list[dict], step: int, margin: float) -> str:
+    """The learning check of the models at ``step`` against step 0, over every replicate of ``curves``."""
+    trained, untrained = [], []
+    for curve in curves:
+        source = f"{curve['threads']} thread(s), evaluator {curve['evaluator_sha256'][:12]}"
+        for row in curve["rows"]:
+            record = {
+                "dataset": curve["dataset"],
+                "variant": curve["variant"],
+                "replicate": f"seed {row['seed']}, {source}",
+                "metrics": {"fid": row["fid"], "cgacc": row["cgacc"]},
+            }
+            if row["step"] == step:
+                trained.append(record)
+            elif row["step"] == 0:
+                untrained.append(record)
+    if not trained:
+        return f"No model was kept at step {step}.\n"
+    return f"Learning check at step {step}:\n\n" + learning_markdown(learning_check(trained, untrained, margin))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("."), help="a finished demo run's folder")
@@ -134,13 +163,21 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks/learning_curve"))
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
+    parser.add_argument("--check-step", type=int, help="the step the learning check judges (default: the last)")
+    parser.add_argument("--combine", type=Path, nargs="+", help="curve.json files: print their learning check")
     args = parser.parse_args(argv)
+    config = demo_config()
+    margin = config["evaluate"]["learning_cgacc_margin"]
+    if args.combine:
+        curves = [json.loads(path.read_text()) for path in args.combine]
+        step = args.check_step or max(row["step"] for curve in curves for row in curve["rows"])
+        print(check(curves, step, margin))
+        return
     for option in ("every", "steps", "threads", "jobs"):
         value = getattr(args, option)
         if value is not None and value < 1:
             parser.error(f"--{option}: a positive number, got {value}")
 
-    config = demo_config()
     patches = args.workdir / "results" / "data" / args.dataset / "patches.npz"
     evaluator = args.workdir / "results" / "evaluators" / args.dataset / "evaluator.pt"
     for needed in (patches, evaluator):
@@ -170,17 +207,31 @@ def main(argv=None) -> None:
             }
         )
     with ProcessPoolExecutor(args.jobs) as pool:
-        rows = [row for seed_rows in pool.map(one_seed, jobs) for row in seed_rows]
+        list(pool.map(one_seed, jobs))
+    # Every seed evaluated so far with this evaluator, so that runs made one seed at a time add up.
+    tag = f"evaluated-{evaluator_sha256[:12]}"
+    rows = [json.loads(path.read_text()) for path in sorted(out.glob(f"seed*/snapshots/{tag}/step*.json"))]
+    rows.sort(key=lambda row: (row["seed"], row["step"]))
     report = evaluator.with_suffix(".json")
     accuracy = json.loads(report.read_text())["test_accuracy"] if report.exists() else None
-    named = out / f"evaluated-{evaluator_sha256[:12]}"
-    write_json(named / "curve.json", {"evaluator": str(evaluator), "evaluator_test_accuracy": accuracy, "rows": rows})
+    named = out / tag
+    curve = {
+        "dataset": args.dataset,
+        "variant": args.variant,
+        "threads": args.threads,
+        "evaluator": str(evaluator),
+        "evaluator_sha256": evaluator_sha256,
+        "evaluator_test_accuracy": accuracy,
+        "rows": rows,
+    }
+    write_json(named / "curve.json", curve)
     text = summary(rows, args.dataset, args.variant)
     text += (
         f"\n{args.threads} thread(s) per run; evaluator {evaluator}"
         + (f" (test accuracy {accuracy:.3f})" if accuracy is not None else "")
-        + ".\n"
+        + ".\n\n"
     )
+    text += check([curve], args.check_step or max(row["step"] for row in rows), margin)
     with atomic_path(named / "summary.md") as tmp:
         tmp.write_text(text)
     print(text)

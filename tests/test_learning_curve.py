@@ -97,3 +97,29 @@ def test_a_folder_without_a_finished_demo_is_refused(curve, tmp_path, capsys):
     with pytest.raises(SystemExit):
         curve.main(["--every", "0"])
     assert "--every: a positive number, got 0" in capsys.readouterr().err
+
+
+def curve_file(path: Path, threads: int, gains: dict) -> dict:
+    """A curve.json of DRAI on LIDC: per seed, FID 500 -> 300 and CGAcc 0.2 -> 0.2 + gain from step 0 to 10."""
+    rows = []
+    for seed, gain in gains.items():
+        rows.append({"seed": seed, "step": 0, "fid": 500.0, "cgacc": 0.2, "cgacc_chance": 0.2, "cifc": 0.0})
+        rows.append({"seed": seed, "step": 10, "fid": 300.0, "cgacc": 0.2 + gain, "cgacc_chance": 0.2, "cifc": 1.0})
+    curve = {"dataset": "lidc", "variant": "DRAI", "threads": threads, "evaluator_sha256": f"{threads}" * 12}
+    curve["rows"] = rows
+    path.write_text(json.dumps(curve))
+    return curve
+
+
+def test_the_learning_check_takes_every_replicate_of_the_combined_curves(curve, tmp_path, capsys):
+    one = curve_file(tmp_path / "one.json", 1, {0: 0.30, 1: 0.32})
+    two = curve_file(tmp_path / "two.json", 2, {0: 0.31, 1: 0.29})
+    text = curve.check([one, two], 10, 0.1)
+    assert "| lidc | DRAI | 4 |" in text and text.rstrip().endswith("| yes |")
+    # One replicate's gain under the margin: CGAcc no longer counts, FID still does.
+    low = curve_file(tmp_path / "low.json", 2, {0: 0.31, 1: 0.05})
+    assert curve.check([one, low], 10, 0.1).rstrip().endswith("| FID only |")
+    assert curve.check([one], 20, 0.1) == "No model was kept at step 20.\n"
+    curve.main(["--combine", str(tmp_path / "one.json"), str(tmp_path / "two.json")])
+    printed = capsys.readouterr().out
+    assert printed.startswith("Learning check at step 10:") and "| lidc | DRAI | 4 |" in printed

@@ -38,24 +38,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from drai.checkpoints import load_model
-from drai.config import resolve
 from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
 from drai.io import atomic_path, write_json
 from drai.learning import learning_check, learning_markdown
 from drai.settings import evaluation_settings, train_settings
 from drai.train import TrainSettings, load_training_set, save_untrained, train
+from kl_reduction import demo_config  # beside this file
 
-ROOT = Path(__file__).resolve().parent.parent
 REPORTED = ("fid", "cgacc", "cgacc_chance", "cifc")
-
-
-def demo_config() -> dict:
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
-    config["preset"] = "demo"
-    return resolve(config)
 
 
 def snapshot_steps(steps: int, every: int) -> list[int]:

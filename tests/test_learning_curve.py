@@ -32,6 +32,14 @@ def curve():
     return module
 
 
+@pytest.fixture
+def keep_threads():
+    # one_seed sets torch's thread count for its (worker) process: give the test process its own back.
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 def same_weights(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
@@ -42,7 +50,7 @@ def test_snapshot_steps_start_untrained_and_end_at_the_last_step(curve):
     assert curve.snapshot_steps(4, 10) == [0, 4]
 
 
-def test_kept_models_are_the_untrained_network_and_the_runs_own_weights(curve, tmp_path):
+def test_kept_models_are_the_untrained_network_and_the_runs_own_weights(curve, tmp_path, keep_threads):
     patches = tmp_path / "patches.npz"
     toy_patch_set("ham10000", n=24).save(patches)
     torch.manual_seed(0)

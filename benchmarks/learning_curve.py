@@ -23,7 +23,8 @@ models at ``--check-step`` against the untrained networks over those seeds.
 a replicate is a seed, a thread count and an evaluator.
 
     python benchmarks/learning_curve.py --workdir . --dataset lidc --seeds 0 1 2 --every 50
-    python benchmarks/learning_curve.py --combine out/lidc/DRAI/threads*/evaluated-*/curve.json --check-step 300
+    python benchmarks/learning_curve.py --check-step 300 \
+        --combine results/benchmarks/learning_curve/lidc/DRAI/threads*/evaluated-*/curve.json
 """
 
 from __future__ import annotations

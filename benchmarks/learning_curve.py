@@ -42,7 +42,7 @@ import torch
 
 from drai.checkpoints import load_model
 from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
-from drai.io import atomic_path, write_json
+from drai.io import atomic_path, write_json, write_text
 from drai.learning import learning_check, learning_markdown
 from drai.settings import evaluation_settings, train_settings
 from drai.train import TrainSettings, load_training_set, save_untrained, train
@@ -54,6 +54,11 @@ REPORTED = ("fid", "cgacc", "cgacc_chance", "cifc")
 def snapshot_steps(steps: int, every: int) -> list[int]:
     """The steps whose model is evaluated: 0 (untrained), every ``every``-th, and the last."""
     return sorted({0, *range(every, steps + 1, every), steps})
+
+
+def evaluated(sha256: str) -> str:
+    """The folder name of the metrics one evaluator (by its file's hash) gave."""
+    return f"evaluated-{sha256[:12]}"
 
 
 def one_seed(job: dict) -> list[dict]:
@@ -80,7 +85,7 @@ def one_seed(job: dict) -> list[dict]:
     evaluation = EvaluationSettings(**job["evaluation"])
     rows = []
     for step in job["steps"]:
-        done = snapshots / f"evaluated-{job['evaluator_sha256'][:12]}" / f"step{step}.json"
+        done = snapshots / evaluated(job["evaluator_sha256"]) / f"step{step}.json"
         if not done.exists():
             model = load_model(snapshots / f"step{step}.pt")
             metrics = evaluate_run(model, data, job["evaluator"], evaluation, job["patches"])
@@ -202,7 +207,7 @@ def main(argv=None) -> None:
     with ProcessPoolExecutor(args.jobs) as pool:
         list(pool.map(one_seed, jobs))
     # Every seed evaluated so far with this evaluator, so that runs made one seed at a time add up.
-    tag = f"evaluated-{evaluator_sha256[:12]}"
+    tag = evaluated(evaluator_sha256)
     rows = [json.loads(path.read_text()) for path in sorted(out.glob(f"seed*/snapshots/{tag}/step*.json"))]
     rows.sort(key=lambda row: (row["seed"], row["step"]))
     report = evaluator.with_suffix(".json")
@@ -225,8 +230,7 @@ def main(argv=None) -> None:
         + ".\n\n"
     )
     text += check([curve], args.check_step or max(row["step"] for row in rows), margin)
-    with atomic_path(named / "summary.md") as tmp:
-        tmp.write_text(text)
+    write_text(named / "summary.md", text)
     print(text)
 
 

@@ -137,14 +137,20 @@ def summary(trained: list[dict], untrained: list[dict], evaluators: dict, margin
     lines += ["", "| data set | evaluator threads | test accuracy | majority class |", "|---|---|---|---|"]
     for (dataset, threads), report in sorted(evaluators.items()):
         lines.append(f"| {dataset} | {threads} | {report['test_accuracy']:.3f} | {report['chance_accuracy']:.3f} |")
-    lines += ["", "| data set | model | n | FID | CGAcc | CIFC |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "CGAcc − chance: CGAcc minus `cgacc_chance` (the same images against shuffled conditions), what the "
+        "conditions add beyond the generated images' mix of classes.",
+        "",
+        "| data set | model | n | FID | CGAcc | CGAcc − chance | CIFC |",
+        "|---|---|---|---|---|---|---|",
+    ]
     keys = sorted({(r["dataset"], r["variant"]) for r in trained})
     for dataset, variant in keys:
         rows = [r["metrics"] for r in trained if (r["dataset"], r["variant"]) == (dataset, variant)]
-        cells = [
-            value_range([m[k] for m in rows if m.get(k) is not None], f)
-            for k, f in (("fid", ".0f"), ("cgacc", ".3f"), ("cifc", ".3f"))
-        ]
+        above = [m["cgacc"] - m["cgacc_chance"] for m in rows if m.get("cgacc_chance") is not None]
+        cells = [value_range([m["fid"] for m in rows], ".0f"), value_range([m["cgacc"] for m in rows], ".3f")]
+        cells += [value_range(above, ".3f"), value_range([m["cifc"] for m in rows if m.get("cifc") is not None], ".3f")]
         lines.append(f"| {dataset} | {variant} | {len(rows)} | " + " | ".join(cells) + " |")
     lines += [
         "",

@@ -45,3 +45,21 @@ def test_a_thread_count_that_is_neither_a_number_nor_demo_is_refused(demo_spread
     with pytest.raises(SystemExit):
         demo_spread.main(["--threads", "two", "--summary-only"])
     assert "--threads: a positive number of threads or 'demo', got 'two'" in capsys.readouterr().err
+
+
+def test_the_summary_gives_each_models_ranges_over_replicates_and_what_its_conditions_add(demo_spread):
+    def record(variant, seed, fid, cgacc, chance, cifc=None):
+        metrics = {"fid": fid, "cgacc": cgacc, "cgacc_chance": chance, "cifc": cifc}
+        return {"dataset": "lidc", "variant": variant, "seed": seed, "replicate": f"seed {seed}", "metrics": metrics}
+
+    trained = [
+        record("DRAI", 0, 500.0, 0.50, 0.30, 1.2),
+        record("DRAI", 1, 600.0, 0.40, 0.35, 1.5),
+        record("cVAE", 0, 700.0, 0.30, 0.30),
+        record("cVAE", 1, 650.0, 0.25, 0.20),
+    ]
+    untrained = [record("DRAI", 0, 1000.0, 0.2, 0.2), record("DRAI", 1, 1100.0, 0.2, 0.2)]
+    text = demo_spread.summary(trained, untrained, {}, 0.1, {})
+    assert "| lidc | DRAI | 2 | 500–600 | 0.400–0.500 | 0.050–0.200 | 1.200–1.500 |" in text
+    assert "| lidc | cVAE | 2 | 650–700 | 0.250–0.300 | 0.000–0.050 | — |" in text
+    assert "| lidc | seed 0 | DRAI | DRAI |" in text and "| lidc | seed 1 | DRAI | DRAI |" in text

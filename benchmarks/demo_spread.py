@@ -148,9 +148,16 @@ def summary(trained: list[dict], untrained: list[dict], evaluators: dict, margin
     keys = sorted({(r["dataset"], r["variant"]) for r in trained})
     for dataset, variant in keys:
         rows = [r["metrics"] for r in trained if (r["dataset"], r["variant"]) == (dataset, variant)]
-        above = [m["cgacc"] - m["cgacc_chance"] for m in rows if m.get("cgacc_chance") is not None]
-        cells = [value_range([m["fid"] for m in rows], ".0f"), value_range([m["cgacc"] for m in rows], ".3f")]
-        cells += [value_range(above, ".3f"), value_range([m["cifc"] for m in rows if m.get("cifc") is not None], ".3f")]
+        rows = [
+            m | {"cgacc_above_chance": m["cgacc"] - m["cgacc_chance"]}
+            if m.get("cgacc") is not None and m.get("cgacc_chance") is not None
+            else m
+            for m in rows
+        ]
+        cells = [
+            value_range([m[k] for m in rows if m.get(k) is not None], ".0f" if k == "fid" else ".3f")
+            for k in ("fid", "cgacc", "cgacc_above_chance", "cifc")
+        ]
         lines.append(f"| {dataset} | {variant} | {len(rows)} | " + " | ".join(cells) + " |")
     lines += [
         "",

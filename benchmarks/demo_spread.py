@@ -148,16 +148,13 @@ def summary(trained: list[dict], untrained: list[dict], evaluators: dict, margin
     keys = sorted({(r["dataset"], r["variant"]) for r in trained})
     for dataset, variant in keys:
         rows = [r["metrics"] for r in trained if (r["dataset"], r["variant"]) == (dataset, variant)]
-        rows = [
-            m | {"cgacc_above_chance": m["cgacc"] - m["cgacc_chance"]}
-            if m.get("cgacc") is not None and m.get("cgacc_chance") is not None
-            else m
-            for m in rows
-        ]
-        cells = [
-            value_range([m[k] for m in rows if m.get(k) is not None], ".0f" if k == "fid" else ".3f")
-            for k in ("fid", "cgacc", "cgacc_above_chance", "cifc")
-        ]
+
+        def present(key: str) -> list[float]:
+            return [m[key] for m in rows if m.get(key) is not None]
+
+        above = [m["cgacc"] - m["cgacc_chance"] for m in rows if None not in (m.get("cgacc"), m.get("cgacc_chance"))]
+        columns = ((present("fid"), ".0f"), (present("cgacc"), ".3f"), (above, ".3f"), (present("cifc"), ".3f"))
+        cells = [value_range(values, fmt) for values, fmt in columns]
         lines.append(f"| {dataset} | {variant} | {len(rows)} | " + " | ".join(cells) + " |")
     lines += [
         "",

@@ -5,7 +5,8 @@ its patches and evaluator) with the demo preset's training settings, one
 thread per run as the demo trains, and keeps a copy of the model every
 ``--every`` steps (the copy is the run's own checkpoint, so with one
 thread the steps are those of the workflow's run of the same seed: the last
-one is its ``model.pt``). Then evaluates every copy and the untrained
+one is its ``model.pt``, or with weight averaging (``train.average_window``)
+the last step before the average). Then evaluates every copy and the untrained
 network (step 0) as the rule ``run_metrics`` does and prints, per seed and
 step, FID, CGAcc and CGAcc's chance level (``cgacc_chance``: the same
 predictions against shuffled conditions), and per step the range over seeds.

@@ -30,19 +30,24 @@ class CheckpointError(ValueError):
 #: The speed settings' values that train as plain eager code does. A run description leaves them out
 #: at these values, so its checkpoints and files are those of code without the settings.
 EAGER_SPEED_SETTINGS = {"loss_readback_every": 1, "fused_adam": False, "compile_mode": "eager"}
+#: Likewise the weight averaging's settings when it is off (a window of 0 steps: the last step's weights).
+NO_AVERAGING = {"average_window": 0, "average_every": 1}
 
 
 def run_meta(variant_name: str, channels: int, t_dim: int, settings: TrainSettings) -> dict:
     """What a checkpoint says about its run: enough to rebuild the model, and to tell other settings apart."""
-    described = {
-        k: v for k, v in asdict(settings).items() if k not in EAGER_SPEED_SETTINGS or v != EAGER_SPEED_SETTINGS[k]
-    }
+    left_out = dict(EAGER_SPEED_SETTINGS)
+    if not settings.average_window:
+        left_out.update({k: getattr(settings, k) for k in NO_AVERAGING})
+    described = {k: v for k, v in asdict(settings).items() if k not in left_out or v != left_out[k]}
     return {"variant": variant_name, "channels": int(channels), "t_dim": int(t_dim), "settings": described}
 
 
-def checkpoint_state(model, opt_g, opt_d, step, noise, rng, history, meta) -> dict:
-    """What a resumed run needs (:data:`CHECKPOINT_KEYS`): weights, optimizers, step, random states, losses."""
+def checkpoint_state(model, opt_g, opt_d, step, noise, rng, history, meta, average=None) -> dict:
+    """What a resumed run needs (:data:`CHECKPOINT_KEYS`): weights, optimizers, step, random states, losses;
+    with weight averaging, also the sum of the weights averaged so far (``average``)."""
     return {
+        "average": average or {},
         "model": model.state_dict(),
         "opt_g": opt_g.state_dict(),
         "opt_d": opt_d.state_dict() if opt_d is not None else {},
@@ -100,7 +105,7 @@ def load_model(path: str | Path, device: str = "cpu") -> ModelFamily:
     state = load_checkpoint(path, device)
     try:
         meta = state["meta"]
-        settings = TrainSettings(**{**EAGER_SPEED_SETTINGS, **meta["settings"]})
+        settings = TrainSettings(**{**EAGER_SPEED_SETTINGS, **NO_AVERAGING, **meta["settings"]})
         model = ModelFamily(
             get_variant(meta["variant"]),
             Shape(meta["channels"], meta["t_dim"], settings.width, settings.z_dim, settings.c_dim),

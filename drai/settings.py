@@ -130,15 +130,23 @@ def ham_patch_set_settings(config: dict) -> PatchSetSettings:
 
 
 def dataset_steps(steps: int | dict, dataset: str) -> int:
-    """A ``steps`` key's value for ``dataset``: one number for every dataset, or one per dataset."""
+    """A ``steps`` (or ``average_window``) key's value for ``dataset``: one number for every dataset, or one
+    per dataset."""
     return steps[dataset] if isinstance(steps, dict) else steps
 
 
 def train_settings(config: dict, dataset: str, seed: int) -> TrainSettings:
     """Rules train and untrained_model: one run's settings (its dataset and seed from the run's name;
-    ``train.steps`` may be per dataset)."""
+    ``train.steps`` and ``train.average_window`` may be per dataset)."""
     train = config["train"]
-    return _pick(TrainSettings, train, "train", steps=dataset_steps(train["steps"], dataset), seed=seed)
+    return _pick(
+        TrainSettings,
+        train,
+        "train",
+        steps=dataset_steps(train["steps"], dataset),
+        average_window=dataset_steps(train["average_window"], dataset),
+        seed=seed,
+    )
 
 
 def evaluator_settings(config: dict, dataset: str) -> EvaluatorSettings:

@@ -21,6 +21,11 @@ class TrainSettings:
     lr: float
     beta1: float
     checkpoint_every: int
+    # Not in the paper: the trained model is the mean of the weights at the last steps (README,
+    # "Weight averaging"): at steps - average_window, then every average_every steps, to the last.
+    # 0: the weights of the last step.
+    average_window: int
+    average_every: int
     augment: bool
     kl_reduction: str
     # Speed settings (README, "GPU throughput"): 1, false, eager train exactly as plain eager code does.
@@ -28,3 +33,21 @@ class TrainSettings:
     fused_adam: bool
     compile_mode: str
     seed: int
+
+    def __post_init__(self):
+        if self.average_window and self.average_window >= self.steps:
+            raise ValueError(
+                f"train.average_window ({self.average_window}) must be below train.steps ({self.steps}): "
+                "the window holds the last steps of the run"
+            )
+        if self.average_window % self.average_every:
+            raise ValueError(
+                f"train.average_window ({self.average_window}) must be a multiple of train.average_every "
+                f"({self.average_every}), so that the window ends at the last step"
+            )
+
+    def averaged_steps(self) -> list[int]:
+        """The steps whose weights the trained model averages; empty without a window."""
+        if not self.average_window:
+            return []
+        return list(range(self.steps - self.average_window, self.steps + 1, self.average_every))

@@ -139,6 +139,9 @@ CHANGED = {
         "lr": 1e-3,
         "beta1": 0.9,
         "checkpoint_every": 2,
+        # Valid in every context: ci averages 1 step of LIDC's 2, every step; paper averages nothing.
+        "average_window": 0,
+        "average_every": 1,
         "augment": "flip",
         "kl_reduction": "sum",
         "device": "cpu",
@@ -264,6 +267,15 @@ def test_train_steps_per_dataset_reach_each_datasets_runs():
     assert [train_settings(config, d, 0).steps for d in ("lidc", "ham10000")] == [2, 6]
     assert train_settings(resolve(preset("ci", train={"steps": 4})), "ham10000", 1).steps == 4
     assert train_settings(config, "ham10000", 1).seed == 1
+
+
+def test_the_averaging_window_per_dataset_reaches_each_datasets_runs():
+    ci = CONTEXTS["ci"]
+    assert [train_settings(ci, d, 0).averaged_steps() for d in ("lidc", "ham10000")] == [[1, 2], []]
+    paper = CONTEXTS["paper"]
+    assert train_settings(paper, "lidc", 0).averaged_steps() == []  # the paper's: the last step's weights
+    with pytest.raises(ValueError, match=r"train.average_window \(3\) must be below train.steps \(2\)"):
+        train_settings(resolve(preset("ci", train={"average_window": 3})), "lidc", 0)
 
 
 def test_transport_comes_from_the_config_as_given():

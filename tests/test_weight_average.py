@@ -41,7 +41,7 @@ def weights_at_each_step(tmp_path, settings, variant="DRAI"):
     return load_checkpoint(path)["model"], seen
 
 
-@pytest.mark.parametrize("variant", ["DRAI", "cVAE"])  # with batch-norm statistics and a discriminator, and without
+@pytest.mark.parametrize("variant", ["DRAI", "cVAE"])  # trained twice per batch, and once
 def test_the_trained_model_is_the_mean_of_the_weights_in_the_window(tmp_path, variant):
     final, seen = weights_at_each_step(tmp_path, SETTINGS, variant)
     assert SETTINGS.averaged_steps() == [3, 5, 7]

@@ -33,6 +33,11 @@ def test_with_seeds_the_gain_must_exceed_the_seed_to_seed_spread():
     spread = [record(0, 100.0, 0.31), record(1, 110.0, 0.95), record(2, 105.0, 0.33)]
     row = learning_check(spread, untrained, 0.1).iloc[0]
     assert row["cgacc_gain"] > 0.1 and not row["cgacc_better"] and row["fid_better"]
+    # Every seed clears the margin and the mean gain is well above twice its sd, although the mean minus two sd
+    # (0.06) is below the margin: learned. The margin is asked of each seed, the spread only to stay clear of zero.
+    clear = [record(0, 100.0, 0.34), record(1, 110.0, 0.42), record(2, 105.0, 0.50)]
+    row = learning_check(clear, untrained, 0.1).iloc[0]
+    assert row["cgacc_gain_low"] == pytest.approx(0.06) and row["cgacc_better"]
     # One seed that did not learn is enough to refuse, whatever the mean.
     one_failed = [record(0, 100.0, 0.90), record(1, 110.0, 0.90), record(2, 400.0, 0.25)]
     row = learning_check(one_failed, untrained, 0.1).iloc[0]

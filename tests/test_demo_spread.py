@@ -63,3 +63,41 @@ def test_the_summary_gives_each_models_ranges_over_replicates_and_what_its_condi
     assert "| lidc | DRAI | 2 | 500–600 | 0.400–0.500 | 0.050–0.200 | 1.200–1.500 |" in text
     assert "| lidc | cVAE | 2 | 650–700 | 0.250–0.300 | 0.000–0.050 | — |" in text
     assert "| lidc | seed 0 | DRAI | DRAI |" in text and "| lidc | seed 1 | DRAI | DRAI |" in text
+
+
+def record_of(variant, seed, fid, cgacc, chance, threads):
+    metrics = {"fid": fid, "cgacc": cgacc, "cgacc_chance": chance}
+    replicate = f"seed {seed}, {threads}"
+    return {
+        "dataset": "lidc",
+        "variant": variant,
+        "seed": seed,
+        "replicate": replicate,
+        "threads": threads,
+        "metrics": metrics,
+    }
+
+
+def test_models_that_tie_for_best_are_all_named(demo_spread):
+    trained = [
+        record_of("DRAI", 0, 600.0, 0.366, 0.22, "2 threads"),
+        record_of("D-cVAE", 0, 650.0, 0.366, 0.34, "2 threads"),
+    ]
+    untrained = [record_of("DRAI", 0, 1000.0, 0.2, 0.2, "2 threads")]
+    text = demo_spread.summary(trained, untrained, {}, 0.1, {})
+    # Equal CGAcc: both are best; what the conditions add beyond the class mix tells them apart.
+    assert "| lidc | seed 0, 2 threads | DRAI | D-cVAE, DRAI | DRAI |" in text
+
+
+def test_each_thread_count_is_judged_over_its_own_seeds(demo_spread):
+    # Each thread count's evaluator measures FID in its own units: pooled, the gains 150 and 450 would look like a
+    # spread as large as their mean; judged apart, each thread count's FID fell for every seed.
+    trained, untrained = [], []
+    for threads, fid_trained, fid_untrained in (("1 thread", 430.0, 590.0), ("2 threads", 620.0, 1080.0)):
+        for seed in range(3):
+            trained.append(record_of("DRAI", seed, fid_trained + seed, 0.40 + 0.01 * seed, 0.22, threads))
+            untrained.append(record_of("DRAI", seed, fid_untrained, 0.22, 0.22, threads))
+    text = demo_spread.summary(trained, untrained, {}, 0.1, {})
+    for threads in ("1 thread", "2 threads"):
+        section = text.split(f"Learning check over the seeds (DRAI), {threads}:")[1].split("Learning check")[0]
+        assert "| lidc | DRAI | 3 |" in section and section.rstrip().endswith("| yes |")

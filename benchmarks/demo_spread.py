@@ -114,8 +114,8 @@ def records(folder: Path, stage: str, threads: str) -> list[dict]:
     found = []
     for path in sorted((folder / "results" / stage).glob("*/*/seed*/metrics.json")):
         record = json.loads(path.read_text())
-        record["replicate"] = f"seed {record['seed']}, {thread_label(threads)}"
         record["threads"] = thread_label(threads)
+        record["replicate"] = f"seed {record['seed']}, {record['threads']}"
         found.append(record)
     return found
 

@@ -8,6 +8,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/lidc.smk"
 include: "rules/ham10000.smk"
@@ -24,23 +27,27 @@ rule download:
         downloaded_lidc_series,
         DOWNLOADED_HAM10000,
         IMAGENET_WEIGHTS,
+    localrule: True
 
 
 rule lidc:
     input:
-        "results/data/lidc/patches.npz",
-        "results/data/lidc/qc_patches.png",
+        out("data/lidc/patches.npz"),
+        out("data/lidc/qc_patches.png"),
+    localrule: True
 
 
 rule ham10000:
     input:
-        "results/data/ham10000/patches.npz",
-        "results/data/ham10000/qc_patches.png",
+        out("data/ham10000/patches.npz"),
+        out("data/ham10000/qc_patches.png"),
+    localrule: True
 
 
 rule train_all:
     input:
         run_outputs("model.pt"),
+    localrule: True
 
 
 rule all:
@@ -51,3 +58,4 @@ rule all:
         rules.train_all.input,
         TABLES,
         FIGURES,
+    localrule: True

@@ -17,7 +17,7 @@ written to ``<workdir>/summary.md``.
 
 Snakemake resumes: a killed benchmark continues where it stopped. The data
 (synthetic series, patches) do not depend on the thread count; ``--reuse-data``
-copies a finished run's ``resources/`` and ``results/data/`` into folders that
+copies a finished run's ``resources/`` and ``results/demo/data/`` into folders that
 have none, so they are made once.
 
     python benchmarks/demo_spread.py --workdir results/benchmarks/demo_spread --seeds 0 1 2 --threads 1 2 demo
@@ -68,10 +68,10 @@ def run_workflow(
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "config.yaml", folder / "config.yaml")
     if reuse_data is not None:
-        for part in ("resources", "results/data"):
+        for part in ("resources", "results/demo/data"):
             if (reuse_data / part).exists() and not (folder / part).exists():
                 shutil.copytree(reuse_data / part, folder / part, symlinks=True)
-    targets = [f"results/tables/table{n}.md" for n in tables] + ["results/tables/learning.md"]
+    targets = [f"results/demo/tables/table{n}.md" for n in tables] + ["results/demo/tables/learning.md"]
     train = f"seeds: [{', '.join(map(str, seeds))}]"
     if variants:
         train += f", variants: [{', '.join(variants)}]"
@@ -112,7 +112,7 @@ def thread_label(threads: str) -> str:
 
 def records(folder: Path, stage: str, threads: str) -> list[dict]:
     found = []
-    for path in sorted((folder / "results" / stage).glob("*/*/seed*/metrics.json")):
+    for path in sorted((folder / "results" / "demo" / stage).glob("*/*/seed*/metrics.json")):
         record = json.loads(path.read_text())
         record["threads"] = thread_label(threads)
         record["replicate"] = f"seed {record['seed']}, {record['threads']}"
@@ -236,7 +236,7 @@ def main(argv=None) -> None:
         "--reuse-data",
         type=Path,
         default=None,
-        help="a finished demo folder whose resources/ and results/data/ to copy",
+        help="a finished demo folder whose resources/ and results/demo/data/ to copy",
     )
     parser.add_argument("--summary-only", action="store_true", help="summarise what the folders hold, run nothing")
     args = parser.parse_args(argv)
@@ -267,7 +267,7 @@ def main(argv=None) -> None:
             if r["seed"] in args.seeds and (not args.variants or r["variant"] in args.variants)
         ]
         untrained += [r for r in records(folder, "untrained", threads) if r["seed"] in args.seeds]
-        for path in sorted((folder / "results" / "evaluators").glob("*/evaluator.json")):
+        for path in sorted((folder / "results" / "demo" / "evaluators").glob("*/evaluator.json")):
             evaluators[(path.parent.name, threads)] = json.loads(path.read_text())
     if not trained:
         raise SystemExit(f"{workdir}: no finished runs to summarise")

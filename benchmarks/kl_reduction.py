@@ -7,7 +7,7 @@ a table (per seed, and the mean over seeds). One thread per run, ``--jobs``
 runs at a time; runs resume from their checkpoints, so a killed benchmark
 continues where it stopped.
 
-    python benchmarks/kl_reduction.py --patches results/data/lidc/patches.npz --steps 1500 --seeds 0 1
+    python benchmarks/kl_reduction.py --patches results/demo/data/lidc/patches.npz --steps 1500 --seeds 0 1
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def one_run(job: dict) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patches", default="results/data/lidc/patches.npz")
+    parser.add_argument("--patches", default="results/demo/data/lidc/patches.npz")
     parser.add_argument("--out", default="results/benchmarks/kl_reduction")
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])

@@ -177,8 +177,8 @@ def main(argv=None) -> None:
         if value is not None and value < 1:
             parser.error(f"--{option}: a positive number, got {value}")
 
-    patches = args.workdir / "results" / "data" / args.dataset / "patches.npz"
-    evaluator = args.workdir / "results" / "evaluators" / args.dataset / "evaluator.pt"
+    patches = args.workdir / "results" / "demo" / "data" / args.dataset / "patches.npz"
+    evaluator = args.workdir / "results" / "demo" / "evaluators" / args.dataset / "evaluator.pt"
     for needed in (patches, evaluator):
         if not needed.exists():
             parser.error(f"{needed} is missing: --workdir must be a folder where the demo has run")

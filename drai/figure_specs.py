@@ -29,8 +29,9 @@ class FigureSpec:
 
     @property
     def path(self) -> str:
+        """The figure's file within a preset's results tree (``results/<preset>/``)."""
         stem = self.datasets[0] if len(self.datasets) == 1 else self.kind
-        return f"results/figures/fig{self.number}_{stem}.png"
+        return f"figures/fig{self.number}_{stem}.png"
 
 
 FIGURE_SPECS: dict[int, FigureSpec] = {

@@ -17,12 +17,23 @@ from drai.settings import (
     series_settings,
     train_settings,
 )
+from drai.figure_specs import FIGURE_SPECS, planned
 from drai.tables import table_specs
 
 try:
     SETTINGS = resolve(config)
 except ConfigError as error:
     raise WorkflowError(str(error))
+
+# A preset owns its outputs: every file the workflow writes lies under <results_root>/<preset>/
+# (results/demo/, results/paper/, results/ci/), so that switching presets never touches another's.
+RESULTS = SETTINGS["results_dir"]
+
+
+def out(path):
+    """``path`` (wildcards and all) in the preset's own results tree."""
+    return f"{RESULTS}/{path}"
+
 
 LIDC = SETTINGS["lidc"]
 HAM = SETTINGS["ham10000"]
@@ -44,7 +55,7 @@ wildcard_constraints:
 def run_outputs(name):
     """A file of every training run of the preset."""
     return expand(
-        f"results/runs/{{dataset}}/{{variant}}/seed{{seed}}/{name}",
+        out(f"runs/{{dataset}}/{{variant}}/seed{{seed}}/{name}"),
         dataset=TRAIN["datasets"],
         variant=TRAIN["variants"],
         seed=TRAIN["seeds"],
@@ -63,15 +74,15 @@ def downloaded_lidc_series(wildcards):
     """The `download` target's LIDC part: every series manifest the preset uses."""
     if "lidc" not in TRAIN["datasets"]:
         return []
-    return expand("results/data/lidc/series/{case}.json", case=lidc_cases())
+    return expand(out("data/lidc/series/{case}.json"), case=lidc_cases())
 
 
 # The `download` target's HAM10000 part: its raw files' manifest.
-DOWNLOADED_HAM10000 = ["results/data/ham10000/raw.json"] if "ham10000" in TRAIN["datasets"] else []
+DOWNLOADED_HAM10000 = [out("data/ham10000/raw.json")] if "ham10000" in TRAIN["datasets"] else []
 
 
 def lidc_case_patch_files(wildcards):
-    return expand("results/data/lidc/cases/{case}.npz", case=lidc_cases())
+    return expand(out("data/lidc/cases/{case}.npz"), case=lidc_cases())
 
 
 TABLE_SPECS = table_specs()
@@ -84,19 +95,42 @@ def table_metrics(wildcards):
     datasets = [d for d in spec.datasets if d in TRAIN["datasets"]]
     variants = [m for m in spec.methods if m in TRAIN["variants"]]
     files = expand(
-        "results/runs/{dataset}/{variant}/seed{seed}/metrics.json",
+        out("runs/{dataset}/{variant}/seed{seed}/metrics.json"),
         dataset=datasets,
         variant=variants,
         seed=TRAIN["seeds"],
     )
     if "Pixel Matched" in spec.methods and "lidc" in datasets:
-        files.append("results/metrics/lidc/pixel_matched.json")
+        files.append(out("metrics/lidc/pixel_matched.json"))
     return files
 
 
 def table_evaluators(wildcards):
     spec = TABLE_SPECS[int(wildcards.number)]
     return expand(
-        "results/evaluators/{dataset}/evaluator.json",
+        out("evaluators/{dataset}/evaluator.json"),
         dataset=[d for d in spec.datasets if d in TRAIN["datasets"]],
     )
+
+
+def factor_inputs(wildcards):
+    """The inputs of a dataset's factor table: its patches and what its synthetic data was made from."""
+    if wildcards.dataset == "lidc":
+        return {
+            "patches": out("data/lidc/patches.npz"),
+            "table": out("data/lidc/nodules.csv"),
+            "manifests": expand(out("data/lidc/series/{case}.json"), case=lidc_cases()),
+        }
+    return {"patches": out("data/ham10000/patches.npz"), "manifest": out("data/ham10000/raw.json")}
+
+
+FIGURE_RUN_SEED = TRAIN["seeds"][0]
+
+
+def figure_runs(spec):
+    """dataset -> {variant: model.pt} of a figure, for what the preset trains."""
+    datasets, models = planned(spec, TRAIN["datasets"], TRAIN["variants"])
+    return {
+        dataset: {model: out(f"runs/{dataset}/{model}/seed{FIGURE_RUN_SEED}/model.pt") for model in models}
+        for dataset in datasets
+    }

@@ -18,7 +18,8 @@ if IMAGENET_WEIGHTS:
         output:
             weights=IMAGENET_WEIGHTS[0],
         log:
-            "results/logs/evaluator/imagenet_weights.log",
+            out("logs/evaluator/imagenet_weights.log"),
+        localrule: True
         conda:
             "../envs/drai.yaml"
         threads: 1
@@ -31,15 +32,15 @@ if IMAGENET_WEIGHTS:
 
 rule train_evaluator:
     input:
-        patches="results/data/{dataset}/patches.npz",
+        patches=out("data/{dataset}/patches.npz"),
         imagenet_weights=IMAGENET_WEIGHTS,
     output:
-        model="results/evaluators/{dataset}/evaluator.pt",
-        report="results/evaluators/{dataset}/evaluator.json",
+        model=out("evaluators/{dataset}/evaluator.pt"),
+        report=out("evaluators/{dataset}/evaluator.json"),
     log:
-        "results/logs/evaluator/{dataset}.log",
+        out("logs/evaluator/{dataset}.log"),
     benchmark:
-        "results/benchmarks/evaluator/{dataset}.tsv"
+        out("benchmarks/evaluator/{dataset}.tsv")
     conda:
         "../envs/drai.yaml"
     threads: 2
@@ -56,13 +57,13 @@ rule train_evaluator:
 
 rule untrained_model:
     input:
-        patches="results/data/{dataset}/patches.npz",
+        patches=out("data/{dataset}/patches.npz"),
     output:
-        model="results/untrained/{dataset}/{variant}/seed{seed}/model.pt",
+        model=out("untrained/{dataset}/{variant}/seed{seed}/model.pt"),
     log:
-        "results/logs/untrained/{dataset}/{variant}/seed{seed}.log",
+        out("logs/untrained/{dataset}/{variant}/seed{seed}.log"),
     benchmark:
-        "results/benchmarks/untrained/{dataset}/{variant}/seed{seed}.tsv"
+        out("benchmarks/untrained/{dataset}/{variant}/seed{seed}.tsv")
     conda:
         "../envs/drai.yaml"
     threads: 1
@@ -77,16 +78,16 @@ rule untrained_model:
 
 rule run_metrics:
     input:
-        model="results/{stage}/{dataset}/{variant}/seed{seed}/model.pt",
-        patches="results/data/{dataset}/patches.npz",
+        model=out("{stage}/{dataset}/{variant}/seed{seed}/model.pt"),
+        patches=out("data/{dataset}/patches.npz"),
         evaluator=rules.train_evaluator.output.model,
         evaluator_report=rules.train_evaluator.output.report,
     output:
-        metrics="results/{stage}/{dataset}/{variant}/seed{seed}/metrics.json",
+        metrics=out("{stage}/{dataset}/{variant}/seed{seed}/metrics.json"),
     log:
-        "results/logs/metrics/{stage}/{dataset}/{variant}/seed{seed}.log",
+        out("logs/metrics/{stage}/{dataset}/{variant}/seed{seed}.log"),
     benchmark:
-        "results/benchmarks/metrics/{stage}/{dataset}/{variant}/seed{seed}.tsv"
+        out("benchmarks/metrics/{stage}/{dataset}/{variant}/seed{seed}.tsv")
     conda:
         "../envs/drai.yaml"
     threads: 1
@@ -103,13 +104,13 @@ rule run_metrics:
 
 rule pixel_matched:
     input:
-        patches="results/data/lidc/patches.npz",
+        patches=out("data/lidc/patches.npz"),
     output:
-        metrics="results/metrics/lidc/pixel_matched.json",
+        metrics=out("metrics/lidc/pixel_matched.json"),
     log:
-        "results/logs/metrics/pixel_matched.log",
+        out("logs/metrics/pixel_matched.log"),
     benchmark:
-        "results/benchmarks/metrics/pixel_matched.tsv"
+        out("benchmarks/metrics/pixel_matched.tsv")
     conda:
         "../envs/drai.yaml"
     threads: 1
@@ -128,25 +129,15 @@ rule pixel_matched:
 SYNTHETIC_DATASETS = [d for d in TRAIN["datasets"] if SETTINGS[d]["source"] == "synthetic"]
 
 
-def factor_inputs(wildcards):
-    if wildcards.dataset == "lidc":
-        return {
-            "patches": "results/data/lidc/patches.npz",
-            "table": "results/data/lidc/nodules.csv",
-            "manifests": expand("results/data/lidc/series/{case}.json", case=lidc_cases()),
-        }
-    return {"patches": "results/data/ham10000/patches.npz", "manifest": "results/data/ham10000/raw.json"}
-
-
 rule factors:
     input:
         unpack(factor_inputs),
     output:
-        factors="results/data/{dataset}/factors.csv",
+        factors=out("data/{dataset}/factors.csv"),
     log:
-        "results/logs/factors/{dataset}.log",
+        out("logs/factors/{dataset}.log"),
     benchmark:
-        "results/benchmarks/factors/{dataset}.tsv"
+        out("benchmarks/factors/{dataset}.tsv")
     conda:
         "../envs/drai.yaml"
     threads: 1
@@ -162,14 +153,14 @@ rule factors:
 
 rule reference_features:
     input:
-        patches="results/data/{dataset}/patches.npz",
+        patches=out("data/{dataset}/patches.npz"),
         evaluator=rules.train_evaluator.output.model,
     output:
-        features="results/evaluators/{dataset}/reference_features.npz",
+        features=out("evaluators/{dataset}/reference_features.npz"),
     log:
-        "results/logs/audit/{dataset}/reference_features.log",
+        out("logs/audit/{dataset}/reference_features.log"),
     benchmark:
-        "results/benchmarks/audit/{dataset}/reference_features.tsv"
+        out("benchmarks/audit/{dataset}/reference_features.tsv")
     conda:
         "../envs/drai.yaml"
     threads: 2
@@ -185,19 +176,19 @@ rule reference_features:
 
 rule audit_run:
     input:
-        model="results/runs/{dataset}/{variant}/seed{seed}/model.pt",
-        patches="results/data/{dataset}/patches.npz",
+        model=out("runs/{dataset}/{variant}/seed{seed}/model.pt"),
+        patches=out("data/{dataset}/patches.npz"),
         evaluator=rules.train_evaluator.output.model,
         reference=rules.reference_features.output.features,
-        factors=lambda w: ([f"results/data/{w.dataset}/factors.csv"] if w.dataset in SYNTHETIC_DATASETS else []),
+        factors=lambda w: ([out(f"data/{w.dataset}/factors.csv")] if w.dataset in SYNTHETIC_DATASETS else []),
     output:
-        ground_truth="results/runs/{dataset}/{variant}/seed{seed}/ground_truth.json",
-        memorization="results/runs/{dataset}/{variant}/seed{seed}/memorization.json",
-        pairs="results/runs/{dataset}/{variant}/seed{seed}/memorization_pairs.npz",
+        ground_truth=out("runs/{dataset}/{variant}/seed{seed}/ground_truth.json"),
+        memorization=out("runs/{dataset}/{variant}/seed{seed}/memorization.json"),
+        pairs=out("runs/{dataset}/{variant}/seed{seed}/memorization_pairs.npz"),
     log:
-        "results/logs/audit/{dataset}/{variant}/seed{seed}.log",
+        out("logs/audit/{dataset}/{variant}/seed{seed}.log"),
     benchmark:
-        "results/benchmarks/audit/{dataset}/{variant}/seed{seed}.tsv"
+        out("benchmarks/audit/{dataset}/{variant}/seed{seed}.tsv")
     conda:
         "../envs/drai.yaml"
     threads: 1

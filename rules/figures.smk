@@ -5,21 +5,7 @@
 # models and file name). A figure uses the preset's first training seed and
 # only the models the preset trains; FIGURES lists those with at least one.
 
-from drai.figure_specs import FIGURE_SPECS, planned
-
-FIGURE_RUN_SEED = TRAIN["seeds"][0]
-
-
-def figure_runs(spec):
-    """dataset -> {variant: model.pt} of a figure, for what the preset trains."""
-    datasets, models = planned(spec, TRAIN["datasets"], TRAIN["variants"])
-    return {
-        dataset: {model: f"results/runs/{dataset}/{model}/seed{FIGURE_RUN_SEED}/model.pt" for model in models}
-        for dataset in datasets
-    }
-
-
-FIGURES = [spec.path for spec in FIGURE_SPECS.values() if any(figure_runs(spec).values())]
+FIGURES = [out(spec.path) for spec in FIGURE_SPECS.values() if any(figure_runs(spec).values())]
 
 
 for _spec in FIGURE_SPECS.values():
@@ -28,19 +14,20 @@ for _spec in FIGURE_SPECS.values():
         name:
             _spec.name
         input:
-            patches=[f"results/data/{dataset}/patches.npz" for dataset in figure_runs(_spec)],
+            patches=[out(f"data/{dataset}/patches.npz") for dataset in figure_runs(_spec)],
             models=[path for runs in figure_runs(_spec).values() for path in runs.values()],
         output:
             figure=report(
-                _spec.path,
+                out(_spec.path),
                 caption=f"../report/{_spec.name}.rst",
                 category="Figures",
                 labels={"figure": f"Fig. {_spec.number}", "kind": _spec.kind, "data": " + ".join(_spec.datasets)},
             ),
         log:
-            f"results/logs/figures/{_spec.name}.log",
+            out(f"logs/figures/{_spec.name}.log"),
         benchmark:
-            f"results/benchmarks/figures/{_spec.name}.tsv"
+            out(f"benchmarks/figures/{_spec.name}.tsv")
+        localrule: True
         conda:
             "../envs/drai.yaml"
         threads: 1
@@ -61,14 +48,14 @@ for _spec in FIGURE_SPECS.values():
 rule fig_ground_truth:
     input:
         runs=expand(
-            "results/runs/{dataset}/{variant}/seed{seed}/ground_truth.json",
+            out("runs/{dataset}/{variant}/seed{seed}/ground_truth.json"),
             dataset=TRAIN["datasets"],
             variant=TRAIN["variants"],
             seed=FIGURE_RUN_SEED,
         ),
     output:
         figure=report(
-            "results/figures/ground_truth_probes.png",
+            out("figures/ground_truth_probes.png"),
             caption="../report/fig_ground_truth.rst",
             category="Figures",
             labels={
@@ -78,9 +65,10 @@ rule fig_ground_truth:
             },
         ),
     log:
-        "results/logs/figures/fig_ground_truth.log",
+        out("logs/figures/fig_ground_truth.log"),
     benchmark:
-        "results/benchmarks/figures/fig_ground_truth.tsv"
+        out("benchmarks/figures/fig_ground_truth.tsv")
+    localrule: True
     conda:
         "../envs/drai.yaml"
     threads: 1
@@ -99,14 +87,14 @@ MEMORIZATION_MODEL = "DRAI" if "DRAI" in TRAIN["variants"] else TRAIN["variants"
 rule fig_memorization:
     input:
         runs=expand(
-            "results/runs/{dataset}/{variant}/seed{seed}/memorization_pairs.npz",
+            out("runs/{dataset}/{variant}/seed{seed}/memorization_pairs.npz"),
             dataset=TRAIN["datasets"],
             variant=MEMORIZATION_MODEL,
             seed=FIGURE_RUN_SEED,
         ),
     output:
         figure=report(
-            "results/figures/memorization_pairs.png",
+            out("figures/memorization_pairs.png"),
             caption="../report/fig_memorization.rst",
             category="Figures",
             labels={
@@ -116,9 +104,10 @@ rule fig_memorization:
             },
         ),
     log:
-        "results/logs/figures/fig_memorization.log",
+        out("logs/figures/fig_memorization.log"),
     benchmark:
-        "results/benchmarks/figures/fig_memorization.tsv"
+        out("benchmarks/figures/fig_memorization.tsv")
+    localrule: True
     conda:
         "../envs/drai.yaml"
     threads: 1
@@ -133,4 +122,4 @@ rule fig_memorization:
         "../workflow_scripts/audit_figures.py"
 
 
-FIGURES += ["results/figures/ground_truth_probes.png", "results/figures/memorization_pairs.png"]
+FIGURES += [out("figures/ground_truth_probes.png"), out("figures/memorization_pairs.png")]

@@ -3,11 +3,12 @@
 
 rule ham10000_raw:
     output:
-        manifest="results/data/ham10000/raw.json",
+        manifest=out("data/ham10000/raw.json"),
     log:
-        "results/logs/ham10000/raw.log",
+        out("logs/ham10000/raw.log"),
     benchmark:
-        "results/benchmarks/ham10000/raw.tsv"
+        out("benchmarks/ham10000/raw.tsv")
+    localrule: HAM["download"]
     conda:
         "../envs/drai.yaml"
     threads: 1
@@ -22,18 +23,18 @@ rule ham10000_raw:
 
 rule ham10000_patches:
     input:
-        manifest="results/data/ham10000/raw.json",
+        manifest=out("data/ham10000/raw.json"),
     output:
-        patches="results/data/ham10000/patches.npz",
-        table="results/data/ham10000/images.csv",
-        counts_csv="results/data/ham10000/class_counts.csv",
-        counts_md="results/data/ham10000/class_counts.md",
-        skipped="results/data/ham10000/skipped.csv",
-        qc=report("results/data/ham10000/qc_patches.png", caption="../report/ham10000_qc.rst", category="Data"),
+        patches=out("data/ham10000/patches.npz"),
+        table=out("data/ham10000/images.csv"),
+        counts_csv=out("data/ham10000/class_counts.csv"),
+        counts_md=out("data/ham10000/class_counts.md"),
+        skipped=out("data/ham10000/skipped.csv"),
+        qc=report(out("data/ham10000/qc_patches.png"), caption="../report/ham10000_qc.rst", category="Data"),
     log:
-        "results/logs/ham10000/patches.log",
+        out("logs/ham10000/patches.log"),
     benchmark:
-        "results/benchmarks/ham10000/patches.tsv"
+        out("benchmarks/ham10000/patches.tsv")
     conda:
         "../envs/drai.yaml"
     threads: 2

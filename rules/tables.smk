@@ -6,21 +6,22 @@ rule table:
         metrics=table_metrics,
         evaluators=table_evaluators,
     output:
-        md="results/tables/table{number}.md",
-        tex="results/tables/table{number}.tex",
-        csv="results/tables/table{number}.csv",
+        md=out("tables/table{number}.md"),
+        tex=out("tables/table{number}.tex"),
+        csv=out("tables/table{number}.csv"),
         html=report(
-            "results/tables/table{number}.html",
+            out("tables/table{number}.html"),
             caption="../report/table.rst",
             category="Tables",
             labels={"table": "{number}"},
         ),
     log:
-        "results/logs/tables/table{number}.log",
+        out("logs/tables/table{number}.log"),
     benchmark:
-        "results/benchmarks/tables/table{number}.tsv"
+        out("benchmarks/tables/table{number}.tsv")
     wildcard_constraints:
         number="[1-6]",
+    localrule: True
     conda:
         "../envs/drai.yaml"
     threads: 1
@@ -34,22 +35,23 @@ rule table:
 rule learning_check:
     input:
         trained=expand(
-            "results/runs/{dataset}/DRAI/seed{seed}/metrics.json",
+            out("runs/{dataset}/DRAI/seed{seed}/metrics.json"),
             dataset=TRAIN["datasets"],
             seed=TRAIN["seeds"],
         ),
         untrained=expand(
-            "results/untrained/{dataset}/DRAI/seed{seed}/metrics.json",
+            out("untrained/{dataset}/DRAI/seed{seed}/metrics.json"),
             dataset=TRAIN["datasets"],
             seed=TRAIN["seeds"],
         ),
     output:
-        md="results/tables/learning.md",
-        csv=report("results/tables/learning.csv", caption="../report/learning.rst", category="Tables"),
+        md=out("tables/learning.md"),
+        csv=report(out("tables/learning.csv"), caption="../report/learning.rst", category="Tables"),
     log:
-        "results/logs/tables/learning.log",
+        out("logs/tables/learning.log"),
     benchmark:
-        "results/benchmarks/tables/learning.tsv"
+        out("benchmarks/tables/learning.tsv")
+    localrule: True
     conda:
         "../envs/drai.yaml"
     threads: 1
@@ -62,7 +64,7 @@ rule learning_check:
         "../workflow_scripts/learning_check.py"
 
 
-TABLES = expand("results/tables/table{number}.{ext}", number=TABLE_SPECS, ext=TABLE_FORMATS)
+TABLES = expand(out("tables/table{number}.{ext}"), number=TABLE_SPECS, ext=TABLE_FORMATS)
 if "DRAI" in TRAIN["variants"]:
     TABLES += rules.learning_check.output
 
@@ -72,7 +74,8 @@ for _number in TABLE_SPECS:
         name:
             f"table{_number}"
         input:
-            expand("results/tables/table{number}.{ext}", number=_number, ext=TABLE_FORMATS),
+            expand(out("tables/table{number}.{ext}"), number=_number, ext=TABLE_FORMATS),
+        localrule: True
 
 
 # Beyond the paper: ground-truth disentanglement (with CIFC's rank agreement) and memorization.
@@ -85,13 +88,14 @@ for _kind, _caption in (("ground_truth", "ground_truth"), ("memorization", "memo
             runs=run_outputs(f"{_kind}.json"),
             metrics=run_outputs("metrics.json") if _kind == "ground_truth" else [],
         output:
-            md=f"results/tables/{_kind}.md",
-            csv=f"results/tables/{_kind}.csv",
-            html=report(f"results/tables/{_kind}.html", caption=f"../report/{_caption}.rst", category="Tables"),
+            md=out(f"tables/{_kind}.md"),
+            csv=out(f"tables/{_kind}.csv"),
+            html=report(out(f"tables/{_kind}.html"), caption=f"../report/{_caption}.rst", category="Tables"),
         log:
-            f"results/logs/tables/{_kind}.log",
+            out(f"logs/tables/{_kind}.log"),
         benchmark:
-            f"results/benchmarks/tables/{_kind}.tsv"
+            out(f"benchmarks/tables/{_kind}.tsv")
+        localrule: True
         conda:
             "../envs/drai.yaml"
         threads: 1
@@ -105,4 +109,4 @@ for _kind, _caption in (("ground_truth", "ground_truth"), ("memorization", "memo
             "../workflow_scripts/audit_tables.py"
 
 
-TABLES += expand("results/tables/{kind}.{ext}", kind=("ground_truth", "memorization"), ext=("md", "csv", "html"))
+TABLES += expand(out("tables/{kind}.{ext}"), kind=("ground_truth", "memorization"), ext=("md", "csv", "html"))

@@ -78,7 +78,7 @@ def test_workflow_scripts_import_drai_from_the_workflow_folder(tmp_path):
 # writes the modules it imported. The report is made for one target that marks no file for the report,
 # so that it needs no finished run; it imports what every report does.
 README_COMMANDS = {
-    "snakemake --report report.html": ["snakemake", "--report", "report.html", "results/data/lidc/nodules.csv"],
+    "snakemake --report report.html": ["snakemake", "--report", "report.html", "results/ci/data/lidc/nodules.csv"],
     "snakemake -n": ["snakemake", "-n"],
     "drai variants": ["drai", "variants"],
 }

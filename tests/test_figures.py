@@ -236,7 +236,7 @@ def test_specs_cover_figures_10_to_19():
     assert sorted(FIGURE_SPECS) == list(range(10, 20))
     assert len({spec.path for spec in FIGURE_SPECS.values()}) == 10
     for spec in FIGURE_SPECS.values():
-        assert set(spec.models) <= set(VARIANTS) and spec.path.startswith(f"results/figures/fig{spec.number}_")
+        assert set(spec.models) <= set(VARIANTS) and spec.path.startswith(f"figures/fig{spec.number}_")
     assert planned(FIGURE_SPECS[12], ["lidc"], ["DRAI", "cVAE", "DAI"]) == (["lidc"], ["DAI", "DRAI"])
     assert planned(FIGURE_SPECS[13], ["lidc"], ["DRAI"]) == ([], ["DRAI"])
 

@@ -107,7 +107,7 @@ def test_summary_gives_each_steps_range_over_seeds(curve):
 def test_a_folder_without_a_finished_demo_is_refused(curve, tmp_path, capsys):
     with pytest.raises(SystemExit):
         curve.main(["--workdir", str(tmp_path)])
-    assert f"{tmp_path}/results/data/lidc/patches.npz is missing" in capsys.readouterr().err
+    assert f"{tmp_path}/results/demo/data/lidc/patches.npz is missing" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         curve.main(["--every", "0"])
     assert "--every: a positive number, got 0" in capsys.readouterr().err

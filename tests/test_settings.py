@@ -252,7 +252,7 @@ def test_params_are_plain_values_that_rebuild_the_same_settings(context):
 def test_settings_hold_the_resolved_values():
     ci = CONTEXTS["ci"]
     assert patch_settings(ci).hu_window == (-1000, 400) and patch_settings(ci).max_slice_gap_mm == 5.0
-    assert series_settings(ci).root == "resources/synthetic/lidc-ci" and series_settings(ci).synthetic.matrix == 96
+    assert series_settings(ci).root == "resources/synthetic/ci/lidc" and series_settings(ci).synthetic.matrix == 96
     paper = CONTEXTS["paper"]
     assert series_settings(paper).root == "resources/lidc/LIDC-IDRI" and series_settings(paper).synthetic is None
     assert raw_settings(paper).root == "resources/ham10000/raw" and raw_settings(paper).synthetic is None

@@ -1,5 +1,7 @@
 """End to end: the workflow on the ci preset, in a scratch folder."""
 
+import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +41,7 @@ def ci_run(tmp_path_factory):
 
 
 def test_ci_preset_produces_patches(ci_run):
-    lidc = ci_run / "results" / "data" / "lidc"
+    lidc = ci_run / "results" / "ci" / "data" / "lidc"
     with np.load(lidc / "patches.npz") as data:
         images, vectors, splits = data["images"], data["vectors"], data["splits"]
         assert str(data["source"]) == "synthetic"
@@ -56,11 +58,11 @@ def test_ci_preset_produces_patches(ci_run):
     nodules = pd.read_csv(lidc / "nodules.csv")
     assert {"nodule_id", "split", "curated", "query", "size_mm", "z_min_mm", "z_max_mm"} <= set(nodules.columns)
     assert (lidc / "qc_patches.png").stat().st_size > 1000
-    assert (ci_run / "results" / "logs" / "lidc" / "nodules.log").exists()
+    assert (ci_run / "results" / "ci" / "logs" / "lidc" / "nodules.log").exists()
 
 
 def test_ci_preset_produces_ham10000_patches(ci_run):
-    ham = ci_run / "results" / "data" / "ham10000"
+    ham = ci_run / "results" / "ci" / "data" / "ham10000"
     with np.load(ham / "patches.npz") as data:
         images, labels, vectors, splits = data["images"], data["labels"], data["vectors"], data["splits"]
         assert list(data["class_names"])[:3] == ["nv", "mel", "bkl"] and len(data["class_names"]) == 7
@@ -84,7 +86,7 @@ def test_ci_preset_trains_every_variant_on_both_datasets(ci_run):
 
     for dataset in ("lidc", "ham10000"):
         for name, variant in VARIANTS.items():
-            run = ci_run / "results" / "runs" / dataset / name / "seed0"
+            run = ci_run / "results" / "ci" / "runs" / dataset / name / "seed0"
             assert (run / "model.pt").exists(), run
             history = pd.read_csv(run / "losses.csv")
             assert set(history.columns) - {"step"} == set(loss_terms(variant))
@@ -96,7 +98,7 @@ def test_ci_preset_evaluates_every_run_and_builds_the_tables(ci_run):
 
     from drai.models.variants import VARIANTS
 
-    results = ci_run / "results"
+    results = ci_run / "results" / "ci"
     for dataset in ("lidc", "ham10000"):
         evaluator = json.loads((results / "evaluators" / dataset / "evaluator.json").read_text())
         assert evaluator["initialization"] == "random" and 0 <= evaluator["test_accuracy"] <= 1
@@ -175,7 +177,7 @@ def test_only_a_setting_that_changes_an_output_reruns_its_jobs(ci_run):
         **downstream_of_runs,
     }
     # The HU window: LIDC's patches and everything made of them; nothing of HAM10000's.
-    cases = len(list((ci_run / "results" / "data" / "lidc" / "cases").glob("*.npz")))
+    cases = len(list((ci_run / "results" / "ci" / "data" / "lidc" / "cases").glob("*.npz")))
     lidc_figures = {spec.name: 1 for spec in FIGURE_SPECS.values() if "lidc" in spec.datasets}
     lidc_tables = sum("lidc" in spec.datasets for spec in table_specs().values())
     assert dry_run_jobs(ci_run, "lidc={hu_window: [-1100, 300]}") == {
@@ -210,7 +212,7 @@ def test_ci_preset_audits_every_run_beyond_the_paper(ci_run):
     from drai.data.factors import FACTORS
     from drai.models.variants import VARIANTS
 
-    results = ci_run / "results"
+    results = ci_run / "results" / "ci"
     for dataset in ("lidc", "ham10000"):
         factors = pd.read_csv(results / "data" / dataset / "factors.csv")
         with np.load(results / "data" / dataset / "patches.npz") as data:
@@ -235,7 +237,7 @@ def test_ci_preset_audits_every_run_beyond_the_paper(ci_run):
 
 
 def test_one_table_or_figure_rebuilds_alone(ci_run):
-    for target, path in (("table3", "results/tables/table3.md"), ("fig12", "results/figures/fig12_lidc.png")):
+    for target, path in (("table3", "results/ci/tables/table3.md"), ("fig12", "results/ci/figures/fig12_lidc.png")):
         (ci_run / path).unlink()
         result = snakemake(ci_run, target, "--config", "preset=ci")
         assert result.returncode == 0, result.stderr[-3000:]
@@ -252,7 +254,7 @@ def test_the_report_gathers_tables_and_figures(ci_run):
 
 
 def test_a_failing_case_does_not_stop_the_others(ci_run):
-    lidc = ci_run / "results" / "data" / "lidc"
+    lidc = ci_run / "results" / "ci" / "data" / "lidc"
     cases = sorted(p.stem for p in (lidc / "cases").glob("*.npz"))
     broken, healthy = cases[0], cases[1]
     manifest = pd.read_json(lidc / "series" / f"{broken}.json", typ="series")
@@ -268,6 +270,49 @@ def test_a_failing_case_does_not_stop_the_others(ci_run):
     assert not (lidc / "cases" / f"{broken}.npz").exists()
     assert not (lidc / "patches.npz").exists()
     assert victim.name in output and broken in output
+
+
+def planned_outputs(workdir: Path, *config: str) -> set[str]:
+    """Every output file a dry run with ``config`` plans (before its checkpoints run)."""
+    result = snakemake(workdir, "-n", "--config", *config)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    lines = re.findall(r"^\s+output: (.+)$", result.stdout + result.stderr, re.MULTILINE)
+    return {path for line in lines for path in line.split(", ")}
+
+
+def file_digests(*folders: Path) -> dict[str, str]:
+    return {
+        str(path): hashlib.sha256(path.read_bytes()).hexdigest()
+        for folder in folders
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_a_preset_never_touches_another_presets_files(ci_run):
+    ci_files = file_digests(ci_run / "results" / "ci", ci_run / "resources" / "synthetic" / "ci")
+    written_by_ci = {str(Path(path).relative_to(ci_run)) for path in ci_files}
+    # The demo and paper DAGs, planned beside the finished ci run: nothing of ci's, everything in their own trees.
+    for preset in ("demo", "paper"):
+        planned = planned_outputs(ci_run, f"preset={preset}")
+        assert planned and not planned & written_by_ci, sorted(planned & written_by_ci)[:5]
+        assert all(path.startswith((f"results/{preset}/", "resources/weights/")) for path in planned), sorted(
+            p for p in planned if not p.startswith(f"results/{preset}/")
+        )[:5]
+    # Another preset run for real (a tiny training of demo's), then ci's files are as they were.
+    run = "results/demo/runs/ham10000/cVAE/seed0/model.pt"
+    result = snakemake(
+        ci_run,
+        run,
+        "--config",
+        "preset=demo",
+        "train={variants: [cVAE], datasets: [ham10000], steps: 2, batch_size: 4, width: 4, checkpoint_every: 1, "
+        "average_window: 0}",
+        "ham10000={synthetic_train_images: 40, synthetic_test_images: 20, synthetic_width: 120, synthetic_height: 90}",
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert (ci_run / run).exists() and (ci_run / "resources" / "synthetic" / "demo" / "ham10000").is_dir()
+    assert file_digests(ci_run / "results" / "ci", ci_run / "resources" / "synthetic" / "ci") == ci_files
 
 
 def test_bad_config_stops_before_any_job(tmp_path):

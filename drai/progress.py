@@ -8,7 +8,9 @@ snakemake, a SLURM log) a redrawn bar would be thousands of carriage-return
 
 from __future__ import annotations
 
+import math
 import sys
+import time
 
 from tqdm import tqdm
 
@@ -49,3 +51,44 @@ def progress_bar(*args, file=None, **kwargs) -> tqdm:
         return tqdm(*args, file=stream, **kwargs)
     kwargs.setdefault("mininterval", LOG_INTERVAL_S)
     return _LogBar(*args, file=_PlainLines(stream), ascii=True, dynamic_ncols=False, ncols=100, **kwargs)
+
+
+class MilestoneLog:
+    """One line in the job's log every ``percent`` of a run: the step, its loss terms, the seconds per
+    step and the time left, so that ``tail -f`` of a rule's log (a SLURM job's) shows where a long
+    run stands. The progress bar goes to the terminal or the scheduler's output, not to that log."""
+
+    def __init__(self, total: int, start: int, logger, percent: float = 5.0, clock=time.monotonic):
+        self.total, self.logger, self.clock = total, logger, clock
+        self.every = max(1, math.ceil(total * percent / 100))
+        self.start_step, self.start_time = start, clock()
+        self.last = start
+
+    def update(self, step: int, terms: dict[str, float]) -> None:
+        """After ``step`` (with that step's ``terms``): a line when a multiple of the interval was passed."""
+        if step // self.every == self.last // self.every and step != self.total:
+            return
+        self.last = step
+        done = step - self.start_step
+        seconds_per_step = (self.clock() - self.start_time) / done if done else float("nan")
+        left = seconds_per_step * (self.total - step)
+        losses = ", ".join(f"{name} {value:.4g}" for name, value in terms.items())
+        self.logger.info(
+            "step %d/%d (%.0f%%): %s; %.3g s/step, %s left",
+            step,
+            self.total,
+            100 * step / self.total,
+            losses,
+            seconds_per_step,
+            _duration(left),
+        )
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "unknown time"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

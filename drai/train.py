@@ -35,10 +35,12 @@ from drai.checkpoints import (
 from drai.data.crops import MODEL_SIZE, centre_crop
 from drai.data.patchset import PatchSet
 from drai.data.registry import get_dataset
+from drai.devices import pick_device
 from drai.io import save_figure, write_csv, write_text
 from drai.models.family import TRANSFORMS, ModelFamily, Shape, training_losses, transform
 from drai.models.variants import get_variant, loss_terms, model_card
-from drai.progress import progress_bar
+from drai.progress import MilestoneLog, progress_bar
+from drai.scheduler import StopForNow
 from drai.train_settings import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -66,12 +68,6 @@ def load_training_set(patches_path: str | Path) -> tuple[np.ndarray, np.ndarray]
     except ValueError as error:
         raise ValueError(f"{patches_path}: {error}") from None
     return images, vectors
-
-
-def pick_device(requested: str = "auto") -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)
 
 
 def build(variant_name: str, channels: int, t_dim: int, settings: TrainSettings):
@@ -272,6 +268,7 @@ def train(
     progress: bool = True,
     extra_config: dict | None = None,
     after_step=None,
+    stop_when=None,
 ) -> Path:
     """Train one run in ``run_dir``; resume from its checkpoint when there is one.
 
@@ -282,8 +279,11 @@ def train(
 
     ``stop_after`` ends the call after that many steps of this call (it stands
     in for a killed job in tests). ``after_step(step)`` is called after every
-    step (benchmarks time the loop with it). Returns the path of ``model.pt``,
-    or of the checkpoint when stopped early.
+    step (benchmarks time the loop with it). ``stop_when()`` too: when it gives
+    a reason (the job's time limit is near, a SIGTERM; :class:`drai.scheduler.JobClock`),
+    the run writes a checkpoint at that step and raises :class:`drai.scheduler.StopForNow`,
+    to be resumed by a later call. Returns the path of ``model.pt``, or of the
+    checkpoint when stopped early by ``stop_after``.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -338,6 +338,7 @@ def train(
     bar = progress_bar(total=settings.steps, initial=step, desc=f"{variant_name}", unit="step", disable=not progress)
     losses_fn = compiled_losses(settings.compile_mode)
     readback = LossReadback(variant_name, names, checkpoint_path)
+    milestones = MilestoneLog(settings.steps, step, log)
     done_here = 0
     while step < settings.steps:
         if stop_after is not None and done_here >= stop_after:
@@ -364,13 +365,15 @@ def train(
         step += 1
         done_here += 1
         average.add(step, model)
-        checkpoint_due = step % settings.checkpoint_every == 0 or step == settings.steps
+        stop_reason = stop_when() if stop_when is not None else None
+        checkpoint_due = step % settings.checkpoint_every == 0 or step == settings.steps or stop_reason
         # Read back before every checkpoint, so that no checkpoint holds a step past a NaN.
         if checkpoint_due or len(readback) >= settings.loss_readback_every:
             rows = readback.rows()
             history.extend(rows)
             bar.update(len(rows))
             bar.set_postfix({k.split("/")[1][:8]: f"{rows[-1][k]:.3f}" for k in names[:4]})
+            milestones.update(step, {k: rows[-1][k] for k in names})
         if checkpoint_due:
             save_checkpoint(
                 checkpoint_path,
@@ -378,6 +381,9 @@ def train(
             )
         if after_step is not None:
             after_step(step)
+        if stop_reason and step < settings.steps:
+            bar.close()
+            raise StopForNow(step, str(checkpoint_path), stop_reason)
     bar.close()
     average.apply(model)
     model_path = run_dir / "model.pt"

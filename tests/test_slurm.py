@@ -14,9 +14,13 @@ before the first status check), it proves that
     resumes from its checkpoint;
 (d) sbatch asks for what the profile says: one GPU and requeue for the GPU
     rules;
-(e) the per-case LIDC jobs travel in groups: one sbatch call per
-    `group-components` cases, one per other job, and a group job asks for no
-    more CPUs and memory than the profile allows.
+(e) the per-case LIDC jobs travel in groups: one sbatch call per case (its
+    series and its patches), one per other job that is not a local rule (the
+    tables, the figures and the targets run where snakemake runs), and a group
+    job asks for no more CPUs and memory than the profile allows;
+(f) a training job whose time limit (1 minute) is shorter than its run stops
+    before the limit with a checkpoint, requeues itself, and resumes from that
+    checkpoint, until the run is done: one sbatch call, nothing retrained.
 
 The cluster: munged (as user munge, in /run/munge, with /etc/munge/munge.key),
 `slurmctld -i` and slurmd started directly (no systemd); configuration, state,
@@ -36,7 +40,6 @@ the default target.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import shutil
@@ -66,6 +69,24 @@ MUNGE_KEY = Path("/etc/munge/munge.key")
 FULL = bool(os.environ.get("DRAI_SLURM_FULL") or os.environ.get("CI"))  # CI: all of it
 TEST_CONFIG = {"preset": "ci"} if FULL else {"preset": "ci", "train": {"variants": ["DRAI", "cInfoGAN"]}}
 TARGETS = [] if FULL else ["lidc", "ham10000", "train_all"]
+# Rules that run where snakemake runs, never as SLURM jobs (`localrule:` in the rule files): the
+# targets, tables and figures (seconds of work each); ham10000_raw and lidc_series only when they
+# download, which the ci preset does not.
+LOCAL_RULES = {
+    "all",
+    "lidc",
+    "ham10000",
+    "train_all",
+    "download",
+    "table",
+    "learning_check",
+    "ground_truth_table",
+    "memorization_table",
+    "fig_ground_truth",
+    "fig_memorization",
+    *(f"table{n}" for n in range(1, 7)),
+    *(f"fig{n}" for n in range(10, 20)),
+}
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -274,6 +295,7 @@ def start_snakemake(
     snakefile: Path = ROOT / "Snakefile",
     log_name: str = "snakemake.out",
     no_gpus: bool = True,
+    set_resources: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen, Path]:
     """snakemake with profiles/slurm; what this single node needs on top: squeue for the status
     (accounting is off), an early first status check, and no GPU for the GPU rules."""
@@ -289,8 +311,9 @@ def start_snakemake(
         "--slurm-init-seconds-before-status-checks",
         "2",
     ]
-    if no_gpus:
-        command += ["--set-resources", *(f"{rule}:gpu=0" for rule in GPU_RULES)]
+    resources = [*(f"{rule}:gpu=0" for rule in GPU_RULES if no_gpus), *set_resources]
+    if resources:
+        command += ["--set-resources", *resources]
     # A group job asks for the profile's cores and mem_mb; a smaller node gets a smaller group job.
     if cluster.cpus < PROFILE["cores"]:
         command += ["--cores", str(cluster.cpus)]
@@ -356,7 +379,7 @@ def test_ci_preset_runs_on_slurm(cluster, ci_on_slurm):
 
     workdir, code, output = ci_on_slurm
     assert code == 0, output[-5000:] + cluster.logs()
-    results = workdir / "results"
+    results = workdir / "results" / "ci"
     for dataset in ("lidc", "ham10000"):
         assert (results / "data" / dataset / "patches.npz").exists()
         assert (results / "data" / dataset / "qc_patches.png").exists()
@@ -371,20 +394,20 @@ def test_ci_preset_runs_on_slurm(cluster, ci_on_slurm):
         line.split("|", 1) for line in cluster.run("squeue", "-h", "--states=all", "-o", "%i|%T").stdout.split()
     )
     assert {states.get(job) for job in jobs} == {"COMPLETED"}
-    # The per-case jobs went in groups of `group-components` cases, one sbatch call each; every
-    # other job that runs something had its own (the target rules run nothing). Without the groups
-    # the data and two variants took 16 sbatch calls, now 9.
-    per_group = PROFILE["group-components"]["lidc_case"]
+    # Each case's two jobs went as one group job, one sbatch call each; every other job that runs
+    # something and is not a local rule (tables, figures, targets) had its own.
     cases = len(list((results / "data" / "lidc" / "cases").glob("*.npz")))
     groups = submitted_groups(output)
-    # snakemake names a group job's log folder by group (lidc_case_0, lidc_case_1, ...) and rules
-    expected = [f"lidc_case_{n}_lidc_case_patches_lidc_series" for n in range(math.ceil(cases / per_group))]
-    assert cases > 1 and sorted(groups.values()) == expected, output[-3000:]
+    assert cases > 1 and sorted(groups.values()) == ["lidc_case_lidc_case_patches_lidc_series"] * cases, output[-3000:]
     assert not {"lidc_series", "lidc_case_patches"} & submitted_rules(output)
+    assert not LOCAL_RULES & submitted_rules(output), submitted_rules(output) & LOCAL_RULES
     planned = planned_jobs(output)
     targets = TARGETS or ["all"]
     assert "lidc_series" not in planned and set(targets) <= set(planned)
-    assert len(jobs) == sum(planned.values()) - len(targets) + len(groups), (planned, len(jobs), len(groups))
+    remote = sum(count for rule, count in planned.items() if rule not in LOCAL_RULES)
+    assert len(jobs) == remote + len(groups), (planned, len(jobs), len(groups))
+    if FULL:  # the local rules ran all the same
+        assert (results / "tables" / "table1.md").exists() and (results / "figures" / "fig12_lidc.png").exists()
     # A group job asks for at most the profile's CPUs and memory (or the node's, if smaller).
     for job in groups:
         cpus, memory = cluster.run("squeue", "-h", "--states=all", "-j", job, "-o", "%C|%m").stdout.split("|")
@@ -432,7 +455,7 @@ def test_a_requeued_training_job_resumes_from_its_checkpoint(cluster, ci_on_slur
     workdir, code, _ = ci_on_slurm
     assert code == 0, "needs the data of the ci run on SLURM (test_ci_preset_runs_on_slurm)"
     steps = 200
-    run = workdir / "results" / "runs" / "lidc" / "cInfoGAN" / "seed0"
+    run = workdir / "results" / "ci" / "runs" / "lidc" / "cInfoGAN" / "seed0"
     shutil.rmtree(run)
     longer = workdir / "longer.yaml"
     longer.write_text(yaml.safe_dump({"train": {"steps": steps, "checkpoint_every": 5}}))
@@ -467,9 +490,88 @@ def test_a_requeued_training_job_resumes_from_its_checkpoint(cluster, ci_on_slur
     assert code == 0, output[-5000:] + cluster.logs()
     assert submitted(output) == [job]  # snakemake waited for the same SLURM job, submitted once
     assert "Restarts=1" in cluster.show(job)
-    train_log = (workdir / "results" / "logs" / "train" / "lidc" / "cInfoGAN" / "seed0.log").read_text()
+    train_log = (workdir / "results" / "ci" / "logs" / "train" / "lidc" / "cInfoGAN" / "seed0.log").read_text()
     resumed = re.search(r"resuming \S+ from step (\d+)", train_log)
     assert resumed and 0 < int(resumed[1]) < steps, train_log
+    assert "starting afresh" not in train_log
+    assert pd.read_csv(run / "losses.csv")["step"].tolist() == list(range(1, steps + 1))
+    assert load_checkpoint(run / "model.pt")["step"] == steps
+
+
+def seconds_per_step(patches: Path, variant: str, tmp: Path) -> float:
+    """One training step of ``variant`` at the ci preset's settings, timed here (the node is this machine)."""
+    from dataclasses import replace
+
+    from drai.config import resolve
+    from drai.settings import train_settings
+    from drai.train import load_training_set, train
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text()) | {"preset": "ci"}
+    settings = replace(train_settings(resolve(config), "lidc", 0), steps=40, checkpoint_every=40, average_window=0)
+    images, vectors = load_training_set(patches)
+    times = []
+    train(
+        images,
+        vectors,
+        variant,
+        tmp,
+        settings,
+        device="cpu",
+        progress=False,
+        after_step=lambda s: times.append(time.monotonic()),
+    )
+    return (times[-1] - times[9]) / (len(times) - 10)
+
+
+def test_a_training_job_that_outlives_its_time_limit_continues_in_its_requeued_job(cluster, ci_on_slurm, tmp_path):
+    from drai.checkpoints import load_checkpoint
+
+    workdir, code, _ = ci_on_slurm
+    assert code == 0, "needs the data of the ci run on SLURM (test_ci_preset_runs_on_slurm)"
+    results = workdir / "results" / "ci"
+    # About 100 s of training, in jobs of one minute: each stops about 20 s before its limit, after the
+    # snakemake and torch start-up, so the run needs several jobs.
+    step_s = seconds_per_step(results / "data" / "lidc" / "patches.npz", "DRAI", tmp_path / "timing")
+    steps = max(200, min(50000, round(100 / step_s)))
+    every = max(1, steps // 5)
+    run = results / "runs" / "lidc" / "DRAI" / "seed0"
+    shutil.rmtree(run)
+    log_file = results / "logs" / "train" / "lidc" / "DRAI" / "seed0.log"
+    log_file.unlink(missing_ok=True)
+    longer = workdir / "time-limit.yaml"
+    longer.write_text(yaml.safe_dump({"train": {"steps": steps, "checkpoint_every": every, "average_window": 0}}))
+    proc, log = start_snakemake(
+        cluster,
+        workdir,
+        str((run / "model.pt").relative_to(workdir)),
+        *config_args(workdir, longer),
+        log_name="time-limit.out",
+        set_resources=("train:runtime=1",),
+    )
+    started = time.monotonic()
+    try:
+        while proc.poll() is None and time.monotonic() - started < 900:
+            jobs = submitted(log.read_text())
+            # A requeued job is held about two minutes (BeginTime) before it may start again; not here.
+            if jobs and cluster.state(jobs[-1]) == "PENDING" and "Restarts=0" not in cluster.show(jobs[-1]):
+                cluster.run("scontrol", "update", f"JobId={jobs[-1]}", "StartTime=now", check=False)
+            time.sleep(1)
+        code = finish(proc, timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = log.read_text()
+    assert code == 0, output[-5000:] + cluster.logs()
+    [job] = submitted(output)  # one sbatch call: the same SLURM job ran again after each stop
+    assert "TimeLimit=00:01:00" in cluster.show(job)
+    restarts = int(re.search(r"Restarts=(\d+)", cluster.show(job))[1])
+    train_log = log_file.read_text()
+    stops = [int(n) for n in re.findall(r"stopped at step (\d+) \(the job's time limit is near\)", train_log)]
+    resumes = [int(n) for n in re.findall(r"resuming \S+ from step (\d+)", train_log)]
+    assert restarts >= 1 and len(stops) == len(resumes) == restarts, (restarts, stops, resumes, train_log[-3000:])
+    # Each job took up where the last stopped: at most one checkpoint interval lost (none when it stops itself).
+    assert all(stop - every <= resume <= stop for stop, resume in zip(stops, resumes, strict=True)), (stops, resumes)
     assert "starting afresh" not in train_log
     assert pd.read_csv(run / "losses.csv")["step"].tolist() == list(range(1, steps + 1))
     assert load_checkpoint(run / "model.pt")["step"] == steps

@@ -30,6 +30,34 @@ log = logging.getLogger(__name__)
 DEFAULT_LOCK_DIR = Path(os.environ.get("DRAI_GPU_LOCK_DIR", Path(tempfile.gettempdir()) / "drai-gpu-locks"))
 
 
+class DeviceError(RuntimeError):
+    """A device was asked for that this machine does not have; the message names the config key."""
+
+
+def pick_device(requested: str = "auto", key: str = "train.device"):
+    """The torch device for ``requested`` (the value of config key ``key``).
+
+    "auto": CUDA when torch sees a GPU, else the CPU. "cuda" (or "cuda:N"): a GPU, and a
+    :class:`DeviceError` where there is none, rather than a run on the CPU that would take weeks
+    (the `paper` preset asks for "cuda").
+    """
+    import torch
+
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        import socket
+
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        raise DeviceError(
+            f"config key {key} is {requested!r}, but torch finds no CUDA device on {socket.gethostname()}"
+            + (f" (CUDA_VISIBLE_DEVICES={visible!r})" if visible is not None else "")
+            + ". Run this job where there is a GPU (on SLURM: a GPU partition, and the rule's gpu resource, "
+            f"profiles/slurm), or set {key}: cpu to run it on the CPU anyway."
+        )
+    return torch.device(requested)
+
+
 def cuda_device_count() -> int:
     import torch
 

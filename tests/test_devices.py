@@ -5,10 +5,13 @@ import sys
 import threading
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
+import yaml
 
-from drai.devices import claim_device
+from drai.config import resolve
+from drai.devices import DeviceError, claim_device, cuda_device_count, pick_device
 
 
 @pytest.fixture(autouse=True)
@@ -155,3 +158,20 @@ def test_slots_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="slots per GPU must be at least 1, got 0"):
         with claim_device("auto", tmp_path, device_count=2, slots=0):
             pass
+
+
+@pytest.mark.skipif(cuda_device_count() > 0, reason="this machine has a GPU")
+def test_a_gpu_asked_for_on_a_machine_without_one_stops_naming_the_key():
+    with pytest.raises(
+        DeviceError, match=r"config key train.device is 'cuda', but torch finds no CUDA device"
+    ) as error:
+        pick_device("cuda", key="train.device")
+    assert "train.device: cpu" in str(error.value)
+    assert str(pick_device("auto")) == "cpu" and str(pick_device("cpu")) == "cpu"
+
+
+def test_the_paper_preset_asks_for_a_gpu_and_the_others_take_what_there_is():
+    config = yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yaml").read_text())
+    for preset, device in (("paper", "cuda"), ("demo", "auto"), ("ci", "auto")):
+        resolved = resolve({**config, "preset": preset})
+        assert resolved["train"]["device"] == resolved["evaluate"]["device"] == device, preset

@@ -13,12 +13,11 @@ from drai.audit import (
     memorization_of_run,
 )
 from drai.data.factors import no_factors_message
-from drai.devices import claim_device
+from drai.devices import claim_device, pick_device
 from drai.evaluation import EvaluationSettings, evaluation_data
 from drai.io import write_json, write_npz
 from drai.settings import from_params, transport
 from drai.checkpoints import load_model
-from drai.train import pick_device
 
 log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)
@@ -28,7 +27,7 @@ evaluation = from_params(EvaluationSettings, snakemake.params.settings)
 data = evaluation_data(snakemake.input.patches, w.dataset, evaluation.lidc_labels)
 run = {"dataset": w.dataset, "variant": w.variant, "seed": int(w.seed), "data_source": data.source}
 with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:
-    device = str(pick_device(requested))
+    device = str(pick_device(requested, key="evaluate.device"))
     model = load_model(snakemake.input.model, device).eval()
     if snakemake.input.factors:
         factors = pd.read_csv(snakemake.input.factors[0], dtype={"nodule_id": str, "image_id": str, "case": str})

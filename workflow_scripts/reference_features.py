@@ -4,17 +4,16 @@ import torch
 
 from _common import setup_logging
 from drai.audit import evaluator_features, reference_features
-from drai.devices import claim_device
+from drai.devices import claim_device, pick_device
 from drai.evaluation import evaluation_data
 from drai.io import write_npz
 from drai.settings import transport
-from drai.train import pick_device
 
 log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)
 data = evaluation_data(snakemake.input.patches, snakemake.wildcards.dataset, snakemake.params.lidc_labels)
 with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:
-    device = str(pick_device(requested))
+    device = str(pick_device(requested, key="evaluate.device"))
     features = reference_features(
         data, evaluator_features(snakemake.input.evaluator, device), snakemake.params.batch_size
     )

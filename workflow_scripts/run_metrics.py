@@ -3,13 +3,12 @@
 import torch
 
 from _common import setup_logging
-from drai.devices import claim_device
+from drai.devices import claim_device, pick_device
 from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
 from drai.io import write_json
 from drai.records import metrics_record, read_records
 from drai.settings import from_params, transport
 from drai.checkpoints import load_checkpoint, load_model
-from drai.train import pick_device
 
 log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)
@@ -22,7 +21,7 @@ log.info("%s %s seed %s (%s, %d steps): %s", w.dataset, w.variant, w.seed, w.sta
 with claim_device(
     transport(snakemake.config, "evaluate")["device"]
 ) as requested:  # one GPU per job on a multi-GPU machine
-    device = str(pick_device(requested))
+    device = str(pick_device(requested, key="evaluate.device"))
     model = load_model(snakemake.input.model, device)
     metrics = evaluate_run(model, data, snakemake.input.evaluator, settings, snakemake.input.patches, device)
 log.info("metrics: %s", metrics)

@@ -3,13 +3,12 @@
 import torch
 
 from _common import setup_logging
-from drai.devices import claim_device
+from drai.devices import claim_device, pick_device
 from drai.evaluation import evaluation_data
 from drai.io import write_json
 from drai.records import evaluator_record
 from drai.metrics.evaluator import EvaluatorSettings, save_evaluator, train_evaluator
 from drai.settings import from_params, transport
-from drai.train import pick_device
 
 log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)
@@ -34,7 +33,7 @@ with claim_device(
         data.evaluator_test.labels,
         len(data.class_names),
         settings,
-        device=str(pick_device(requested)),
+        device=str(pick_device(requested, key="evaluate.device")),
     )
 log.info(
     "test accuracy %.3f (chance %.3f), %s initialization",

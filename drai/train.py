@@ -13,8 +13,11 @@ and are loaded with ``torch.load(weights_only=True)``: nothing is unpickled.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import math
+import os
+import socket
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -324,6 +327,8 @@ def train(
         history, step = state["history"], state["step"]
         average.load(state.get("average", {}))
         log.info("resuming %s from step %d", run_dir, step)
+    journal = RunJournal(run_dir / JOURNAL_NAME)
+    journal.note(f"resumed at step {step}" if step else "started at step 0")
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else nullcontext()
     if not settings.augment:
         images = np.ascontiguousarray(centre_crop(images))
@@ -383,6 +388,7 @@ def train(
             after_step(step)
         if stop_reason and step < settings.steps:
             bar.close()
+            journal.note(f"stopped at step {step} ({stop_reason})")
             raise StopForNow(step, str(checkpoint_path), stop_reason)
     bar.close()
     average.apply(model)
@@ -393,7 +399,31 @@ def train(
     write_text(run_dir / "model_card.md", model_card(variant))
     loss_figure(pd.DataFrame(history), run_dir / "losses.png", variant_name)
     save_checkpoint(model_path, final)  # last: its presence means the run is complete
+    journal.note(f"finished at step {step}")
     return model_path
+
+
+#: The run folder's journal: a line per start, stop and end of the run's jobs.
+JOURNAL_NAME = "jobs.log"
+
+
+class RunJournal:
+    """A line per start, stop and end of a run, appended across the jobs that train it.
+
+    A run that outlasts its job's time limit continues in further jobs (drai/scheduler.py), and the
+    workflow replaces a job's log file each time the job starts: this file keeps the whole story
+    (when, where, which SLURM job, at which step), next to the checkpoint it is about.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def note(self, event: str) -> None:
+        job = os.environ.get("SLURM_JOB_ID")
+        where = socket.gethostname() + (f", SLURM job {job}" if job else "")
+        stamp = datetime.datetime.now().isoformat(timespec="seconds")
+        with open(self.path, "a") as journal:
+            journal.write(f"{stamp} {where}: {event}\n")
 
 
 def save_untrained(variant_name: str, channels: int, t_dim: int, settings: TrainSettings, path: str | Path) -> Path:
@@ -415,18 +445,28 @@ def loss_figure(history: pd.DataFrame, output: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_d, ax_g) = plt.subplots(1, 2, figsize=(10, 3.5))
-    window = max(len(history) // 50, 1)
-    for column in history.columns:
-        if column == "step":
-            continue
-        ax = ax_d if column.startswith("d/") else ax_g
-        ax.plot(history["step"], history[column].rolling(window, min_periods=1).mean(), label=column[2:], lw=1)
-    for ax, side in ((ax_d, "discriminators"), (ax_g, "generator side")):
-        ax.set_title(f"{title}: {side}", fontsize=9)
-        ax.set_xlabel("step")
-        if ax.lines:
-            ax.legend(fontsize=6)
-    fig.tight_layout()
+    fig = draw_losses(history, title)
     save_figure(fig, output, dpi=110)
     plt.close(fig)
+
+
+def draw_losses(history: pd.DataFrame, title: str):
+    """Each loss term over the steps (a rolling mean), discriminators left, generator side right: one
+    colour per term across both panels (DRAI has 11 terms, more than matplotlib's 10-colour cycle)."""
+    import matplotlib.pyplot as plt
+
+    terms = [column for column in history.columns if column != "step"]
+    colours = plt.get_cmap("tab20").colors
+    fig, (ax_d, ax_g) = plt.subplots(1, 2, figsize=(12, 4))
+    window = max(len(history) // 50, 1)
+    for i, column in enumerate(terms):
+        ax = ax_d if column.startswith("d/") else ax_g
+        smooth = history[column].rolling(window, min_periods=1).mean()
+        ax.plot(history["step"], smooth, label=column[2:], lw=1.2, color=colours[(2 * i) % 20 + (2 * i) // 20 % 2])
+    for ax, side in ((ax_d, "discriminators"), (ax_g, "generator side")):
+        ax.set_title(f"{title}: {side}", fontsize=10)
+        ax.set_xlabel("step")
+        if ax.lines:
+            ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    fig.tight_layout()
+    return fig

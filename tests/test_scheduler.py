@@ -116,6 +116,13 @@ def test_a_run_stopped_between_checkpoints_resumes_to_the_uninterrupted_weights(
     assert stopped.value.step == 6 and load_checkpoint(tmp_path / "split" / "checkpoint.pt")["step"] == 6
     assert not (tmp_path / "split" / "model.pt").exists()
     resumed = train(images, vectors, variant, tmp_path / "split", settings, device="cpu", progress=False)
+    events = [line.split(": ", 1)[1] for line in (tmp_path / "split" / "jobs.log").read_text().splitlines()]
+    assert events == [
+        "started at step 0",
+        "stopped at step 6 (the job's time limit is near)",
+        "resumed at step 6",
+        "finished at step 9",
+    ]
     expected, got = load_checkpoint(plain)["model"], load_checkpoint(resumed)["model"]
     assert expected.keys() == got.keys()
     assert all(torch.equal(expected[name], got[name]) for name in expected)

@@ -13,9 +13,9 @@ WORKFLOW_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(WORKFLOW_ROOT))
 
 
-def setup_logging(snakemake, append: bool = False) -> logging.Logger:
-    """Send logging and uncaught errors of this job to ``snakemake.log[0]`` (replaced, or ``append``ed to)."""
-    handler = logging.FileHandler(snakemake.log[0], mode="a" if append else "w")
+def setup_logging(snakemake) -> logging.Logger:
+    """Send logging and uncaught errors of this job to ``snakemake.log[0]``."""
+    handler = logging.FileHandler(snakemake.log[0], mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     stream = logging.StreamHandler(sys.stderr)
     stream.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
@@ -26,4 +26,7 @@ def setup_logging(snakemake, append: bool = False) -> logging.Logger:
         logger.error("%s failed: %s", snakemake.rule, value, exc_info=(kind, value, traceback))
 
     sys.excepthook = excepthook
+    from drai.io import note_on_figures
+
+    note_on_figures(f"preset: {snakemake.config.get('preset', 'demo')}")  # every figure says which preset made it
     return logger

@@ -1,7 +1,8 @@
 """Train one (dataset, variant, seed) run; resumes from the run's checkpoint.
 
 In a SLURM job the run stops before the job's time limit with a checkpoint and
-the job is requeued, to resume where it stopped (drai/scheduler.py).
+the job is requeued, to resume where it stopped (drai/scheduler.py); the run
+folder's jobs.log keeps a line per job's start and stop.
 """
 
 import sys
@@ -14,8 +15,7 @@ from drai.scheduler import JobClock, StopForNow
 from drai.settings import from_params, transport
 from drai.train import TrainSettings, load_training_set, train
 
-# Appended to: a run continued over several jobs keeps every job's lines.
-log = setup_logging(snakemake, append=True)
+log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)
 settings = from_params(TrainSettings, snakemake.params.settings)
 images, vectors = load_training_set(snakemake.input.patches)

@@ -133,7 +133,20 @@ def write_npz(path, **arrays) -> None:
         np.savez_compressed(tmp, **arrays)
 
 
+#: A line that every figure saved by :func:`save_figure` carries in its lower right corner; the
+#: workflow's jobs set it to the preset that made the figure (workflow_scripts/_common.py).
+_figure_note: str | None = None
+
+
+def note_on_figures(text: str | None) -> None:
+    """From now on, every figure this process saves says ``text`` (None: nothing)."""
+    global _figure_note
+    _figure_note = text
+
+
 def save_figure(fig, path, **kwargs) -> None:
+    if _figure_note:
+        fig.text(0.998, 0.002, _figure_note, ha="right", va="bottom", fontsize=6, color="0.35")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, **kwargs)
 

@@ -42,3 +42,36 @@ def test_leftover_temporary_folders_are_removed(tmp_path):
         (tmp / "1.dcm").write_bytes(b"y")
     assert not leftover.exists() and other.exists()
     assert (tmp_path / "series" / "1.dcm").read_bytes() == b"y"
+
+
+def test_a_saved_figure_says_which_preset_made_it(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from drai.io import note_on_figures, save_figure
+
+    fig, ax = plt.subplots()
+    try:
+        note_on_figures("preset: ci")
+        save_figure(fig, tmp_path / "a.png")
+    finally:
+        note_on_figures(None)
+    assert [text.get_text() for text in fig.texts] == ["preset: ci"]
+    plain, _ = plt.subplots()
+    save_figure(plain, tmp_path / "b.png")  # without a note, the figure as drawn
+    assert plain.texts == [] and (tmp_path / "a.png").stat().st_size > 0
+    plt.close("all")
+
+
+def test_every_loss_term_has_a_colour_of_its_own_and_a_readable_legend():
+    import pandas as pd
+
+    from drai.models.variants import get_variant, loss_terms
+    from drai.train import draw_losses
+
+    terms = loss_terms(get_variant("DRAI"))
+    assert len(terms) > 10  # more than matplotlib's default colour cycle
+    history = pd.DataFrame({"step": range(1, 21), **{term: np.linspace(0, 1, 20) for term in terms}})
+    fig = draw_losses(history, "DRAI")
+    lines = [line for ax in fig.axes for line in ax.get_lines()]
+    assert len(lines) == len(terms) and len({line.get_color() for line in lines}) == len(terms)
+    assert all(text.get_fontsize() >= 8 for ax in fig.axes for text in ax.get_legend().get_texts())

@@ -15,7 +15,7 @@ drai neighbours MODEL --data P --query I [--by style|content] [-k 5] [-o out.png
 from __future__ import annotations
 
 import argparse
-import sys
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -25,11 +25,28 @@ from drai.data.registry import get_dataset
 from drai.models.variants import VARIANTS, get_variant, model_card
 
 
+class UsageError(Exception):
+    """Bad input to a command (a missing file, an index out of range): one line, no traceback."""
+
+
 def _load_patches(path: str) -> tuple[np.ndarray, np.ndarray]:
     """The centre 64x64 crops and vectors of the rows the models are conditioned on."""
-    patches = PatchSet.load(path)
+    if not Path(path).is_file():
+        raise UsageError(f"--data {path}: no such file")
+    try:
+        patches = PatchSet.load(path)
+    except (OSError, ValueError, KeyError) as error:
+        raise UsageError(f"--data {path}: not a patch set the workflow wrote ({error})") from None
     rows = get_dataset(patches.dataset).model_rows(patches)
     return patches.crops(rows), patches.vectors[rows].astype(np.float32)
+
+
+def _check_index(option: str, index: int, count: int, data: str) -> None:
+    if not 0 <= index < count:
+        raise UsageError(
+            f"{option} {index}: out of range, {data} has {count} patches the models are conditioned on "
+            f"(0 to {count - 1})"
+        )
 
 
 def save_grid(rows: list[np.ndarray], path: str) -> None:
@@ -55,12 +72,16 @@ def cmd_sample(args) -> None:
 
     model = _model(args.model)
     if args.vector is not None:
-        t, shown = np.array([[float(v) for v in args.vector.split(",")]], np.float32), []
+        try:
+            t, shown = np.array([[float(v) for v in args.vector.split(",")]], np.float32), []
+        except ValueError:
+            raise UsageError(f"--vector {args.vector}: not comma-separated numbers") from None
     else:
         images, vectors = _load_patches(args.data)
+        _check_index("--index", args.index, len(images), args.data)
         t, shown = vectors[args.index : args.index + 1], [images[args.index : args.index + 1]]
     if t.shape[1] != model.shape.t_dim:
-        sys.exit(f"drai sample: the vector has {t.shape[1]} values, the model takes {model.shape.t_dim}")
+        raise UsageError(f"the vector has {t.shape[1]} values, the model takes {model.shape.t_dim}")
     z = sample_styles(model, args.n, args.seed)
     c = np.repeat(content_of(model, t), args.n, axis=0)
     save_grid([np.concatenate([*shown, generate(model, z, c)])], args.output)
@@ -72,6 +93,8 @@ def cmd_hybrid(args) -> None:
 
     model = _model(args.model)
     images, vectors = _load_patches(args.data)
+    _check_index("--content", args.content, len(images), args.data)
+    _check_index("--style", args.style, len(images), args.data)
     x = images[[args.content, args.style]]
     z, c = infer_codes(model, x)
     row = [x, generate(model, z[1:2], content_of(model, vectors[args.content : args.content + 1]))]
@@ -90,6 +113,7 @@ def cmd_neighbours(args) -> None:
 
     model = _model(args.model)
     images, _ = _load_patches(args.data)
+    _check_index("--query", args.query, len(images), args.data)
     z, c = infer_codes(model, images)
     codes = z if args.by == "style" or c is None else c
     # The query is its own nearest item (distance 0); every other one keeps its rank (ties by index).
@@ -100,33 +124,59 @@ def cmd_neighbours(args) -> None:
         save_grid([images[[args.query] + found]], args.output)
 
 
-def main(argv=None) -> None:
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("drai")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drai", description="Use trained DRAI-family models.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, help="what to do")
     sub.add_parser("variants", help="list the model variants")
     card = sub.add_parser("card", help="a variant's model card")
-    card.add_argument("variant")
+    card.add_argument("variant", help="a variant's name, as `drai variants` lists them")
+    model_help = "a trained model: a run's model.pt (results/<preset>/runs/<dataset>/<variant>/seed<N>/model.pt)"
+    data_help = "the patch set the model was trained on (results/<preset>/data/<dataset>/patches.npz)"
     sample = sub.add_parser("sample", help="generate images for a conditioning vector")
-    sample.add_argument("model")
-    sample.add_argument("--vector", help="comma-separated conditioning vector")
-    sample.add_argument("--data", help="patches.npz to take the vector (and reference image) from")
-    sample.add_argument("--index", type=int, default=0)
-    sample.add_argument("-n", type=int, default=8)
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("-o", "--output", default="samples.png")
+    sample.add_argument("model", help=model_help)
+    sample.add_argument("--vector", help="comma-separated conditioning vector (instead of --data and --index)")
+    sample.add_argument("--data", help=data_help + ", to take the vector and a reference image from")
+    sample.add_argument("--index", type=int, default=0, help="the patch whose vector is used (default 0)")
+    sample.add_argument("-n", type=_positive, default=8, help="images to generate, each with its own style (default 8)")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the sampled styles (default 0)")
+    sample.add_argument("-o", "--output", default="samples.png", help="the PNG to write (default samples.png)")
     hybrid = sub.add_parser("hybrid", help="mix the content of one image with the style of another")
-    hybrid.add_argument("model")
-    hybrid.add_argument("--data", required=True)
-    hybrid.add_argument("--content", type=int, required=True)
-    hybrid.add_argument("--style", type=int, required=True)
-    hybrid.add_argument("-o", "--output", default="hybrid.png")
+    hybrid.add_argument("model", help=model_help)
+    hybrid.add_argument("--data", required=True, help=data_help)
+    hybrid.add_argument("--content", type=int, required=True, help="the patch whose content is kept")
+    hybrid.add_argument("--style", type=int, required=True, help="the patch whose style is taken")
+    hybrid.add_argument("-o", "--output", default="hybrid.png", help="the PNG to write (default hybrid.png)")
     neighbours = sub.add_parser("neighbours", help="nearest patches by style or content code")
-    neighbours.add_argument("model")
-    neighbours.add_argument("--data", required=True)
-    neighbours.add_argument("--query", type=int, required=True)
-    neighbours.add_argument("--by", choices=("style", "content"), default="content")
-    neighbours.add_argument("-k", type=int, default=5)
-    neighbours.add_argument("-o", "--output")
+    neighbours.add_argument("model", help=model_help)
+    neighbours.add_argument("--data", required=True, help=data_help)
+    neighbours.add_argument("--query", type=int, required=True, help="the patch whose neighbours are sought")
+    neighbours.add_argument(
+        "--by", choices=("style", "content"), default="content", help="the code compared (default content)"
+    )
+    neighbours.add_argument("-k", type=_positive, default=5, help="neighbours to list (default 5)")
+    neighbours.add_argument("-o", "--output", help="a PNG of the query and its neighbours (default: none)")
+    return parser
+
+
+def main(argv=None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "variants":
         for variant in VARIANTS.values():
@@ -144,7 +194,7 @@ def main(argv=None) -> None:
         command = {"sample": cmd_sample, "hybrid": cmd_hybrid, "neighbours": cmd_neighbours}[args.command]
         try:
             command(args)
-        except CheckpointError as error:
+        except (CheckpointError, UsageError) as error:
             parser.exit(2, f"drai {args.command}: {error}\n")
 
 

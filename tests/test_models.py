@@ -493,3 +493,51 @@ def test_a_stored_size_without_a_centred_window_is_refused(tmp_path):
     with pytest.raises(ValueError, match="69x69"):
         train(images, vectors, "DAI", tmp_path / "run", replace(TINY, augment=True), device="cpu", progress=False)
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_the_commands_say_what_is_wrong_in_one_line(tmp_path, capsys):
+    from drai.cli import main
+
+    images, vectors = fake_data(3, 3, n=6)
+    toy_patch_set("ham10000", images=images, vectors=vectors).save(tmp_path / "patches.npz")
+    model = str(train(images, vectors, "cVAE", tmp_path / "run", TINY, device="cpu", progress=False))
+    data = str(tmp_path / "patches.npz")
+    cases = {
+        ("sample", model, "--data", data, "--index", "6"): "drai sample: --index 6: out of range, ",
+        ("sample", model, "--data", data, "--index", "-1"): "drai sample: --index -1: out of range, ",
+        (
+            "sample",
+            model,
+            "--data",
+            str(tmp_path / "none.npz"),
+        ): f"drai sample: --data {tmp_path / 'none.npz'}: no such file",
+        ("sample", model, "--vector", "0,x,1"): "drai sample: --vector 0,x,1: not comma-separated numbers",
+        ("hybrid", model, "--data", data, "--content", "0", "--style", "99"): "drai hybrid: --style 99: out of range",
+        ("neighbours", model, "--data", data, "--query", "7"): "drai neighbours: --query 7: out of range",
+    }
+    for argv, message in cases.items():
+        with pytest.raises(SystemExit) as exited:
+            main([*argv, "-o", str(tmp_path / "out.png")])
+        err = capsys.readouterr().err
+        assert exited.value.code == 2 and err.startswith(message) and len(err.strip().splitlines()) == 1, (argv, err)
+    assert not (tmp_path / "out.png").exists()
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.startswith("drai ")
+
+
+def test_every_argument_of_the_command_says_what_it_is():
+    import argparse
+
+    from drai.cli import build_parser
+
+    parser = build_parser()
+    [subcommands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    parsers = {"drai": parser, **subcommands.choices}
+    bare = [
+        (name, action.dest)
+        for name, each in parsers.items()
+        for action in each._actions
+        if not action.help and not isinstance(action, argparse._HelpAction)
+    ]
+    assert len(parsers) == 6 and not bare, bare

@@ -126,3 +126,14 @@ def test_ham10000_synthetic_images_are_refused_as_real_data_and_go_to_their_own_
     with pytest.raises(DataError, match=f"{synthetic}: synthetic images rendered by this project"):
         prepare_raw(_ham(raw_dir=str(synthetic)), tmp_path / "b.json")
     assert not (tmp_path / "b.json").exists()
+
+
+def test_rendering_again_keeps_real_files_put_inside_the_synthetic_folder(tmp_path):
+    # ham10000.synthetic_dir: resources/ham10000 holds the default raw_dir, resources/ham10000/raw.
+    synthetic = write_dataset(tmp_path / "ham10000", SMALL_DERM)
+    real = synthetic / "raw"
+    real.mkdir()
+    (real / "ISIC_0000001.jpg").write_bytes(b"the user's own image")
+    with pytest.raises(FileExistsError, match=f"{real / 'ISIC_0000001.jpg'} is not a file it wrote"):
+        write_dataset(synthetic, SMALL_DERM)
+    assert (real / "ISIC_0000001.jpg").read_bytes() == b"the user's own image"

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from drai.data.ham10000.synthetic import GROUND_TRUTH_COLUMNS, HAM_CLASSES
+from drai.data.ham10000.synthetic import GROUND_TRUTH_COLUMNS, HAM_CLASSES, IMAGE_MARK, is_synthetic_image
+from drai.io import SYNTHETIC_MARKER
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,29 @@ def find_files(root: str | Path) -> RawFiles:
         masks[path.stem[: -len(MASK_SUFFIX)]] = path
     ground_truth = _first(root, GROUND_TRUTH_NAMES)
     return RawFiles(metadata, images, masks, ground_truth if test_images else None, test_images, root)
+
+
+def refuse_synthetic(root: str | Path) -> None:
+    """DataError when a folder read as real HAM10000 holds anything this project rendered, at any depth.
+
+    A synthetic folder's marker file, or an image (JPEG or PNG) carrying the
+    synthetic mark in its own bytes: a synthetic sub-folder copied into real
+    data, or a ``raw_dir`` above a synthetic folder, would otherwise mix
+    synthetic images into the real set.
+    """
+    root = Path(root)
+    markers = sorted(root.rglob(SYNTHETIC_MARKER))
+    if markers:
+        raise DataError(
+            f"{markers[0].parent}: synthetic images rendered by this project ({markers[0]}), not HAM10000; "
+            "point ham10000.raw_dir at real data"
+        )
+    marked = [p for pattern in ("*.jpg", "*.png") for p in sorted(root.rglob(pattern)) if is_synthetic_image(p)]
+    if marked:
+        raise DataError(
+            f"{marked[0]}: a synthetic image rendered by this project (marked {IMAGE_MARK!r}), not HAM10000; "
+            f"{len(marked)} such image(s) under {root}: point ham10000.raw_dir at real data only"
+        )
 
 
 def _read_table(path: Path) -> pd.DataFrame:

@@ -45,6 +45,7 @@ from drai.data.ham10000.metadata import (
     looked_for,
     read_ground_truth,
     read_metadata,
+    refuse_synthetic,
 )
 from drai.data.ham10000.synthetic import HAM_CLASSES
 from drai.parallel import progress_map
@@ -298,13 +299,18 @@ def build_patches(
     settings: PatchSetSettings,
     processes: int = 1,
     progress: bool = True,
+    allow_synthetic: bool = True,
 ):
     """Patches, per-image table, skipped rows and split source of a HAM10000 folder.
 
     Every lesion type is patched (the evaluator's seven); ``settings.classes``
     are the modelled ones, and only ``settings.augment_classes`` get flipped copies.
+    Without ``allow_synthetic`` (real data), a folder holding anything this
+    project rendered is refused (:func:`refuse_synthetic`).
     """
     classes, seed = settings.classes, settings.seed
+    if not allow_synthetic:
+        refuse_synthetic(root)
     files = find_files(root)
     table, skipped, split_source = collect(files, all_classes(tuple(classes)), settings.test_fraction, seed)
     jobs = [(r.image_id, r.path, files.masks.get(r.image_id), settings.lesion) for r in table.itertuples()]

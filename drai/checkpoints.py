@@ -9,6 +9,7 @@ readable checkpoint raises :class:`CheckpointError` naming it.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import time
@@ -62,9 +63,28 @@ def checkpoint_state(model, opt_g, opt_d, step, noise, rng, history, meta, avera
 CHECKPOINT_KEYS = ("model", "opt_g", "opt_d", "step", "noise", "rng", "history", "meta")
 
 
+#: errno values of a write that found no room: the disk full, or the user's quota used up.
+NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(state, tmp)
+    """Written atomically: on any failure the previous file at ``path`` is kept as it was.
+
+    A full disk raises OSError saying so and naming ``path``. torch is handed a
+    Python file object: writing to a file name, its own writer reports a full
+    disk only as "unexpected pos ...", without the errno.
+    """
+    try:
+        with atomic_path(path, suffix=".pt") as tmp:
+            with open(tmp, "wb") as handle:
+                torch.save(state, handle)
+    except OSError as error:
+        if error.errno not in NO_ROOM:
+            raise
+        raise OSError(
+            error.errno,
+            f"{path}: disk full ({os.strerror(error.errno)}): not written; the previous file there is kept as it was",
+        ) from None
 
 
 def load_checkpoint(path: str | Path, device="cpu", required: tuple[str, ...] = ("model", "meta")) -> dict:

@@ -7,6 +7,7 @@ value and the top-level sections override it. Errors name the offending key.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 from pathlib import Path
@@ -18,6 +19,14 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
 SECTIONS = ("lidc", "ham10000", "train", "evaluate", "audit")
 #: The generative networks take 64x64 images only (drai/models/networks.py).
 NETWORK_IMAGE_SIZE = 64
+#: The keys naming where data is read or rendered: none may lie inside another (:func:`_nesting_errors`).
+DATA_PATH_KEYS = (
+    ("lidc", "series_dir"),
+    ("lidc", "synthetic_dir"),
+    ("ham10000", "raw_dir"),
+    ("ham10000", "synthetic_dir"),
+    ("ham10000", "medmnist_npz"),
+)
 
 
 class ConfigError(ValueError):
@@ -98,6 +107,39 @@ def _relation_errors(resolved: dict) -> list[str]:
         errors.append(f"config key ham10000.augment_classes: {stray} not among ham10000.classes")
     if ham["source"] == "medmnist" and not ham["medmnist_npz"]:
         errors.append("config key ham10000.medmnist_npz: must name dermamnist_64.npz when source is medmnist")
+    return errors + _nesting_errors(resolved)
+
+
+def _nesting_errors(resolved: dict) -> list[str]:
+    """Data folders (and files) inside one another, in either direction, or one folder named twice.
+
+    Whatever the sources: rendering synthetic data replaces its whole folder,
+    and a real read walks every folder below its own (a raw_dir of ``/``
+    would walk the whole file system). Relative paths are taken from the
+    working directory, as the workflow reads them; links are followed.
+    """
+    paths = {
+        f"{section}.{key}": (resolved[section][key], Path(resolved[section][key]).expanduser().resolve())
+        for section, key in DATA_PATH_KEYS
+        if resolved[section].get(key)
+    }
+    errors = []
+    for (outer, (outer_text, outer_path)), (inner, (inner_text, inner_path)) in itertools.combinations(
+        paths.items(), 2
+    ):
+        if inner_path == outer_path:
+            relation = f"is the same path as {outer} ({outer_text})"
+        elif inner_path.is_relative_to(outer_path):
+            relation = f"lies inside {outer} ({outer_text})"
+        elif outer_path.is_relative_to(inner_path):
+            inner, inner_text, outer, outer_text = outer, outer_text, inner, inner_text
+            relation = f"lies inside {outer} ({outer_text})"
+        else:
+            continue
+        errors.append(
+            f"config key {inner}: {inner_text} {relation}; data folders must not nest: rendering synthetic "
+            "data replaces its folder, and reading real data walks every folder below its own"
+        )
     return errors
 
 

@@ -64,13 +64,23 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
 
 #: The file by which a folder of synthetic data marks itself (readers of real data refuse such a folder).
 SYNTHETIC_MARKER = "SYNTHETIC_DATA_NOT_REAL.txt"
+#: The line of the marker after which it lists the files the project wrote (path, tab, bytes), one a line.
+_FILE_LIST_HEADER = "Files written (path, tab, bytes):"
 
 
 def mark_synthetic(folder: str | os.PathLike, what: str) -> None:
-    """Mark ``folder`` as holding synthetic data this project rendered (``what``)."""
-    (Path(folder) / SYNTHETIC_MARKER).write_text(
+    """Mark ``folder`` as holding synthetic data this project rendered (``what``).
+
+    Call it last: the marker lists every file then in ``folder`` with its size,
+    and :func:`atomic_dir` replaces the folder only while it holds those files
+    and no other.
+    """
+    folder = Path(folder)
+    listed = [f"{name}\t{size}" for name, size in sorted(_files_under(folder).items()) if name != SYNTHETIC_MARKER]
+    (folder / SYNTHETIC_MARKER).write_text(
         f"{what}\nRendered by the drai workflow from annotations: synthetic, not patient data. "
-        "This folder may be replaced when the data is rendered again.\n"
+        "This folder may be replaced when the data is rendered again, as long as it holds only the files below.\n"
+        f"{_FILE_LIST_HEADER}\n" + "".join(f"{line}\n" for line in listed)
     )
 
 
@@ -78,13 +88,39 @@ def is_synthetic(folder: str | os.PathLike) -> bool:
     return (Path(folder) / SYNTHETIC_MARKER).is_file()
 
 
+def _files_under(folder: Path) -> dict[str, int | None]:
+    """Every entry below ``folder`` but its folders: relative POSIX path -> bytes (None: a link or special file)."""
+    found = {}
+    for parent, folders, names in os.walk(folder):
+        for name in names + [f for f in folders if os.path.islink(os.path.join(parent, f))]:
+            path = Path(parent, name)
+            plain = path.is_file() and not path.is_symlink()
+            found[path.relative_to(folder).as_posix()] = path.stat().st_size if plain else None
+    return found
+
+
+def _listed_files(marker: Path) -> dict[str, int] | None:
+    """The files a marker lists with their sizes; None for a marker that lists none (an older version's)."""
+    lines = marker.read_text(errors="replace").splitlines()
+    if _FILE_LIST_HEADER not in lines:
+        return None
+    listed = {}
+    for line in lines[lines.index(_FILE_LIST_HEADER) + 1 :]:
+        name, _, size = line.rpartition("\t")
+        if name and size.isdigit():
+            listed[name] = int(size)
+    return listed
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; move it onto ``path`` on success.
 
-    An existing ``path`` is replaced only when it is empty or marked synthetic
-    (:func:`mark_synthetic`): a folder this project did not render is never
-    deleted (FileExistsError, before anything is written).
+    An existing ``path`` is replaced only when it is empty, or marked synthetic
+    (:func:`mark_synthetic`) and holding exactly the files its marker lists, at
+    their sizes: a folder holding any file this project did not write (a real
+    image copied in, a real-data folder configured inside it) is never deleted
+    (FileExistsError, before anything is written).
     """
     path = Path(path)
     _check_replaceable(path)
@@ -105,12 +141,27 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
 def _check_replaceable(path: Path) -> None:
     if not path.exists():
         return
-    if not path.is_dir():
+    if path.is_symlink() or not path.is_dir():
         raise FileExistsError(f"{path}: exists and is not a folder; not replaced")
-    if any(path.iterdir()) and not is_synthetic(path):
+    if not any(path.iterdir()):
+        return
+    refusal = f"{path}: exists and holds data this project did not render as synthetic"
+    advice = "not replaced: move it away or choose another folder"
+    if not is_synthetic(path):
+        raise FileExistsError(f"{refusal} (no {SYNTHETIC_MARKER}); {advice}")
+    listed = _listed_files(path / SYNTHETIC_MARKER)
+    if listed is None:
         raise FileExistsError(
-            f"{path}: exists and holds data this project did not render as synthetic "
-            f"(no {SYNTHETIC_MARKER}); not replaced: move it away or choose another folder"
+            f"{path}: marked synthetic by an older version of this project, whose {SYNTHETIC_MARKER} does not "
+            f"list its files, so files of yours in it cannot be told apart; {advice} "
+            "(delete it if it holds nothing of yours)"
+        )
+    present = _files_under(path)
+    present.pop(SYNTHETIC_MARKER)
+    foreign = sorted(name for name, size in present.items() if listed.get(name) != size or size is None)
+    if foreign:
+        raise FileExistsError(
+            f"{refusal}: {path / foreign[0]} is not a file it wrote ({len(foreign)} such file(s)); {advice}"
         )
 
 

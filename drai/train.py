@@ -317,6 +317,17 @@ def train(
         # The settings changed (that is why the workflow reruns the job): start afresh.
         log.warning("%s was made with other settings; starting afresh", checkpoint_path)
         state = None
+    if state is not None and not (isinstance(state["step"], int) and 0 <= state["step"] <= settings.steps):
+        # This run never writes such a step: the file is not its checkpoint (nor one to resume from).
+        log.warning(
+            "%s: holds step %s, outside this run's train.steps of %d; not a checkpoint of this run: "
+            "set aside as %s, starting afresh",
+            checkpoint_path,
+            state["step"],
+            settings.steps,
+            set_aside(checkpoint_path),
+        )
+        state = None
     if state is not None:
         model.load_state_dict(state["model"])
         opt_g.load_state_dict(state["opt_g"])

@@ -126,6 +126,8 @@ def test_yaml_nan_is_refused(config):
         (lambda c: c["lidc"].update(patch_size=4000, volume_size=32), "lidc.patch_size", "do not fit"),
         (lambda c: c["lidc"].update(output_size=32), "lidc.output_size", "the networks take 64x64"),
         (lambda c: c["ham10000"].update(output_size=128), "ham10000.output_size", "the networks take 64x64"),
+        (lambda c: c["train"].update(batch_size=100000), "train.batch_size", "greater than the maximum of 4096"),
+        (lambda c: c["evaluate"].update(samples=10**9), "evaluate.samples", "greater than the maximum of 50000"),
     ],
 )
 def test_values_that_do_not_fit_together_are_refused(config, change, key, message):
@@ -201,3 +203,36 @@ def test_config_on_the_command_line_sets_nested_numbers_and_booleans(config):
 def test_config_on_the_command_line_still_refuses_wrong_values(config, assignment, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         resolve(command_line(config, assignment))
+
+
+@pytest.mark.parametrize(
+    "sections, inner, outer",
+    [
+        # The default raw_dir, resources/ham10000/raw, inside the synthetic folder: a render would delete it.
+        ({"ham10000": {"synthetic_dir": "resources/ham10000"}}, "ham10000.raw_dir", "ham10000.synthetic_dir"),
+        # A raw_dir above the synthetic folder would read synthetic images as real.
+        ({"ham10000": {"raw_dir": "resources"}}, "ham10000.synthetic_dir", "ham10000.raw_dir"),
+        ({"ham10000": {"raw_dir": "/"}}, "ham10000.synthetic_dir", "ham10000.raw_dir"),
+        ({"lidc": {"series_dir": "resources/synthetic/lidc/LIDC-IDRI"}}, "lidc.series_dir", "lidc.synthetic_dir"),
+        ({"lidc": {"synthetic_dir": "resources/lidc"}}, "lidc.series_dir", "lidc.synthetic_dir"),
+        ({"lidc": {"synthetic_dir": "resources/synthetic/ham10000/c"}}, "lidc.synthetic_dir", "ham10000.synthetic_dir"),
+        ({"ham10000": {"medmnist_npz": "resources/synthetic/ham10000/d"}}, "ham10000.medmnist_npz", "ham10000.synth"),
+    ],
+)
+def test_data_folders_inside_one_another_are_refused_naming_both_keys(config, sections, inner, outer):
+    for section, values in sections.items():
+        config[section].update(values)
+    with pytest.raises(ConfigError, match=f"config key {inner}: .* (lies inside|is the same path as) {outer}"):
+        resolve(config)
+
+
+def test_one_folder_for_two_kinds_of_data_is_refused(config):
+    config["lidc"]["synthetic_dir"] = config["lidc"]["series_dir"]
+    with pytest.raises(ConfigError, match="config key lidc.synthetic_dir: .* is the same path as lidc.series_dir"):
+        resolve(config)
+
+
+def test_sibling_folders_with_a_common_prefix_are_not_nested(config):
+    config["preset"] = "ci"
+    config["lidc"]["synthetic_dir"] = "resources/synthetic/ham10000-ci-lidc"  # a prefix of the name, not a parent
+    assert resolve(config)["lidc"]["synthetic_dir"] == "resources/synthetic/ham10000-ci-lidc"

@@ -46,7 +46,7 @@ def toy_lidc(path, nodules=12, slices=(0,)):
     images, vectors, sizes, bins, malignancy, splits, curated, query, ids, offsets = ([] for _ in range(10))
     for n, size_bin, offset in rows:
         disc = ((yy - 32) ** 2 + (xx - 32) ** 2 <= (3 + 4 * size_bin) ** 2).astype(np.float32)
-        images.append((disc * 1.6 - 0.8 + rng.normal(0, 0.05, (64, 64)))[None].astype(np.float32))
+        images.append(np.clip(disc * 1.6 - 0.8 + rng.normal(0, 0.05, (64, 64)), -1, 1)[None].astype(np.float32))
         vector = np.zeros(17, np.float32)
         vector[12 + size_bin] = 1
         vector[n % 12] = 1

@@ -283,3 +283,100 @@ def test_patch_set_has_seven_types_for_the_evaluator_and_vectors_for_the_modelle
     counts = pd.read_csv(outputs["counts_csv"]).set_index("class")
     assert list(counts.index) == names and list(counts["modelled"]) == [True] * 3 + [False] * 4
     assert "evaluator only" in outputs["counts_md"].read_text()
+
+
+def _small_dataset(tmp_path, test_images=0, train_images=40):
+    return write_dataset(
+        tmp_path / "raw",
+        SyntheticDermSettings(train_images=train_images, test_images=test_images, width=96, height=72, seed=0),
+    )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{"NV": 0.0}, {"NV": float("nan")}, {"NV": 1.0, "MEL": 1.0}],
+    ids=["all zeros", "blank", "two classes"],
+)
+def test_a_ground_truth_row_without_exactly_one_class_is_refused_naming_its_line(tmp_path, values):
+    root = _small_dataset(tmp_path, test_images=6)
+    truth = pd.read_csv(root / "ISIC2018_Task3_Test_GroundTruth.csv")
+    truth.loc[2, ["MEL", "NV", "BCC", "AKIEC", "BKL", "DF", "VASC"]] = 0.0
+    for column, value in values.items():
+        truth.loc[2, column] = value
+    truth.to_csv(root / "ISIC2018_Task3_Test_GroundTruth.csv", index=False)
+    with pytest.raises(
+        DataError,
+        match=rf"ISIC2018_Task3_Test_GroundTruth.csv: line 4 \(image {truth.image[2]}\) does not name one class",
+    ):
+        build_patches(root, PATCH_SET, progress=False)
+
+
+def test_a_lesion_with_two_diagnoses_is_refused_naming_its_lines(tmp_path):
+    root = _small_dataset(tmp_path)
+    metadata = pd.read_csv(root / "HAM10000_metadata.csv")
+    lesion = metadata.lesion_id[metadata.lesion_id.duplicated()].iloc[0]
+    rows = metadata.index[metadata.lesion_id == lesion]
+    metadata.loc[rows[-1], "dx"] = "mel" if metadata.dx[rows[0]] != "mel" else "nv"
+    metadata.to_csv(root / "HAM10000_metadata.csv", index=False)
+    with pytest.raises(
+        DataError, match=f"HAM10000_metadata.csv: lesion_id {lesion} has two diagnoses: .*line {rows[-1] + 2}"
+    ):
+        build_patches(root, PATCH_SET, progress=False)
+
+
+def test_a_metadata_file_with_a_byte_order_mark_and_crlf_line_ends_is_read(tmp_path):
+    root = _small_dataset(tmp_path)
+    path = root / "HAM10000_metadata.csv"
+    plain = read_metadata(path)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    pd.testing.assert_frame_equal(read_metadata(path), plain)
+    assert len(build_patches(root, PATCH_SET, progress=False)[4]) == len(plain)
+
+
+def test_a_metadata_file_with_a_header_only_is_refused_naming_it(tmp_path):
+    root = _small_dataset(tmp_path)
+    (root / "HAM10000_metadata.csv").write_text("lesion_id,image_id,dx,dx_type,age,sex,localization\n")
+    with pytest.raises(DataError, match="HAM10000_metadata.csv: no rows, only a header"):
+        build_patches(root, PATCH_SET, progress=False)
+
+
+def _claims_size(path, width, height):
+    """Rewrite a JPEG's frame header (SOF0) to claim ``width`` x ``height`` pixels, as a huge image's does."""
+    data = bytearray(path.read_bytes())
+    at = data.index(b"\xff\xc0") + 5  # marker, length, precision, then height and width
+    data[at : at + 4] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    path.write_bytes(bytes(data))
+
+
+def _tiny(root, metadata, row):
+    Image.new("RGB", (1, 1)).save(next(root.rglob(f"{metadata.image_id[row]}.jpg")))
+    return "image is 1x1 pixels, smaller than ham10000.patch_size (48 pixels)"
+
+
+def _huge(root, metadata, row):
+    _claims_size(next(root.rglob(f"{metadata.image_id[row]}.jpg")), 20000, 20000)
+    return "image too large to be a dermoscopy image (Image size (400000000 pixels) exceeds limit"
+
+
+def _without_lesion(root, metadata, row):
+    metadata.loc[row, "lesion_id"] = ""
+    metadata.to_csv(root / "HAM10000_metadata.csv", index=False)
+    return f"line {row + 2}: empty lesion_id"
+
+
+@pytest.mark.parametrize("spoil", [_tiny, _huge, _without_lesion], ids=["1x1 image", "huge image", "empty lesion_id"])
+def test_a_bad_image_or_row_is_skipped_and_reported_and_the_rest_kept(tmp_path, spoil):
+    root = _small_dataset(tmp_path)
+    metadata = pd.read_csv(root / "HAM10000_metadata.csv")
+    row = 2
+    reason = spoil(root, metadata, row)
+    table, patches, skipped, _, before = build_patches(root, PATCH_SET, progress=False)
+    assert list(skipped.image_id) == [metadata.image_id[row]]
+    assert reason in skipped.reason[0]
+    assert len(before) == len(metadata) - 1 and metadata.image_id[row] not in set(table.image_id)
+
+
+def test_a_patch_size_larger_than_every_image_names_the_key(tmp_path):
+    root = _small_dataset(tmp_path)
+    with pytest.raises(DataError, match="config key ham10000.patch_size: 200 pixels is larger than every image"):
+        build_patches(root, replace(PATCH_SET, lesion=replace(LESION, patch_size=200)), progress=False)

@@ -1,8 +1,9 @@
 """Atomic outputs: what a killed write leaves is cleaned when the output is written again."""
 
 import numpy as np
+import pytest
 
-from drai.io import atomic_dir, write_npz, write_text
+from drai.io import SYNTHETIC_MARKER, atomic_dir, mark_synthetic, write_npz, write_text
 
 
 def test_leftovers_of_a_killed_write_are_removed_on_the_next_write(tmp_path):
@@ -42,6 +43,56 @@ def test_leftover_temporary_folders_are_removed(tmp_path):
         (tmp / "1.dcm").write_bytes(b"y")
     assert not leftover.exists() and other.exists()
     assert (tmp_path / "series" / "1.dcm").read_bytes() == b"y"
+
+
+def _rendered(folder):
+    """A folder as a synthetic renderer leaves it: its files, then the marker that lists them."""
+    with atomic_dir(folder) as tmp:
+        (tmp / "images").mkdir()
+        (tmp / "images" / "a.jpg").write_bytes(b"synthetic")
+        (tmp / "table.csv").write_text("x\n")
+        mark_synthetic(tmp, "test data")
+    return folder
+
+
+def test_a_marked_folder_holding_only_its_own_files_is_replaced(tmp_path):
+    folder = _rendered(tmp_path / "synthetic")
+    (folder / "table.csv").unlink()  # one of its files gone: nothing of the user's is lost
+    with atomic_dir(folder) as tmp:
+        (tmp / "new.txt").write_text("again")
+    assert [p.name for p in folder.iterdir()] == ["new.txt"]
+
+
+@pytest.mark.parametrize(
+    "intrude",
+    [
+        lambda f: (f / "raw").mkdir() or (f / "raw" / "ISIC_0000001.jpg").write_bytes(b"a real image"),
+        lambda f: (f / "images" / "mine.jpg").write_bytes(b"copied in"),
+        lambda f: (f / "images" / "a.jpg").write_bytes(b"a real image of another size"),
+        lambda f: (f / "link").symlink_to(f.parent),
+    ],
+    ids=["real folder inside", "file added", "file replaced", "link"],
+)
+def test_a_marked_folder_holding_a_file_it_did_not_write_is_never_removed(tmp_path, intrude):
+    folder = _rendered(tmp_path / "synthetic")
+    intrude(folder)
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    with pytest.raises(FileExistsError, match=f"{folder}: exists and holds data .*is not a file it wrote"):
+        with atomic_dir(folder) as tmp:
+            (tmp / "new.txt").write_text("again")
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["synthetic"]  # no temporary folder left
+
+
+def test_a_marker_that_lists_no_files_is_not_trusted(tmp_path):
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / SYNTHETIC_MARKER).write_text("Synthetic data.\nRendered by the drai workflow.\n")
+    (folder / "ISIC_0000001.jpg").write_bytes(b"whose?")
+    with pytest.raises(FileExistsError, match="older version .* does not list its files"):
+        with atomic_dir(folder):
+            pass
+    assert (folder / "ISIC_0000001.jpg").is_file()
 
 
 def test_a_saved_figure_says_which_preset_made_it(tmp_path):

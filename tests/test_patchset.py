@@ -103,3 +103,72 @@ def test_a_third_dataset_is_one_package_away(tmp_path, monkeypatch, make_patch_s
         registry.datasets.cache_clear()
         for name in [m for m in sys.modules if m.startswith("drai.data.toyset")]:
             del sys.modules[name]
+
+
+def _spoiled(make_patch_set, dataset, **change):
+    """A valid toy set of ``dataset`` with ``change`` made (images, vectors, splits or fields)."""
+    from dataclasses import replace
+
+    patches = make_patch_set(dataset, n=6, size=72)
+    fields = {k: change.pop(k) for k in list(change) if k in patches.fields}
+    return replace(patches, **change, fields={**patches.fields, **fields})
+
+
+@pytest.mark.parametrize(
+    "dataset, change, message",
+    [
+        ("ham10000", lambda p: {"images": ((p.images + 1) * 127.5).astype(np.uint8)}, "images are uint8, not float"),
+        (
+            "ham10000",
+            lambda p: {"images": (p.images + 1) * 127.5},
+            r"images range from \S+ to \S+, not within \[-1, 1\]",
+        ),
+        ("lidc", lambda p: {"images": p.images[:, 0]}, r"images have shape \(6, 72, 72\), not \(N, C, S, S\)"),
+        ("ham10000", lambda p: {"images": p.images[:, :1]}, r"not \(N, C, S, S\) with the 3 channel\(s\) of HAM10000"),
+        ("lidc", lambda p: {"images": np.where(p.images > 0.5, np.nan, p.images)}, "images hold NaN"),
+        ("lidc", lambda p: {"vectors": p.vectors[:, :16]}, "vectors are 16 wide, not the 17 of LIDC's"),
+        ("ham10000", lambda p: {"vectors": np.eye(6, 9, dtype=np.float32)}, "vectors are 9 wide, not one dimension"),
+        ("ham10000", lambda p: {"labels": np.full(6, 99)}, r"field 'labels' holds 99 in row 0 \(6 such row\(s\)\)"),
+        ("ham10000", lambda p: {"labels": np.array([0, 1, 2, 0, 1, 3])}, "row 5 is modelled with label 3 .akiec."),
+        ("lidc", lambda p: {"size_bins": np.full(6, 5)}, "field 'size_bins' holds 5 in row 0"),
+        ("lidc", lambda p: {"splits": np.array(["train", "val"] * 3)}, r"splits hold \['val'\]"),
+    ],
+    ids=[
+        "uint8 images",
+        "float images in 0..255",
+        "no channel axis",
+        "1 channel in HAM10000",
+        "NaN",
+        "LIDC vector width",
+        "HAM10000 vector width",
+        "label 99",
+        "modelled label beyond the vector",
+        "size bin 5",
+        "split 'val'",
+    ],
+)
+def test_a_set_that_breaks_the_contract_is_refused_naming_the_file(make_patch_set, tmp_path, dataset, change, message):
+    plain = make_patch_set(dataset, n=6, size=72)
+    _spoiled(make_patch_set, dataset, **change(plain)).save(tmp_path / "bad.npz")
+    with pytest.raises(PatchSetError, match=rf"bad\.npz: .*{message}.*; not a patch set as the contract describes it"):
+        PatchSet.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "crc", "object array"])
+def test_an_unreadable_file_is_refused_naming_it(make_patch_set, tmp_path, damage):
+    path = tmp_path / "patches.npz"
+    patches = make_patch_set("lidc", n=4)
+    arrays = {"images": patches.images, "vectors": patches.vectors, "splits": patches.splits, "source": "synthetic"}
+    np.savez(path, **arrays, **patches.fields)  # stored, not deflated: a flipped byte reaches the CRC check
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "crc":
+        at = data.index(b"images.npy") + 4000  # inside the image array's bytes
+        path.write_bytes(data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :])
+    else:
+        np.savez(path, **{**arrays, "splits": np.array(["train", None, "test", "train"], dtype=object)})
+    with pytest.raises(PatchSetError, match=r"patches\.npz: not a readable patch set \(.+\)"):
+        PatchSet.load(path)

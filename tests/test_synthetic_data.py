@@ -1,20 +1,25 @@
 """Synthetic data marks itself, never replaces a folder it did not render, and is refused as real data."""
 
+import shutil
+
+import numpy as np
 import pandas as pd
 import pydicom
 import pytest
+from PIL import Image
 
 from drai.data.lidc.dicom_series import dicom_files
 from drai.data.lidc.dicom_slices import SeriesError
 from drai.data.ham10000.metadata import DataError
+from drai.data.ham10000.patches import build_patches
 from drai.data.ham10000.pipeline import prepare_raw
 from drai.data.lidc.source import SeriesSettings, prepare_series
 from drai.data.lidc.synthetic import PRIVATE_CREATOR, SYNTHETIC_MANUFACTURER, render_case
 from drai.data.lidc.synthetic_volume import SyntheticSettings
-from drai.data.ham10000.synthetic import SyntheticDermSettings, write_dataset
+from drai.data.ham10000.synthetic import SyntheticDermSettings, is_synthetic_image, write_dataset
 from drai.io import SYNTHETIC_MARKER
 from drai.pylidc_compat import pylidc
-from drai.settings import raw_settings
+from drai.settings import ham_patch_set_settings, raw_settings
 
 SCAN_ID = 1
 SETTINGS = SyntheticSettings(matrix=48, slice_spacing_mm=5.0, seed=0)
@@ -126,3 +131,60 @@ def test_ham10000_synthetic_images_are_refused_as_real_data_and_go_to_their_own_
     with pytest.raises(DataError, match=f"{synthetic}: synthetic images rendered by this project"):
         prepare_raw(_ham(raw_dir=str(synthetic)), tmp_path / "b.json")
     assert not (tmp_path / "b.json").exists()
+
+
+def test_rendering_again_keeps_real_files_put_inside_the_synthetic_folder(tmp_path):
+    # ham10000.synthetic_dir: resources/ham10000 holds the default raw_dir, resources/ham10000/raw.
+    synthetic = write_dataset(tmp_path / "ham10000", SMALL_DERM)
+    real = synthetic / "raw"
+    real.mkdir()
+    (real / "ISIC_0000001.jpg").write_bytes(b"the user's own image")
+    with pytest.raises(FileExistsError, match=f"{real / 'ISIC_0000001.jpg'} is not a file it wrote"):
+        write_dataset(synthetic, SMALL_DERM)
+    assert (real / "ISIC_0000001.jpg").read_bytes() == b"the user's own image"
+
+
+def _as_real(synthetic, target):
+    """A stand-in for real HAM10000: the synthetic files without the marker file and with unmarked images."""
+    shutil.copytree(synthetic, target, ignore=shutil.ignore_patterns(SYNTHETIC_MARKER))
+    for path in [*target.rglob("*.jpg"), *target.rglob("*.png")]:
+        with Image.open(path) as image:
+            pixels = np.asarray(image)
+        Image.fromarray(pixels).save(path)  # a new image: without the comment or text chunk
+    return target
+
+
+@pytest.fixture
+def derm(tmp_path):
+    synthetic = write_dataset(tmp_path / "synthetic" / "ham10000", SMALL_DERM)
+    return synthetic, _as_real(synthetic, tmp_path / "real")
+
+
+def test_every_synthetic_image_marks_itself(derm):
+    synthetic, real = derm
+    images = [*synthetic.rglob("*.jpg"), *synthetic.rglob("*.png")]
+    assert len(images) == 6 + 3 + 6 and all(is_synthetic_image(p) for p in images)
+    assert not any(is_synthetic_image(p) for p in [*real.rglob("*.jpg"), *real.rglob("*.png")])
+
+
+def test_a_raw_dir_above_a_synthetic_folder_is_refused(derm, tmp_path):
+    synthetic, real = derm
+    assert prepare_raw(_ham(raw_dir=str(real)), tmp_path / "ok.json")["images"] == 6
+    with pytest.raises(DataError, match=f"{synthetic}: synthetic images rendered by this project"):
+        prepare_raw(_ham(raw_dir=str(tmp_path)), tmp_path / "m.json")
+    assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("copied", ["sub-folder", "one image"])
+def test_synthetic_images_copied_into_real_data_are_refused(derm, tmp_path, copied, ci_config):
+    synthetic, real = derm
+    if copied == "sub-folder":  # without the marker file: the images' own mark gives them away
+        shutil.copytree(synthetic / "HAM10000_images_part_1", real / "more" / "HAM10000_images_part_1")
+    else:
+        image = sorted((synthetic / "HAM10000_images_part_2").glob("*.jpg"))[0]
+        shutil.copy(image, real / "HAM10000_images_part_1" / "ISIC_9999999.jpg")
+    with pytest.raises(DataError, match=r"\.jpg: a synthetic image rendered by this project .*not HAM10000"):
+        prepare_raw(_ham(raw_dir=str(real)), tmp_path / "m.json")
+    assert not (tmp_path / "m.json").exists()
+    with pytest.raises(DataError, match="a synthetic image rendered by this project"):
+        build_patches(real, ham_patch_set_settings(ci_config), progress=False, allow_synthetic=False)

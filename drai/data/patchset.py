@@ -2,10 +2,12 @@
 
 One row per patch. Every patch set has
 
-* ``images``  (N, C, S, S) float16 or float32 in [-1, 1]. S >= 64 and S - 64 is
-  even: the 64x64 window the models see is the centre crop
-  (:func:`drai.data.crops.centre_crop`); the margin is for training-time crops.
-* ``vectors`` (N, T) float32: the conditioning vector t of each patch.
+* ``images``  (N, C, S, S) float16 or float32 in [-1, 1], C the dataset's
+  channels. S >= 64 and S - 64 is even: the 64x64 window the models see is
+  the centre crop (:func:`drai.data.crops.centre_crop`); the margin is for
+  training-time crops.
+* ``vectors`` (N, T) float32: the conditioning vector t of each patch, T the
+  dataset's width.
 * ``splits``  (N,) str: ``"train"`` or ``"test"``.
 
 and, for the whole set, ``dataset`` (the key of its :class:`drai.data.registry.Dataset`)
@@ -15,10 +17,17 @@ folder it was read from, as the dataset's ``source`` setting names it). Each dat
 copies ...); the selections that readers need (training items, the evaluation
 split, figure images, retrieval sets) are the dataset's too, so that no reader
 branches on a dataset's name.
+
+:meth:`PatchSet.load` enforces all of this (and each dataset's own rules,
+:meth:`drai.data.registry.Dataset.contract_errors`: its vector width, labels
+within its class names), so that no reader trains or scores on a file that
+breaks it; every refusal names the file.
 """
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -120,12 +129,7 @@ class PatchSet:
         """
         from drai.data.registry import datasets, get_dataset
 
-        try:
-            data = np.load(path)
-        except (OSError, ValueError) as error:
-            raise PatchSetError(f"{path}: not a readable patch set ({error})") from None
-        with data:
-            arrays = {name: data[name] for name in data.files}
+        arrays = _read_arrays(path)
         missing = [name for name in (*COMMON_FIELDS, "source") if name not in arrays]
         if missing:
             raise PatchSetError(f"{path}: not a patch set: no {', '.join(missing)}")
@@ -158,4 +162,66 @@ class PatchSet:
         common = {name: arrays.pop(name) for name in COMMON_FIELDS}
         source = str(arrays.pop("source"))
         fields.update(arrays)  # fields no dataset declares travel along unchanged
-        return cls(stored, source, **common, fields=fields)
+        patches = cls(stored, source, **common, fields=fields)
+        errors = contract_errors(patches)
+        if errors:
+            more = f" (and {len(errors) - 1} more: {'; '.join(errors[1:])})" if len(errors) > 1 else ""
+            raise PatchSetError(f"{path}: {errors[0]}{more}; not a patch set as the contract describes it")
+        return patches
+
+
+def _read_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz``, or PatchSetError naming the file (and the array, where one is at fault)."""
+    name = None
+    try:
+        with np.load(path) as data:
+            arrays = {}
+            for name in data.files:
+                arrays[name] = data[name]
+            return arrays
+    # A 0-byte file: EOFError; a cut or garbled zip: BadZipFile (a CRC mismatch too) or zlib.error;
+    # an object array: ValueError (nothing is unpickled).
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        where = f"array {name!r}: " if name else ""
+        reason = str(error) or type(error).__name__
+        raise PatchSetError(f"{path}: not a readable patch set ({where}{reason})") from None
+
+
+#: The values of ``splits``.
+SPLITS = ("train", "test")
+
+
+def contract_errors(patches: PatchSet) -> list[str]:
+    """What in ``patches`` breaks the contract (module docstring), each said in a sentence; [] when nothing."""
+    from drai.data.registry import get_dataset
+
+    spec = get_dataset(patches.dataset)
+    images, vectors = patches.images, patches.vectors
+    errors = []
+    if images.dtype.kind != "f":
+        errors.append(f"images are {images.dtype}, not float in [-1, 1] (8-bit values v map to v / 127.5 - 1)")
+    if images.ndim != 4 or images.shape[1] != spec.channels or images.shape[2] != images.shape[3]:
+        errors.append(
+            f"images have shape {images.shape}, not (N, C, S, S) with the {spec.channels} channel(s) of {spec.name}"
+        )
+    else:
+        try:
+            centre_crop(images[:0])
+        except ValueError as error:
+            errors.append(str(error))
+    if images.size and images.dtype.kind == "f":
+        low, high = float(images.min()), float(images.max())
+        if not (np.isfinite(low) and np.isfinite(high)):
+            errors.append("images hold NaN or infinite values")
+        elif low < -1 or high > 1:
+            errors.append(f"images range from {low:g} to {high:g}, not within [-1, 1]")
+    if vectors.ndim != 2 or vectors.dtype.kind != "f":
+        errors.append(f"vectors are {vectors.dtype} of shape {vectors.shape}, not (N, T) float")
+    elif not np.isfinite(vectors).all():
+        errors.append("vectors hold NaN or infinite values")
+    unknown = sorted(set(np.asarray(patches.splits).astype(str).tolist()) - set(SPLITS))
+    if unknown:
+        errors.append(f"splits hold {unknown}, not only {' and '.join(SPLITS)}")
+    if vectors.ndim == 2:
+        errors += spec.contract_errors(patches)
+    return errors

@@ -72,6 +72,11 @@ class Dataset:
         """A name per dimension of the conditioning vector."""
         raise NotImplementedError
 
+    def contract_errors(self, patches: PatchSet) -> list[str]:
+        """What breaks this dataset's own part of the patch-set contract (its vector width, its labels),
+        one sentence each; the common part is :func:`drai.data.patchset.contract_errors`'s."""
+        return []
+
     def training_rows(self, patches: PatchSet) -> np.ndarray:
         """Boolean mask of the rows the generative models are trained on."""
         raise NotImplementedError
@@ -102,6 +107,21 @@ class Dataset:
     def probed_rows(self, patches: PatchSet) -> tuple[np.ndarray, np.ndarray]:
         """Rows whose codes the ground-truth audit probes, and their cross-validation groups."""
         raise NotImplementedError
+
+
+def index_errors(values: np.ndarray, name: str, names) -> list[str]:
+    """A sentence when ``values`` (a field named ``name``) are not integers indexing ``names``; else []."""
+    values = np.asarray(values)
+    if values.dtype.kind not in "iu":
+        return [f"field {name!r} is {values.dtype}, not integers"]
+    outside = np.flatnonzero((values < 0) | (values >= len(names)))
+    if outside.size:
+        row = int(outside[0])
+        return [
+            f"field {name!r} holds {values[row]} in row {row} ({outside.size} such row(s)), "
+            f"not an index into its {len(names)} names ({', '.join(map(str, names))})"
+        ]
+    return []
 
 
 @functools.cache

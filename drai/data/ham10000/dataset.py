@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from drai.data.patchset import Field, PatchSet
-from drai.data.registry import Dataset, EvaluationSelection, FigureSelection
+from drai.data.registry import Dataset, EvaluationSelection, FigureSelection, index_errors
 
 
 class Ham10000(Dataset):
@@ -39,6 +39,25 @@ class Ham10000(Dataset):
 
     def vector_names(self, patches: PatchSet) -> tuple[str, ...]:
         return self.class_names(patches)[: patches.vectors.shape[1]]
+
+    def contract_errors(self, patches: PatchSet) -> list[str]:
+        """Labels that index class_names; vectors one-hot over the modelled types, which come first in
+        class_names, so at most as wide as class_names, and wide enough for every modelled row's label."""
+        names = self.class_names(patches)
+        errors = index_errors(patches["labels"], "labels", names)
+        width = patches.vectors.shape[1]
+        if not 1 <= width <= len(names):
+            errors.append(f"vectors are {width} wide, not one dimension per modelled type of the {len(names)}")
+        elif not errors:
+            labels = np.asarray(patches["labels"])
+            beyond = np.flatnonzero(patches["modelled"].astype(bool) & (labels >= width))
+            if beyond.size:
+                row = int(beyond[0])
+                errors.append(
+                    f"row {row} is modelled with label {labels[row]} ({names[labels[row]]}), "
+                    f"which vectors {width} wide cannot hold ({beyond.size} such row(s))"
+                )
+        return errors
 
     def training_rows(self, patches: PatchSet) -> np.ndarray:
         return patches.is_train & patches["modelled"]

@@ -41,10 +41,12 @@ from drai.data.ham10000.metadata import (
     DataError,
     RawFiles,
     all_classes,
+    blank,
     find_files,
     looked_for,
     read_ground_truth,
     read_metadata,
+    refuse_synthetic,
 )
 from drai.data.ham10000.synthetic import HAM_CLASSES
 from drai.parallel import progress_map
@@ -161,8 +163,15 @@ def load_rgb(path: Path) -> np.ndarray:
         with Image.open(path) as handle:
             handle.load()
             return np.asarray(handle.convert("RGB"))
+    except Image.DecompressionBombError as error:
+        # Pillow refuses images of more than twice its MAX_IMAGE_PIXELS before decoding them.
+        raise DataError(f"{path}: image too large to be a dermoscopy image ({error})") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise DataError(f"{path}: unreadable image ({error})") from None
+
+
+#: The start of the reason of an image skipped for being smaller than the patch (see :func:`build_patches`).
+SMALLER_THAN_PATCH = "smaller than ham10000.patch_size"
 
 
 def process_image(job: tuple) -> dict:
@@ -173,6 +182,15 @@ def process_image(job: tuple) -> dict:
         image = load_rgb(image_path)
     except DataError as error:
         return {**result, "skipped": str(error)}
+    height, width = image.shape[:2]
+    if min(height, width) < settings.patch_size:
+        # The lesion square, at most the short side, would be enlarged to patch_size: nothing to see in it.
+        return {
+            **result,
+            "skipped": f"{image_path}: image is {width}x{height} pixels, {SMALLER_THAN_PATCH} "
+            f"({settings.patch_size} pixels)",
+            "short_side": min(height, width),
+        }
     source, note = "estimate", ""
     if mask_path is not None:
         try:
@@ -186,7 +204,7 @@ def process_image(job: tuple) -> dict:
             else:
                 cx, cy, extent = lesion_from_mask(mask)
                 source = "mask"
-        except (UnidentifiedImageError, OSError, DataError) as error:
+        except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError, DataError) as error:
             note = f"{mask_path}: unusable mask ({error}); estimated instead"
     if source == "estimate":
         cx, cy, extent = estimate_lesion(image)
@@ -255,6 +273,17 @@ def collect(files: RawFiles, classes: tuple[str, ...], test_fraction: float, see
         raise DataError(f"unknown class(es) {sorted(unknown)} in config; HAM10000 has {', '.join(HAM_CLASSES)}")
     skipped = []
     metadata = read_metadata(files.metadata)
+    unnamed = blank(metadata["image_id"]) | blank(metadata["lesion_id"])
+    for index, row in metadata[unnamed].iterrows():
+        column = "image_id" if blank(pd.Series([row.image_id])).iloc[0] else "lesion_id"
+        skipped.append(
+            {
+                "image_id": "" if column == "image_id" else row.image_id,
+                "file": str(files.metadata),
+                "reason": f"line {index + 2}: empty {column}",
+            }
+        )
+    metadata = metadata[~unnamed]
     strange = ~metadata["dx"].isin(HAM_CLASSES)
     for row in metadata[strange].itertuples():
         skipped.append({"image_id": row.image_id, "file": str(files.metadata), "reason": f"unknown class {row.dx!r}"})
@@ -298,26 +327,37 @@ def build_patches(
     settings: PatchSetSettings,
     processes: int = 1,
     progress: bool = True,
+    allow_synthetic: bool = True,
 ):
     """Patches, per-image table, skipped rows and split source of a HAM10000 folder.
 
     Every lesion type is patched (the evaluator's seven); ``settings.classes``
     are the modelled ones, and only ``settings.augment_classes`` get flipped copies.
+    Without ``allow_synthetic`` (real data), a folder holding anything this
+    project rendered is refused (:func:`refuse_synthetic`).
     """
     classes, seed = settings.classes, settings.seed
+    if not allow_synthetic:
+        refuse_synthetic(root)
     files = find_files(root)
     table, skipped, split_source = collect(files, all_classes(tuple(classes)), settings.test_fraction, seed)
     jobs = [(r.image_id, r.path, files.masks.get(r.image_id), settings.lesion) for r in table.itertuples()]
     results = list(progress_map(process_image, jobs, processes, "HAM10000 patches", "img", progress, chunksize=16))
-    kept, patches = [], []
+    kept, patches, short_sides = [], [], []
     for row, result in zip(table.to_dict("records"), results):
         if "skipped" in result:
             skipped.append({"image_id": result["image_id"], "file": result["file"], "reason": result["skipped"]})
+            short_sides += [result["short_side"]] if "short_side" in result else []
             continue
         if result["note"]:
             log.warning(result["note"])
         kept.append({**row, **{k: result[k] for k in ("centre_x", "centre_y", "extent", "centre_source")}})
         patches.append(result["patch"])
+    if not patches and short_sides and len(short_sides) == len(results):
+        raise DataError(
+            f"config key ham10000.patch_size: {settings.lesion.patch_size} pixels is larger than every image "
+            f"under {root} (their short sides are at most {max(short_sides)} pixels)"
+        )
     if not patches:
         raise DataError(f"{root}: no usable image of classes {', '.join(classes)}")
     kept = pd.DataFrame(kept).drop(columns=["path"]).assign(file=[str(r["path"]) for r in kept])

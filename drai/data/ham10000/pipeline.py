@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from drai.data.ham10000.metadata import DataError, all_classes, find_files
+from drai.data.ham10000.metadata import DataError, all_classes, find_files, refuse_synthetic
 from drai.data.ham10000.patches import PatchSetSettings, augment, build_patches, class_counts, from_medmnist
 from drai.data.ham10000.source import download_dataset
 from drai.data.ham10000.synthetic import SyntheticDermSettings, write_dataset
 from drai.data.patchset import PatchSet
-from drai.io import SYNTHETIC_MARKER, is_synthetic, write_csv, write_json, write_text
+from drai.io import write_csv, write_json, write_text
 from drai.qc import patch_grid
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,8 @@ def prepare_raw(settings: RawSettings, manifest_path: str | Path, download: dict
         # Synthetic images get a folder of their own: raw_dir is for real data only.
         write_dataset(root, settings.synthetic)
     elif source == "dataverse":
-        if is_synthetic(root):
-            raise DataError(
-                f"{root}: synthetic images rendered by this project ({Path(root) / SYNTHETIC_MARKER}), "
-                "not HAM10000; point ham10000.raw_dir at real data"
-            )
+        if Path(root).is_dir():
+            refuse_synthetic(root)
         if download is not None:
             download_dataset(root, **download)
     elif source == "medmnist":
@@ -98,7 +95,9 @@ def make_patch_set(manifest: dict, settings: PatchSetSettings, outputs: dict, pr
             table, patches, tuple(settings.augment_classes), settings.augment_copies, settings.seed
         )
     else:
-        table, patches, skipped, split_source, before = build_patches(manifest["root"], settings, processes)
+        table, patches, skipped, split_source, before = build_patches(
+            manifest["root"], settings, processes, allow_synthetic=manifest["source"] == "synthetic"
+        )
     class_ids = table["dx"].map({name: i for i, name in enumerate(names)}).to_numpy(np.int64)
     modelled = class_ids < len(classes)
     table = table.assign(class_id=class_ids, modelled=modelled, split_source=split_source)

@@ -8,7 +8,10 @@ Writes, under one folder, what extracting the Dataverse files gives:
 * ``ISIC2018_Task3_Test_Images/``: ``ISIC_xxxxxxx.jpg``
 * ``ISIC2018_Task3_Test_GroundTruth.csv``: image, MEL, NV, BCC, AKIEC, BKL, DF, VASC
 
-so that the loading code that reads real data is what runs.
+so that the loading code that reads real data is what runs. Every image marks
+itself (:data:`IMAGE_MARK`, in a JPEG comment or a PNG text chunk), so that a
+copy of any of them, wherever it ends up, is refused as real data
+(:func:`is_synthetic_image`).
 
 Content follows the class (lesion colour, size, pigment pattern); style
 varies freely (position, orientation, shape, skin tone, hairs, vignetting).
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
+from PIL import Image, PngImagePlugin
 from scipy import ndimage
 
 from drai.io import atomic_dir, mark_synthetic
@@ -55,6 +58,30 @@ LOOKS = {
     "df": ClassLook((140, 90, 70), (200, 170, 150), (0.08, 0.14), "smooth", 0.05),
     "vasc": ClassLook((170, 40, 60), (120, 20, 40), (0.08, 0.14), "smooth", 0.05),
 }
+
+
+#: What every synthetic image carries in its own bytes: a JPEG comment (COM segment), a PNG text chunk.
+IMAGE_MARK = "DRAI SYNTHETIC IMAGE (not patient data): rendered by the drai workflow"
+
+
+def is_synthetic_image(path: str | Path) -> bool:
+    """Whether an image file carries :data:`IMAGE_MARK` (its header only is read; unreadable: False)."""
+    try:
+        with Image.open(path) as handle:
+            found = handle.info.get("comment", b"") or handle.info.get("Comment", "")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return False  # the reader of the images reports an unreadable one
+    return (found.decode(errors="replace") if isinstance(found, bytes) else str(found)) == IMAGE_MARK
+
+
+def save_jpeg(image: np.ndarray, path: Path) -> None:
+    Image.fromarray(image).save(path, quality=92, comment=IMAGE_MARK.encode())
+
+
+def save_mask(mask: np.ndarray, path: Path) -> None:
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", IMAGE_MARK)
+    Image.fromarray((mask * 255).astype(np.uint8)).save(path, pnginfo=text)
 
 
 #: Each image's style factors as drawn, beside the images (a file HAM10000 does not have).
@@ -189,8 +216,8 @@ def write_dataset(root: str | Path, settings: SyntheticDermSettings) -> Path:
             style = {"image_id": image_id}
             image, mask, (cx, cy) = render_image(dx, settings.width, settings.height, rng, style)
             factors.append(style)
-            Image.fromarray(image).save(parts[index % 2] / f"{image_id}.jpg", quality=92)
-            Image.fromarray((mask * 255).astype(np.uint8)).save(masks_dir / f"{image_id}_segmentation.png")
+            save_jpeg(image, parts[index % 2] / f"{image_id}.jpg")
+            save_mask(mask, masks_dir / f"{image_id}_segmentation.png")
             rows.append(
                 {
                     "lesion_id": f"HAM_{lesion:07d}",
@@ -211,7 +238,7 @@ def write_dataset(root: str | Path, settings: SyntheticDermSettings) -> Path:
             style = {"image_id": image_id}
             image, _, (cx, cy) = render_image(dx, settings.width, settings.height, rng, style)
             factors.append(style)
-            Image.fromarray(image).save(test_dir / f"{image_id}.jpg", quality=92)
+            save_jpeg(image, test_dir / f"{image_id}.jpg")
             test_rows.append({"image": image_id, **{c: float(c.lower() == dx) for c in GROUND_TRUTH_COLUMNS}})
             truth.append({"image_id": image_id, "split": "test", "dx": dx, "centre_x": cx, "centre_y": cy})
         pd.DataFrame(test_rows).to_csv(tmp / "ISIC2018_Task3_Test_GroundTruth.csv", index=False)

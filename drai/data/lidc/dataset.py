@@ -6,7 +6,7 @@ import numpy as np
 
 from drai.data.lidc.labels import BINARY_CLASSES, BINARY_CUTS, SIZE_BIN_LABELS, VECTOR_NAMES
 from drai.data.patchset import Field, PatchSet
-from drai.data.registry import Dataset, EvaluationSelection, FigureSelection
+from drai.data.registry import Dataset, EvaluationSelection, FigureSelection, index_errors
 from drai.metrics.retrieval import attributes
 
 LABELS = ("size", "malignancy")  # evaluate.lidc_labels
@@ -36,6 +36,14 @@ class Lidc(Dataset):
 
     def vector_names(self, patches: PatchSet) -> tuple[str, ...]:
         return VECTOR_NAMES
+
+    def contract_errors(self, patches: PatchSet) -> list[str]:
+        """Vectors of the 17 dimensions of VECTOR_NAMES; size bins that index SIZE_BIN_LABELS."""
+        errors = []
+        if patches.vectors.shape[1] != len(VECTOR_NAMES):
+            errors.append(f"vectors are {patches.vectors.shape[1]} wide, not the {len(VECTOR_NAMES)} of LIDC's")
+        errors += index_errors(patches["size_bins"], "size_bins", SIZE_BIN_LABELS)
+        return errors
 
     def training_rows(self, patches: PatchSet) -> np.ndarray:
         return patches.is_train & patches["curated"]

@@ -3,13 +3,18 @@
 Every problem raises :class:`~drai.data.lidc.dicom_slices.SeriesError` naming
 the file (or folder) at fault: a file that is not DICOM or is truncated, a
 modality other than CT, slices from another series, mixed matrix sizes or
-pixel spacings.
+pixel spacings, headers no HU can be made of (a missing rescale, orientation
+or position, a multi-frame file), a series of one slice position, and HU that
+no CT of a body gives (:func:`check_hu`).
 
 Real archives hold two quirks that are read, not refused (as pylidc reads
 them): two instances at one slice position (the lower InstanceNumber is kept)
 and unevenly spaced slices (the volume is interpolated along z onto a regular
 grid at the slices' true positions; gaps wider than a limit are recorded in
-:attr:`Series.gaps` so that a caller can refuse what lies inside them).
+:attr:`Series.gaps` so that a caller can refuse what lies inside them). A
+sheared series (the in-plane origin moving from slice to slice, as a tilted
+gantry gives) is read with the first slice's origin, as pylidc reads it, with
+a warning, and the shift recorded in :attr:`Series.in_plane_drift_mm`.
 """
 
 from __future__ import annotations
@@ -53,6 +58,8 @@ class Series:
     # (z_low, z_high) world mm between neighbouring slices farther apart than
     # the gap limit; the volume there is interpolated across the gap.
     gaps: tuple[tuple[float, float], ...] = ()
+    # (x, y) mm from the first slice's in-plane origin to the last's: (0, 0) unless the series is sheared.
+    in_plane_drift_mm: tuple[float, float] = (0.0, 0.0)
 
     @property
     def hu(self) -> np.ndarray:
@@ -129,20 +136,32 @@ def read_series(
         series_uid = slices[0].series_uid
     for item in slices:
         item.check(series_uid)
-    order = np.argsort([item.z for item in slices], kind="stable")
-    order = _without_duplicates([slices[i] for i in order], order, spacing_tolerance_mm)
-    slices = [slices[i] for i in order]
-    image = _in_order(image, order)
-    image = _padding_to_air(image, slices)
     folder = files[0].parent
     zs = np.array([item.z for item in slices])
+    if len(slices) > 1 and np.ptp(zs) < spacing_tolerance_mm:
+        raise SeriesError(
+            f"{folder}: all {len(slices)} slices at one position (z={zs[0]:.2f} mm, {slices[0].path.name} ... "
+            f"{slices[-1].path.name}); a series needs slices at different positions"
+        )
+    order = np.argsort(zs, kind="stable")
+    order = _without_duplicates([slices[i] for i in order], order, spacing_tolerance_mm)
+    slices = [slices[i] for i in order]
+    if len(slices) < 2:
+        raise SeriesError(
+            f"{folder}: one slice position only ({slices[0].path}); a series needs two to give its slice spacing"
+        )
+    image = _in_order(image, order)
+    check_hu(image, slices, folder)
+    image = _padding_to_air(image, slices)
+    zs = np.array([item.z for item in slices])
+    drift = in_plane_drift(np.array([item.position for item in slices]), min(slices[0].pixel_spacing), folder)
     if expected_slices is not None and len(slices) != expected_slices:
         raise SeriesError(f"{folder}: series has {len(slices)} slice positions, the record says {expected_slices}")
     first = slices[0]
     for item in slices[1:]:
         if not np.allclose(item.pixel_spacing, first.pixel_spacing, atol=1e-4):
             raise SeriesError(f"{item.path}: PixelSpacing differs from the rest of the series")
-    dz = float(np.median(np.diff(zs))) if len(zs) > 1 else 1.0
+    dz = float(np.median(np.diff(zs)))
     image, gaps = _on_regular_grid(image, zs, dz, spacing_tolerance_mm, max_gap_mm, folder, slices)
     geometry = SeriesGeometry(
         origin=first.position,
@@ -152,7 +171,84 @@ def read_series(
     image.SetOrigin(geometry.origin)
     image.SetSpacing(geometry.spacing)
     image.SetDirection((1, 0, 0, 0, 1, 0, 0, 0, 1))
-    return Series(image, geometry, series_uid, tuple(str(item.path) for item in slices), gaps)
+    return Series(image, geometry, series_uid, tuple(str(item.path) for item in slices), gaps, drift)
+
+
+def in_plane_drift(positions: np.ndarray, pixel_spacing: float, where) -> tuple[float, float]:
+    """(x, y) mm from the first slice's in-plane origin to the last's (``positions`` in z order); a warning
+    naming ``where`` when they differ.
+
+    An axial series whose slices' origins move in x or y is sheared (a tilted
+    gantry): it is read with the first slice's origin for every slice, as
+    pylidc reads it, so a point far from the first slice lies off by up to
+    the drift. Differences within half a pixel are taken for rounding.
+    """
+    offsets = positions[:, :2] - positions[0, :2]
+    if np.abs(offsets).max(initial=0.0) <= 0.5 * pixel_spacing:
+        return (0.0, 0.0)
+    drift = offsets[-1]
+    per_mm = drift / max(positions[-1, 2] - positions[0, 2], 1e-6)
+    log.warning(
+        "%s: sheared series: the in-plane origin moves %.2f, %.2f mm (x, y) from the first slice to the last "
+        "(%.3f, %.3f mm per mm of z; a tilted gantry?); read with the first slice's origin, not corrected",
+        where,
+        drift[0],
+        drift[1],
+        per_mm[0],
+        per_mm[1],
+    )
+    return (float(drift[0]), float(drift[1]))
+
+
+#: HU that bound what a CT scanner stores: below -3072 lies nothing (out-of-field values are -3024 at the
+#: lowest), above 30720 lies nothing (the top of the extended CT scales).
+CT_HU_RANGE = (-3072.0, 30720.0)
+#: Air (outside the body, in the airways and lungs) and soft tissue (fat, muscle, blood, organs):
+#: every chest CT holds a share of each.
+AIR_HU, SOFT_TISSUE_HU = (-1100.0, -900.0), (-200.0, 300.0)
+PLAUSIBLE_SHARE = 0.01
+
+
+def check_hu(image: sitk.Image, slices: list, folder: Path) -> None:
+    """SeriesError when the HU cannot be those of a CT of a body, naming the file or folder.
+
+    * Signed storage over unsigned data (PixelRepresentation 1 where the values
+      were written unsigned): values above 32767 read as negative ones, tens of
+      thousands of HU below air, which read unsigned would be ordinary HU.
+    * Implausible HU: a chest CT holds air (about -1000) and soft tissue (about
+      -100 to +100); a series with under 1 % of its voxels in either range was
+      not rescaled as its header says (padding counts as air).
+    """
+    volume = sitk.GetArrayViewFromImage(image)
+    low, high = CT_HU_RANGE
+    for hu, item in zip(volume, slices):
+        if item.pixel_representation != 1 or not item.bits_stored:
+            continue
+        data = hu if item.padding_hu is None else hu[hu != item.padding_hu]
+        wrapped = data[data < low]
+        unsigned = wrapped + item.slope * 2**item.bits_stored
+        share = np.count_nonzero((unsigned >= low) & (unsigned <= high)) / max(data.size, 1)
+        if share > 0.001:
+            raise SeriesError(
+                f"{item.path}: PixelRepresentation 1 (signed) contradicts the pixel data: {share:.1%} of the "
+                f"pixels read {wrapped.min():.0f} HU or so, far below air, and would be ordinary HU read unsigned; "
+                "the header does not say how the pixels are stored"
+            )
+    padded = np.zeros(volume.shape, bool)
+    for i, item in enumerate(slices):
+        if item.padding_hu is not None:
+            padded[i] = volume[i] == item.padding_hu
+    air = np.count_nonzero(((volume >= AIR_HU[0]) & (volume <= AIR_HU[1])) | padded) / volume.size
+    tissue = np.count_nonzero((volume >= SOFT_TISSUE_HU[0]) & (volume <= SOFT_TISSUE_HU[1]) & ~padded) / volume.size
+    if air < PLAUSIBLE_SHARE or tissue < PLAUSIBLE_SHARE:
+        first = slices[0]
+        raise SeriesError(
+            f"{folder}: not the HU of a CT of a body: {air:.1%} of the voxels are air ({AIR_HU[0]:.0f} to "
+            f"{AIR_HU[1]:.0f} HU) and {tissue:.1%} soft tissue ({SOFT_TISSUE_HU[0]:.0f} to "
+            f"{SOFT_TISSUE_HU[1]:.0f} HU), at least {PLAUSIBLE_SHARE:.0%} of each expected; "
+            f"{first.path.name} says RescaleSlope {first.slope:g}, RescaleIntercept {first.intercept:g}, "
+            f"PixelRepresentation {first.pixel_representation}, {first.photometric}"
+        )
 
 
 def _without_duplicates(ordered: list, order: np.ndarray, tolerance: float) -> np.ndarray:
@@ -237,15 +333,31 @@ def _on_regular_grid(image, zs, dz, tolerance, max_gap_mm, folder, slices):
     return sitk.GetImageFromArray(resampled.astype(np.float32)), tuple(gaps)
 
 
-def unique_positions(files, tolerance_mm: float = 0.05) -> int:
-    """Number of distinct slice positions (ImagePositionPatient z) among ``files``' headers."""
-    zs = []
+def header_positions(files) -> tuple[np.ndarray, float]:
+    """Every file's ImagePositionPatient (N, 3), in z order, and the smallest PixelSpacing, from the headers."""
+    positions, spacing = [], np.inf
     for path in files:
         header = read_header(path)
-        if "ImagePositionPatient" not in header:
-            raise SeriesError(f"{path}: ImagePositionPatient is missing")
-        zs.append(float(header.ImagePositionPatient[2]))
-    zs = np.sort(zs)
+        for keyword in ("ImagePositionPatient", "PixelSpacing"):
+            if keyword not in header:
+                raise SeriesError(f"{path}: {keyword} is missing")
+        try:
+            positions.append([float(v) for v in header.ImagePositionPatient])
+            spacing = min(spacing, *(float(v) for v in header.PixelSpacing))
+        except (TypeError, ValueError) as error:
+            raise SeriesError(f"{path}: ImagePositionPatient or PixelSpacing is not numbers ({error})") from None
+    positions = np.array(positions, float).reshape(-1, 3)
+    return positions[np.argsort(positions[:, 2], kind="stable")], float(spacing)
+
+
+def unique_positions(files, tolerance_mm: float = 0.05) -> int:
+    """Number of distinct slice positions (ImagePositionPatient z) among ``files``' headers."""
+    return distinct_positions(header_positions(files)[0], tolerance_mm)
+
+
+def distinct_positions(positions: np.ndarray, tolerance_mm: float = 0.05) -> int:
+    """Number of distinct z among ``positions`` (N, 3) in z order."""
+    zs = positions[:, 2]
     return int(1 + np.count_nonzero(np.diff(zs) >= tolerance_mm)) if len(zs) else 0
 
 

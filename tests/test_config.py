@@ -213,10 +213,18 @@ def test_config_on_the_command_line_still_refuses_wrong_values(config, assignmen
         # A raw_dir above the synthetic folder would read synthetic images as real.
         ({"ham10000": {"raw_dir": "resources"}}, "ham10000.synthetic_dir", "ham10000.raw_dir"),
         ({"ham10000": {"raw_dir": "/"}}, "ham10000.synthetic_dir", "ham10000.raw_dir"),
-        ({"lidc": {"series_dir": "resources/synthetic/lidc/LIDC-IDRI"}}, "lidc.series_dir", "lidc.synthetic_dir"),
+        ({"lidc": {"series_dir": "resources/synthetic/demo/lidc/LIDC-IDRI"}}, "lidc.series_dir", "lidc.synthetic_dir"),
         ({"lidc": {"synthetic_dir": "resources/lidc"}}, "lidc.series_dir", "lidc.synthetic_dir"),
-        ({"lidc": {"synthetic_dir": "resources/synthetic/ham10000/c"}}, "lidc.synthetic_dir", "ham10000.synthetic_dir"),
-        ({"ham10000": {"medmnist_npz": "resources/synthetic/ham10000/d"}}, "ham10000.medmnist_npz", "ham10000.synth"),
+        (
+            {"lidc": {"synthetic_dir": "resources/synthetic/demo/ham10000/c"}},
+            "lidc.synthetic_dir",
+            "ham10000.synthetic_dir",
+        ),
+        (
+            {"ham10000": {"medmnist_npz": "resources/synthetic/demo/ham10000/d"}},
+            "ham10000.medmnist_npz",
+            "ham10000.synth",
+        ),
     ],
 )
 def test_data_folders_inside_one_another_are_refused_naming_both_keys(config, sections, inner, outer):

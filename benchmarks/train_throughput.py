@@ -104,9 +104,9 @@ def step_time(images, vectors, variant, settings, device, warmup, steps, scratch
     return (marks[warmup + steps] - marks[warmup]) / steps
 
 
-def worker(jobs, settings_by_mode, device, warmup, steps, barrier, results, rank, k):
+def worker(jobs, settings_by_mode, device, warmup, steps, barrier, results, rank, k, threads=None):
     # On a GPU each process needs a core of its own to launch kernels: share the cores out, never oversubscribe.
-    torch.set_num_threads(1 if device == "cpu" else max(1, (os.cpu_count() or 1) // k))
+    torch.set_num_threads(threads or (1 if device == "cpu" else max(1, (os.cpu_count() or 1) // k)))
     # One process times every variant: let torch compile each of them instead of falling back to eager
     # after its default limit of recompilations of the one compiled function.
     for limit in ("recompile_limit", "cache_size_limit"):
@@ -121,12 +121,15 @@ def worker(jobs, settings_by_mode, device, warmup, steps, barrier, results, rank
             results.put((mode, variant, dataset, rank, seconds))
 
 
-def measure(jobs, settings_by_mode, device, warmup, steps, k) -> pd.DataFrame:
+def measure(jobs, settings_by_mode, device, warmup, steps, k, threads=None) -> pd.DataFrame:
     """Every job's step time with k runs at once (k processes), one row per job and process."""
     context = mp.get_context("spawn")  # CUDA in forked children does not work
     barrier, results = context.Barrier(k), context.Queue()
     processes = [
-        context.Process(target=worker, args=(jobs, settings_by_mode, device, warmup, steps, barrier, results, rank, k))
+        context.Process(
+            target=worker,
+            args=(jobs, settings_by_mode, device, warmup, steps, barrier, results, rank, k, threads),
+        )
         for rank in range(k)
     ]
     for process in processes:
@@ -222,6 +225,9 @@ def main() -> None:
     parser.add_argument("--curve-variant", default="DRAI")
     parser.add_argument("--curve-tolerance", type=float, default=0.2)
     parser.add_argument("--csv", default=None, help="also write the step-time table here")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads per run; default: 1 on a CPU, the cores / k on a GPU"
+    )
     args = parser.parse_args()
     if args.warmup < 1 or args.steps < 1:
         parser.error("--warmup and --steps must be at least 1")
@@ -253,7 +259,7 @@ def main() -> None:
     for k in levels:  # each level's rows as soon as they are measured: a long benchmark shows its progress
         modes = ["before", "after"] if k == 1 else ["after"]
         jobs = [(mode, variant, dataset) for mode in modes for variant in variants for dataset in datasets]
-        table = measure(jobs, settings_by_mode, args.device, args.warmup, args.steps, k)
+        table = measure(jobs, settings_by_mode, args.device, args.warmup, args.steps, k, args.threads)
         table = table.groupby(["mode", "variant", "dataset"], as_index=False)["step_s"].mean()
         table["k"] = k
         table["images_per_step"] = [base.batch_size * (2 if VARIANTS[v].trains_twice else 1) for v in table["variant"]]

@@ -133,18 +133,23 @@ def train_step(
         torch.compiler.cudagraph_mark_step_begin()
     with autocast:
         d_total, g_total, terms = losses_fn(model, x, t, noise, x_transformed, kl_reduction)
+    # Both losses share the discriminators' calls (on generated images attached): each side's loss is
+    # back-propagated to that side's weights only, as if the other side's inputs were detached.
     opt_g.zero_grad(set_to_none=True)
-    # A compiled step is one autograd node for both losses: the second backward needs its saved tensors.
-    g_total.backward(retain_graph=losses_fn is not training_losses and opt_d is not None)
+    g_total.backward(inputs=_parameters(opt_g), retain_graph=opt_d is not None)
     if opt_d is not None:
-        opt_d.zero_grad(set_to_none=True)  # drop what the generator-side loss left on D
-        d_total.backward()
+        opt_d.zero_grad(set_to_none=True)
+        d_total.backward(inputs=_parameters(opt_d))
     opt_g.step()
     if opt_d is not None:
         opt_d.step()
     if as_tensors:
         return {name: value.detach() for name, value in terms.items()}
     return {name: float(value.detach()) for name, value in terms.items()}
+
+
+def _parameters(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    return [p for group in optimizer.param_groups for p in group["params"]]
 
 
 class LossReadback:

@@ -105,7 +105,8 @@ class JointDiscriminator(nn.Module):
     def forward(self, x, *vectors):
         features = self.trunk(x)
         if self.vector is not None:
-            features = torch.cat([features, self.vector(torch.cat(vectors, dim=1))], dim=1)
+            vector = vectors[0] if len(vectors) == 1 else torch.cat(vectors, dim=1)
+            features = torch.cat([features, self.vector(vector)], dim=1)
         return self.head(features).squeeze(1)
 
 

@@ -185,7 +185,7 @@ with claim_device("auto", lock_dir, device_count=2, slots=2) as device:
     settings = TrainSettings(steps=5, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, seed=seed,
                              average_window=0, average_every=1, augment=False, lr=2e-4, beta1=0.5,
                              kl_reduction="mean", loss_readback_every=1,
-                             fused_adam=False, compile_mode="eager")
+                             fused_adam=False, compile_mode="eager", cuda_graph=False)
     # No GPU here: the claimed cuda:0 stands for the device both runs share; they train on the CPU.
     train(images, vectors, "DAI", run_dir, settings, device="cpu", progress=False, stop_after=3)
 """

@@ -6,7 +6,11 @@ torch.utils.flop_counter (forward and backward; a selfReg step trains its
 batch twice and counts both), and the fraction of this machine's measured
 float32 matmul peak that the step reaches.
 
-    python benchmarks/train_step.py [--batch 64] [--width 64] [--repeat 2] [--variants DRAI,DAI]
+    python benchmarks/train_step.py [--batch 64] [--width 64] [--repeat 2] [--variants DRAI,DAI] [--threads N]
+
+The demo's size on its two cores, one thread and two (best of 20: the least disturbed by other load):
+
+    python benchmarks/train_step.py --batch 16 --width 8 --repeat 20 --variants DRAI,cVAE --threads 1
 """
 
 from __future__ import annotations
@@ -57,7 +61,10 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--threads", type=int, default=None, help="torch threads; default: torch's")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     # The paper preset's model and optimizer settings at this batch and width, eager, as the README's table.
     settings = replace(
         train_settings(paper_config(), "lidc", seed=0), batch_size=args.batch, width=args.width, **EAGER_SPEED_SETTINGS

@@ -8,7 +8,9 @@ speed settings:
 * ``before``: the eager settings (losses read back every step, torch's default Adam, no
   torch.compile): what training did before the settings existed;
 * ``after``: the `paper` preset's speed settings (``train.loss_readback_every``,
-  ``train.fused_adam``, ``train.compile_mode``; ``--compile-mode`` overrides the last).
+  ``train.fused_adam``, ``train.compile_mode``, ``train.cuda_graph``; ``--compile-mode``
+  overrides the third, ``--cuda-graph`` sets the last: the step captured once as a CUDA
+  graph and replayed, which needs a GPU).
 
 A step's time is the time from step W to step W + N of one run, over N (the device
 synchronized at both ends), so that compilation, the first steps, the checkpoints and the
@@ -29,6 +31,7 @@ the eager run's 5-95 % range of that term over the same steps.
 On a GPU machine, from the checkout:
 
     python benchmarks/train_throughput.py --concurrency 1,8 --curve-steps 3000
+    python benchmarks/train_throughput.py --concurrency 1,8 --curve-steps 3000 --cuda-graph
 
 A tiny run on a CPU (shows that it works; its figures are CPU figures, not GPU ones):
 
@@ -104,9 +107,9 @@ def step_time(images, vectors, variant, settings, device, warmup, steps, scratch
     return (marks[warmup + steps] - marks[warmup]) / steps
 
 
-def worker(jobs, settings_by_mode, device, warmup, steps, barrier, results, rank, k):
+def worker(jobs, settings_by_mode, device, warmup, steps, barrier, results, rank, k, threads=None):
     # On a GPU each process needs a core of its own to launch kernels: share the cores out, never oversubscribe.
-    torch.set_num_threads(1 if device == "cpu" else max(1, (os.cpu_count() or 1) // k))
+    torch.set_num_threads(threads or (1 if device == "cpu" else max(1, (os.cpu_count() or 1) // k)))
     # One process times every variant: let torch compile each of them instead of falling back to eager
     # after its default limit of recompilations of the one compiled function.
     for limit in ("recompile_limit", "cache_size_limit"):
@@ -121,12 +124,15 @@ def worker(jobs, settings_by_mode, device, warmup, steps, barrier, results, rank
             results.put((mode, variant, dataset, rank, seconds))
 
 
-def measure(jobs, settings_by_mode, device, warmup, steps, k) -> pd.DataFrame:
+def measure(jobs, settings_by_mode, device, warmup, steps, k, threads=None) -> pd.DataFrame:
     """Every job's step time with k runs at once (k processes), one row per job and process."""
     context = mp.get_context("spawn")  # CUDA in forked children does not work
     barrier, results = context.Barrier(k), context.Queue()
     processes = [
-        context.Process(target=worker, args=(jobs, settings_by_mode, device, warmup, steps, barrier, results, rank, k))
+        context.Process(
+            target=worker,
+            args=(jobs, settings_by_mode, device, warmup, steps, barrier, results, rank, k, threads),
+        )
         for rank in range(k)
     ]
     for process in processes:
@@ -218,13 +224,21 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50, help="timed steps")
     parser.add_argument("--concurrency", default="1,4", help="runs at once on the device, comma-separated")
     parser.add_argument("--compile-mode", default=None, help="the `after` compile mode; default: the paper preset's")
+    parser.add_argument(
+        "--cuda-graph", action="store_true", help="the `after` settings with train.cuda_graph: true (a GPU only)"
+    )
     parser.add_argument("--curve-steps", type=int, default=0, help="steps of the loss-curve comparison (0: none)")
     parser.add_argument("--curve-variant", default="DRAI")
     parser.add_argument("--curve-tolerance", type=float, default=0.2)
     parser.add_argument("--csv", default=None, help="also write the step-time table here")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads per run; default: 1 on a CPU, the cores / k on a GPU"
+    )
     args = parser.parse_args()
     if args.warmup < 1 or args.steps < 1:
         parser.error("--warmup and --steps must be at least 1")
+    if args.cuda_graph and not args.device.startswith("cuda"):
+        parser.error("--cuda-graph needs a CUDA device (train.cuda_graph)")
 
     paper = paper_preset()
     variants = args.variants.split(",") if args.variants else paper["variants"]
@@ -235,7 +249,9 @@ def main() -> None:
     base = replace(
         base, batch_size=args.batch or base.batch_size, width=args.width or base.width, checkpoint_every=10**9
     )  # the final step's checkpoint only, after the timed steps
-    after = replace(base, compile_mode=args.compile_mode or base.compile_mode)
+    after = replace(
+        base, compile_mode=args.compile_mode or base.compile_mode, cuda_graph=args.cuda_graph or base.cuda_graph
+    )
     settings_by_mode = {"before": replace(base, **EAGER_SPEED_SETTINGS), "after": after}
     levels = [int(k) for k in args.concurrency.split(",")]
     runs = len(paper["seeds"]) * len(paper["datasets"]) * len(paper["variants"])
@@ -253,7 +269,7 @@ def main() -> None:
     for k in levels:  # each level's rows as soon as they are measured: a long benchmark shows its progress
         modes = ["before", "after"] if k == 1 else ["after"]
         jobs = [(mode, variant, dataset) for mode in modes for variant in variants for dataset in datasets]
-        table = measure(jobs, settings_by_mode, args.device, args.warmup, args.steps, k)
+        table = measure(jobs, settings_by_mode, args.device, args.warmup, args.steps, k, args.threads)
         table = table.groupby(["mode", "variant", "dataset"], as_index=False)["step_s"].mean()
         table["k"] = k
         table["images_per_step"] = [base.batch_size * (2 if VARIANTS[v].trains_twice else 1) for v in table["variant"]]

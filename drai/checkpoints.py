@@ -30,7 +30,7 @@ class CheckpointError(ValueError):
 
 #: The speed settings' values that train as plain eager code does. A run description leaves them out
 #: at these values, so its checkpoints and files are those of code without the settings.
-EAGER_SPEED_SETTINGS = {"loss_readback_every": 1, "fused_adam": False, "compile_mode": "eager"}
+EAGER_SPEED_SETTINGS = {"loss_readback_every": 1, "fused_adam": False, "compile_mode": "eager", "cuda_graph": False}
 #: Likewise the weight averaging's settings when it is off (a window of 0 steps: the last step's weights).
 NO_AVERAGING = {"average_window": 0, "average_every": 1}
 

@@ -77,7 +77,10 @@ def build(variant_name: str, channels: int, t_dim: int, settings: TrainSettings)
     variant = get_variant(variant_name)
     model = ModelFamily(variant, Shape(channels, t_dim, settings.width, settings.z_dim, settings.c_dim))
     # fused: one kernel for all of a side's parameters; None leaves torch's default (foreach on CUDA, loops on CPU).
+    # capturable: the step count on the device, so that a CUDA graph can capture the update (train.cuda_graph).
     adam = {"lr": settings.lr, "betas": (settings.beta1, 0.999), "fused": True if settings.fused_adam else None}
+    if settings.cuda_graph:
+        adam["capturable"] = True
     opt_g = torch.optim.Adam(model.generator_side(), **adam)
     opt_d = torch.optim.Adam(model.discriminator_side(), **adam) if model.discriminator_side() else None
     return model, opt_g, opt_d
@@ -97,6 +100,18 @@ def augment_indices(
     ramp = np.arange(size)
     index = offsets[:, :, None] + np.where(flips[:, :, None], ramp[::-1], ramp)
     return index[:, 0], index[:, 1]
+
+
+def draw_batch(
+    rng: np.random.Generator, settings: TrainSettings, n_images: int, stored: int, trains_twice: bool
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, int | None]:
+    """One step's draws from the run's ``rng``, in their order: the batch's rows of the training set, with
+    ``settings.augment`` their windows' rows and columns (:func:`augment_indices`), and for a variant
+    trained twice per batch the index of its transform in ``TRANSFORMS``."""
+    index = rng.integers(0, n_images, settings.batch_size)
+    rows, cols = augment_indices(rng, len(index), stored) if settings.augment else (None, None)
+    transform_index = int(rng.integers(len(TRANSFORMS))) if trains_twice else None
+    return index, rows, cols, transform_index
 
 
 def crop_and_flip(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
@@ -132,18 +147,23 @@ def train_step(
         torch.compiler.cudagraph_mark_step_begin()
     with autocast:
         d_total, g_total, terms = losses_fn(model, x, t, noise, x_transformed, kl_reduction)
+    # Both losses share the discriminators' calls (on generated images attached): each side's loss is
+    # back-propagated to that side's weights only, as if the other side's inputs were detached.
     opt_g.zero_grad(set_to_none=True)
-    # A compiled step is one autograd node for both losses: the second backward needs its saved tensors.
-    g_total.backward(retain_graph=losses_fn is not training_losses and opt_d is not None)
+    g_total.backward(inputs=_parameters(opt_g), retain_graph=opt_d is not None)
     if opt_d is not None:
-        opt_d.zero_grad(set_to_none=True)  # drop what the generator-side loss left on D
-        d_total.backward()
+        opt_d.zero_grad(set_to_none=True)
+        d_total.backward(inputs=_parameters(opt_d))
     opt_g.step()
     if opt_d is not None:
         opt_d.step()
     if as_tensors:
         return {name: value.detach() for name, value in terms.items()}
     return {name: float(value.detach()) for name, value in terms.items()}
+
+
+def _parameters(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    return [p for group in optimizer.param_groups for p in group["params"]]
 
 
 class LossReadback:
@@ -289,9 +309,19 @@ def train(
     checkpoint when stopped early by ``stop_after``.
     """
     run_dir = Path(run_dir)
+    dev = pick_device(device)
+    if settings.cuda_graph and dev.type != "cuda":
+        raise ValueError(
+            f"train.cuda_graph: true needs a CUDA device, and this run's device is {dev} (train.device: {device}); "
+            "set train.cuda_graph: false to train without a CUDA graph"
+        )
+    if settings.cuda_graph and settings.compile_mode != "eager":
+        raise ValueError(
+            f"train.cuda_graph: true captures the eager step: train.compile_mode must be eager with it, not "
+            f"{settings.compile_mode!r} (its reduce-overhead and max-autotune make CUDA graphs of their own)"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = run_dir / "checkpoint.pt"
-    dev = pick_device(device)
     torch.manual_seed(settings.seed)
     if dev.type == "cpu":
         torch.use_deterministic_algorithms(True)
@@ -355,29 +385,38 @@ def train(
     losses_fn = compiled_losses(settings.compile_mode)
     readback = LossReadback(variant_name, names, checkpoint_path)
     milestones = MilestoneLog(settings.steps, step, log)
+    graphed = None
+    if settings.cuda_graph:  # after the resume: the capture reads the restored weights, optimizers and generator
+        from drai.graphed_step import GraphedStep  # here: it imports this module
+
+        graphed = GraphedStep(model, opt_g, opt_d, x_all, t_all, settings, variant.trains_twice, noise)
     done_here = 0
     while step < settings.steps:
         if stop_after is not None and done_here >= stop_after:
             bar.close()
             return checkpoint_path
-        index = _to_device(rng.integers(0, len(images), settings.batch_size), dev)
-        x, t = x_all[index], t_all[index]
-        if settings.augment:
-            rows, cols = augment_indices(rng, len(index), stored)
-            x = crop_and_flip(x, _to_device(rows, dev), _to_device(cols, dev))
-        if dev.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
-        kl = settings.kl_reduction
-        if variant.trains_twice:
-            # Each batch is trained twice: as it is, then transformed (Section III-G).
-            x_t = transform(x, TRANSFORMS[int(rng.integers(len(TRANSFORMS)))])
-            first = train_step(model, opt_g, opt_d, x, t, noise, x_t, autocast, kl, losses_fn, as_tensors=True)
-            second = train_step(model, opt_g, opt_d, x_t, t, noise, x, autocast, kl, losses_fn, as_tensors=True)
-            readback.add(step + 1, first, second)
+        index, rows, cols, transform_index = draw_batch(rng, settings, len(images), stored, variant.trains_twice)
+        if graphed is not None:
+            readback.add(step + 1, *graphed(index, rows, cols, transform_index))
         else:
-            readback.add(
-                step + 1, train_step(model, opt_g, opt_d, x, t, noise, None, autocast, kl, losses_fn, as_tensors=True)
-            )
+            index = _to_device(index, dev)
+            x, t = x_all[index], t_all[index]
+            if settings.augment:
+                x = crop_and_flip(x, _to_device(rows, dev), _to_device(cols, dev))
+            if dev.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            kl = settings.kl_reduction
+            if variant.trains_twice:
+                # Each batch is trained twice: as it is, then transformed (Section III-G).
+                x_t = transform(x, TRANSFORMS[transform_index])
+                first = train_step(model, opt_g, opt_d, x, t, noise, x_t, autocast, kl, losses_fn, as_tensors=True)
+                second = train_step(model, opt_g, opt_d, x_t, t, noise, x, autocast, kl, losses_fn, as_tensors=True)
+                readback.add(step + 1, first, second)
+            else:
+                readback.add(
+                    step + 1,
+                    train_step(model, opt_g, opt_d, x, t, noise, None, autocast, kl, losses_fn, as_tensors=True),
+                )
         step += 1
         done_here += 1
         average.add(step, model)

@@ -28,10 +28,11 @@ class TrainSettings:
     average_every: int
     augment: bool
     kl_reduction: str
-    # Speed settings (README, "GPU throughput"): 1, false, eager train exactly as plain eager code does.
+    # Speed settings (README, "GPU throughput"): 1, false, eager, false train exactly as plain eager code does.
     loss_readback_every: int
     fused_adam: bool
     compile_mode: str
+    cuda_graph: bool
     seed: int
 
     def __post_init__(self):

@@ -20,6 +20,7 @@ BASE = TrainSettings(
     loss_readback_every=1,
     fused_adam=False,
     compile_mode="eager",
+    cuda_graph=False,
     seed=0,
 )
 

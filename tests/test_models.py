@@ -8,7 +8,14 @@ import torch
 from toys import fake_data, save_without, toy_patch_set
 
 from drai.models import losses
-from drai.models.family import ModelFamily, Shape, mismatched_vectors, training_losses, transform
+from drai.models.family import (
+    ModelFamily,
+    Shape,
+    matching_aware_weights,
+    mismatched_vectors,
+    training_losses,
+    transform,
+)
 from drai.models.networks import reverse_gradient
 from drai.models.variants import VARIANTS, get_variant, loss_terms
 from drai.checkpoints import CheckpointError, load_checkpoint, load_model
@@ -277,17 +284,15 @@ def test_d_xt_never_sees_a_matching_pair_as_mismatched(labels, mismatched_items)
     calls = []
     model.discriminators["d_xt"].register_forward_hook(lambda module, inputs, output: calls.append(inputs))
     training_losses(model, x, t, torch.Generator().manual_seed(0))
-
-    def source(xs):  # which batch item each image is (the images are constants 0, 0.1, ...)
-        return (xs[:, 0, 0, 0] * 10).round().long().clamp(0, len(labels) - 1)
-
-    on_real_images = [(xs, ts) for xs, ts in calls if torch.equal(xs, x[source(xs)])]
-    matching = [ts for xs, ts in on_real_images if torch.equal(ts, t[source(xs)])]
-    mismatched = [(xs, ts) for xs, ts in on_real_images if not torch.equal(ts, t[source(xs)])]
-    assert len(matching) == 1 and len(calls) == 3 + len(mismatched)  # + generated pairs, D and G side
-    assert sum(len(xs) for xs, _ in mismatched) == mismatched_items
-    for xs, ts in mismatched:
-        assert not bool((ts == t[source(xs)]).all(dim=1).any())
+    assert len(calls) == 1  # real, generated and mismatched pairs in one batch
+    (images, vectors), n = calls[0], len(labels)
+    assert torch.equal(images[:n], x) and torch.equal(vectors[:n], t)  # the real pairs
+    assert torch.equal(vectors[n : 2 * n], t)  # the generated pairs, conditioned on the batch's vectors
+    assert torch.equal(images[2 * n :], x)  # the mismatched pairs: real images ...
+    _, has_partner = mismatched_vectors(t, torch.Generator())
+    taught = matching_aware_weights(has_partner)[1] > 0  # ... weighing in the loss where they have a partner
+    assert int(taught.sum()) == mismatched_items
+    assert not bool((vectors[2 * n :][taught] == t[taught]).all(dim=1).any())  # with another vector
 
 
 def test_unknown_variant_lists_the_valid_ones(tmp_path):

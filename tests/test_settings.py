@@ -148,6 +148,7 @@ CHANGED = {
         "loss_readback_every": 10,
         "fused_adam": "flip",
         "compile_mode": "default",
+        "cuda_graph": "flip",
         "runs_per_gpu": 3,
     },
     "evaluate": {

@@ -1,4 +1,10 @@
-"""Loss functions: LSGAN (Mao et al. 2017) for every adversarial term, l1, Gaussian KL."""
+"""Loss functions: LSGAN (Mao et al. 2017) for every adversarial term, l1, Gaussian KL.
+
+The per-term functions define each term; training computes all of them at
+once, as the weighted sums of :func:`weighted_square_errors` and
+:func:`regularizer_terms` (a step launches far fewer kernels so), which the
+tests compare with the per-term functions.
+"""
 
 from __future__ import annotations
 
@@ -16,25 +22,6 @@ def lsgan_discriminator(real: torch.Tensor, *fakes: torch.Tensor, fake_weights=N
     for weight, fake in zip(weights, fakes):
         loss = loss + 0.5 * weight * fake.pow(2).mean()
     return loss
-
-
-def lsgan_matching_aware(
-    real: torch.Tensor, mismatched: torch.Tensor, has_partner: torch.Tensor, fake: torch.Tensor
-) -> torch.Tensor:
-    """eq. 1's matching-aware term, ``lsgan_discriminator(real, mismatched[has_partner], fake)``, on a GPU.
-
-    ``mismatched`` scores every item; those without a partner are weighted
-    out instead of indexed out, and with none left the generated pairs take
-    the whole negative side, as in :func:`lsgan_discriminator` with one fake.
-    Nothing is read back to the host (boolean indexing would wait for the
-    GPU), so the step can be queued ahead; the sums run in another order
-    than the indexed form's, so the CPU keeps that one (bit-identical runs).
-    """
-    share = has_partner.to(mismatched.dtype)
-    count = share.sum()
-    mismatched_term = (mismatched.pow(2) * share).sum() / count.clamp(min=1)
-    weight = 0.5 * (count > 0).to(mismatched.dtype)  # 1/2 each with mismatched pairs, else all on the generated
-    return 0.5 * (real - 1).pow(2).mean() + 0.5 * weight * mismatched_term + 0.5 * (1 - weight) * fake.pow(2).mean()
 
 
 def lsgan_generator(*scores: torch.Tensor) -> torch.Tensor:
@@ -76,3 +63,46 @@ def kl_standard_normal(mean: torch.Tensor, logvar: torch.Tensor, reduction: str 
     if reduction == "sum":
         return per_dimension.sum(dim=-1).mean()
     raise ValueError(f"train.kl_reduction must be one of {KL_REDUCTIONS}, got {reduction!r}")
+
+
+def weighted_square_errors(
+    scores: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, groups: torch.Tensor
+) -> torch.Tensor:
+    """Every LSGAN term of both sides at once.
+
+    ``out[s, k] = sum_i groups[i, k] weights[s, i] (scores_i - targets[s, i])^2``:
+    ``scores`` (N,) are every discriminator's scores of its items; each side
+    s (discriminator, generator) has a target per item (1 or 0) and a weight
+    (1/2 over the batch size for a term's mean, 0 where the side does not
+    see the item); ``groups`` (N, K) assigns the items to the K terms.
+    """
+    return ((scores - targets).pow(2) * weights) @ groups
+
+
+def regularizer_terms(
+    lefts: list[torch.Tensor],
+    rights: list[torch.Tensor],
+    gaussians: list[tuple[torch.Tensor, torch.Tensor]],
+    coefficients: torch.Tensor,
+) -> torch.Tensor:
+    """l1 terms and KLs at once: ``coefficients`` (terms, columns) times the column sums over the batch.
+
+    The columns are those of every ``|left - right|`` (``l1``'s elements),
+    then of every Gaussian's ``mean^2 + exp(logvar) - logvar - 1`` (twice
+    ``kl_standard_normal``'s elements), side by side; each term's
+    coefficients say how it averages (or sums) and signs them.
+    """
+    columns = []
+    if lefts:
+        columns.append((_cat(lefts).float() - _cat(rights).float()).abs())
+    if gaussians:
+        mean, logvar = _cat([m for m, _ in gaussians]).float(), _cat([lv for _, lv in gaussians]).float()
+        columns.append(mean.pow(2) + logvar.exp() - logvar - 1)
+    if not columns:
+        return coefficients.new_zeros(len(coefficients))
+    return coefficients @ _cat(columns).sum(dim=0)
+
+
+def _cat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """Side by side along the last dimension (one tensor as it is: no copy)."""
+    return tensors[0] if len(tensors) == 1 else torch.cat(tensors, dim=-1)

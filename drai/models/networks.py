@@ -39,6 +39,12 @@ class ImageTrunk(nn.Module):
         return self.net(x)
 
 
+def clamp_logvar(logvar: torch.Tensor) -> torch.Tensor:
+    """The log-variance within [-10, 10]: ``clamp``, as hardtanh, whose backward is one kernel instead of
+    clamp's five (its gradient differs only at exactly -10 and 10, where either is a subgradient)."""
+    return nn.functional.hardtanh(logvar, -10.0, 10.0)
+
+
 class GaussianEncoder(nn.Module):
     """Image -> (mean, log-variance) of a diagonal Gaussian code, q(z|x) or q(c|x)."""
 
@@ -49,7 +55,7 @@ class GaussianEncoder(nn.Module):
 
     def forward(self, x):
         mean, logvar = self.head(self.trunk(x)).chunk(2, dim=1)
-        return mean, logvar.clamp(-10, 10)
+        return mean, clamp_logvar(logvar)
 
 
 class ConditionEncoder(nn.Module):
@@ -63,7 +69,7 @@ class ConditionEncoder(nn.Module):
 
     def forward(self, t):
         mean, logvar = self.net(t).chunk(2, dim=1)
-        return mean, logvar.clamp(-10, 10)
+        return mean, clamp_logvar(logvar)
 
 
 class Generator(nn.Module):
@@ -105,7 +111,8 @@ class JointDiscriminator(nn.Module):
     def forward(self, x, *vectors):
         features = self.trunk(x)
         if self.vector is not None:
-            features = torch.cat([features, self.vector(torch.cat(vectors, dim=1))], dim=1)
+            vector = vectors[0] if len(vectors) == 1 else torch.cat(vectors, dim=1)
+            features = torch.cat([features, self.vector(vector)], dim=1)
         return self.head(features).squeeze(1)
 
 

@@ -315,11 +315,6 @@ def train(
             f"train.cuda_graph: true needs a CUDA device, and this run's device is {dev} (train.device: {device}); "
             "set train.cuda_graph: false to train without a CUDA graph"
         )
-    if settings.cuda_graph and settings.compile_mode != "eager":
-        raise ValueError(
-            f"train.cuda_graph: true captures the eager step: train.compile_mode must be eager with it, not "
-            f"{settings.compile_mode!r} (its reduce-overhead and max-autotune make CUDA graphs of their own)"
-        )
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = run_dir / "checkpoint.pt"
     torch.manual_seed(settings.seed)

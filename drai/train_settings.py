@@ -46,6 +46,11 @@ class TrainSettings:
                 f"train.average_window ({self.average_window}) must be a multiple of train.average_every "
                 f"({self.average_every}), so that the window ends at the last step"
             )
+        if self.cuda_graph and self.compile_mode != "eager":
+            raise ValueError(
+                f"train.cuda_graph: true captures the eager step: train.compile_mode must be eager with it, not "
+                f"{self.compile_mode!r} (its reduce-overhead and max-autotune make CUDA graphs of their own)"
+            )
 
     def averaged_steps(self) -> list[int]:
         """The steps whose weights the trained model averages; empty without a window."""

@@ -1,4 +1,5 @@
-"""Evaluation of one run: FID, IS, KID, precision/recall, CGAcc, CIFC and retrieval.
+"""Evaluation of one run: FID (of the evaluator's logits and of its pooled features), IS, KID,
+precision/recall, CGAcc, CIFC and retrieval.
 
 Section III-C of the paper. Everything is computed on the test split:
 

@@ -152,6 +152,7 @@ CHANGED = {
     },
     "evaluate": {
         "lidc_labels": "malignancy",
+        "lidc_evaluator_slices": "central",
         "weights": "local.pth",
         "imagenet_url": "https://mirror.example.org/models/inception_v3_google-0cc3c7bd.pth",
         "input_size": 128,
@@ -239,6 +240,11 @@ def test_a_key_reaches_only_the_rules_whose_output_it_changes():
     assert evaluator_settings(other, "ham10000") == evaluator_settings(config, "ham10000")
     assert evaluation_settings(other, "ham10000") == evaluation_settings(config, "ham10000")
     assert evaluator_settings(other, "lidc") != evaluator_settings(config, "lidc")
+    # The LIDC evaluator's slices reach the LIDC evaluator alone (not the metrics, which read its file).
+    assert rules_changed("evaluate", "lidc_evaluator_slices") == {"train_evaluator"}
+    slices = changed(config, "evaluate", "lidc_evaluator_slices")
+    assert evaluator_settings(slices, "lidc").lidc_evaluator_slices == "central"
+    assert evaluator_settings(slices, "ham10000") == evaluator_settings(config, "ham10000")
 
 
 @pytest.mark.parametrize("context", list(CONTEXTS))

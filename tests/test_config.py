@@ -126,6 +126,7 @@ def test_yaml_nan_is_refused(config):
         (lambda c: c["lidc"].update(patch_size=4000, volume_size=32), "lidc.patch_size", "do not fit"),
         (lambda c: c["lidc"].update(output_size=32), "lidc.output_size", "the networks take 64x64"),
         (lambda c: c["ham10000"].update(output_size=128), "ham10000.output_size", "the networks take 64x64"),
+        (lambda c: c["ham10000"].update(crop_fraction=0.95), "ham10000.crop_fraction", "larger than the image"),
     ],
 )
 def test_values_that_do_not_fit_together_are_refused(config, change, key, message):

@@ -118,6 +118,8 @@ CHANGED = {
         "patch_size": 40,
         "output_size": 72,
         "stored_size": 80,
+        "crop": "per_lesion",
+        "crop_fraction": 0.5,
         "lesion_margin": 1.5,
         "min_crop_fraction": 0.5,
         "test_fraction": 0.3,

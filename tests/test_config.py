@@ -214,6 +214,13 @@ def test_paper_preset_takes_the_papers_kl_weight_and_crop(config):
     assert resolve(config)["train"]["kl_reduction"] == "mean"
 
 
+def test_paper_preset_trains_the_lidc_evaluator_on_central_slices_and_the_models_on_every_slice(config):
+    """docs/measurements.md: on every slice the evaluator learns the majority class the edge slices inflate."""
+    config["preset"] = "paper"
+    paper = resolve(config)
+    assert paper["evaluate"]["lidc_evaluator_slices"] == "central" and paper["lidc"]["patch_slices"] == "all"
+
+
 # Keys whose value changes where data comes from, not what a run computes: no mark is asked of them.
 FOLDERS = {"lidc": ("series_dir",), "ham10000": ("raw_dir", "medmnist_npz")}
 PAPER_TABLE = "### The `paper` preset, key by key"

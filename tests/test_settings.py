@@ -154,7 +154,7 @@ CHANGED = {
     },
     "evaluate": {
         "lidc_labels": "malignancy",
-        "lidc_evaluator_slices": "central",
+        "lidc_evaluator_slices": "all",
         "weights": "local.pth",
         "imagenet_url": "https://mirror.example.org/models/inception_v3_google-0cc3c7bd.pth",
         "input_size": 128,
@@ -245,7 +245,7 @@ def test_a_key_reaches_only_the_rules_whose_output_it_changes():
     # The LIDC evaluator's slices reach the LIDC evaluator alone (not the metrics, which read its file).
     assert rules_changed("evaluate", "lidc_evaluator_slices") == {"train_evaluator"}
     slices = changed(config, "evaluate", "lidc_evaluator_slices")
-    assert evaluator_settings(slices, "lidc").lidc_evaluator_slices == "central"
+    assert evaluator_settings(slices, "lidc").lidc_evaluator_slices == "all"
     assert evaluator_settings(slices, "ham10000") == evaluator_settings(config, "ham10000")
 
 

@@ -281,6 +281,7 @@ def test_settings_from_the_evaluate_section():
         "retrieval_top_n": 3,
         "batch_size_eval": 250,
         "lidc_labels": "malignancy",
+        "lidc_evaluator_slices": "central",
         "imagenet_url": "https://example.org/inception-0cc3c7bd.pth",
     }
     assert evaluator_settings({"evaluate": section}, "ham10000").steps == 80
@@ -289,6 +290,9 @@ def test_settings_from_the_evaluate_section():
     # The LIDC label choice is the LIDC evaluator's alone: HAM10000's classifies lesion type.
     assert evaluator_settings({"evaluate": section}, "lidc").lidc_labels == "malignancy"
     assert evaluator_settings({"evaluate": section}, "ham10000").lidc_labels is None
+    # and so is the choice of slices
+    assert evaluator_settings({"evaluate": section}, "lidc").lidc_evaluator_slices == "central"
+    assert evaluator_settings({"evaluate": section}, "ham10000").lidc_evaluator_slices is None
     assert evaluation_settings({"evaluate": section}, "lidc") == EvaluationSettings(
         samples=500, cifc_pairs=50, retrieval_top_n=3, batch_size=250, seed=3, lidc_labels="malignancy"
     )
@@ -331,6 +335,7 @@ def test_imagenet_weights_are_fetched_checked_and_refused_offline(tmp_path):
                 "input_size": 64,
                 "seed": 0,
                 "lidc_labels": "size",
+                "lidc_evaluator_slices": "all",
             }
         },
         "lidc",

@@ -102,6 +102,12 @@ def _relation_errors(resolved: dict) -> list[str]:
                 f"config key {section}.output_size: the networks take "
                 f"{NETWORK_IMAGE_SIZE}x{NETWORK_IMAGE_SIZE} images, got {size}"
             )
+    if ham["crop_fraction"] * ham["stored_size"] / ham["output_size"] > 1:
+        errors.append(
+            f"config key ham10000.crop_fraction: {ham['crop_fraction']} of the short side with the stored margin "
+            f"(ham10000.stored_size {ham['stored_size']} / output_size {ham['output_size']}) is larger than the image; "
+            f"at most {ham['output_size'] / ham['stored_size']:.3f}"
+        )
     stray = sorted(set(ham["augment_classes"]) - set(ham["classes"]))
     if stray:
         errors.append(f"config key ham10000.augment_classes: {stray} not among ham10000.classes")

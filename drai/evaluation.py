@@ -1,4 +1,5 @@
-"""Evaluation of one run: FID, IS, KID, precision/recall, CGAcc, CIFC and retrieval.
+"""Evaluation of one run: FID (of the evaluator's logits and of its pooled features), IS, KID,
+precision/recall, CGAcc, CIFC and retrieval.
 
 Section III-C of the paper. Everything is computed on the test split:
 
@@ -70,18 +71,21 @@ class EvaluationData:
     evaluator_labels: str  # what the evaluator classifies, in words
 
 
-def evaluation_data(patches_path: str | Path, dataset: str, lidc_labels: str = "size") -> EvaluationData:
+def evaluation_data(
+    patches_path: str | Path, dataset: str, lidc_labels: str = "size", lidc_evaluator_slices: str = "all"
+) -> EvaluationData:
     """The model's and the evaluator's train and test sets of a patch set, with the evaluator's labels.
 
     The rows and labels are the dataset's :meth:`~drai.data.registry.Dataset.evaluation`: LIDC's
     curated nodules (median malignancy other than 3), labelled by size bin or by benign (median < 3) /
-    malignant (> 3); HAM10000's lesion type, seven-way for the evaluator ("a 7 way classification on
-    lesion type", Section III-C), the models' items being the modelled rows. Images are the centre
-    64x64 crops of the stored patches.
+    malignant (> 3), the evaluator's on every slice or the central ones (``lidc_evaluator_slices``);
+    HAM10000's lesion type, seven-way for the evaluator ("a 7 way classification on lesion type",
+    Section III-C), the models' items being the modelled rows. Images are the centre 64x64 crops of
+    the stored patches.
     """
     patches = PatchSet.load(patches_path, dataset)
     spec = get_dataset(dataset)
-    chosen = spec.evaluation(patches, lidc_labels)
+    chosen = spec.evaluation(patches, lidc_labels, lidc_evaluator_slices)
 
     def part(rows):
         return LabelledSplit(patches.crops(rows), patches.vectors[rows].astype(np.float32), chosen.labels[rows])
@@ -99,7 +103,7 @@ def evaluation_data(patches_path: str | Path, dataset: str, lidc_labels: str = "
         patches.source,
         evaluator_train,
         evaluator_test,
-        spec.evaluator_labels(patches, lidc_labels),
+        spec.evaluator_labels(patches, lidc_labels, lidc_evaluator_slices),
     )
 
 

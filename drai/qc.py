@@ -51,3 +51,43 @@ def patch_grid(
     fig.tight_layout()
     save_figure(fig, output, dpi=120)
     plt.close(fig)
+
+
+def panel_grid(rows: dict[str, list[tuple]], title: str, output, note: str = "") -> None:
+    """A figure of labelled rows of patches, each panel (image, title, marker).
+
+    ``image`` is (C, H, W) in [-1, 1]; ``marker``, when not None, is an (x, y)
+    point in the image's pixels drawn as a red cross (e.g. a lesion centre that
+    is not the patch's). ``note`` is printed under the figure.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    columns = max((len(panels) for panels in rows.values()), default=1)
+    fig, axes = plt.subplots(len(rows), columns, figsize=(columns * 1.2, len(rows) * 1.35 + 0.4), squeeze=False)
+    for row, (label, panels) in enumerate(rows.items()):
+        for col in range(columns):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col >= len(panels):
+                ax.set_frame_on(False)
+                continue
+            image, caption, marker = panels[col]
+            image = np.asarray(image, np.float32)
+            if image.shape[0] == 1:
+                ax.imshow(image[0], cmap="gray", vmin=-1, vmax=1)
+            else:
+                ax.imshow(np.clip((image.transpose(1, 2, 0) + 1) / 2, 0, 1))
+            if marker is not None:
+                ax.plot(*marker, marker="+", color="red", markersize=7, markeredgewidth=1.2)
+            ax.set_title(caption, fontsize=6)
+        axes[row, 0].set_ylabel(label, fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    if note:
+        fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=6, wrap=True)
+    fig.tight_layout(rect=(0, 0.03 if note else 0, 1, 1))
+    save_figure(fig, output, dpi=120)
+    plt.close(fig)

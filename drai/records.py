@@ -10,7 +10,8 @@ and the training report of :func:`drai.metrics.evaluator.train_evaluator`
 
 ``metrics.json`` (one per run and stage): ``dataset``, ``variant``, ``seed``,
 ``stage`` (``trained`` or ``untrained``), ``steps``, ``data_source``,
-``metrics`` (FID, IS, CGAcc, CIFC, retrieval ...; None where undefined), the
+``metrics`` (``fid_logits``: the FID of the evaluator's logits, on the paper's scale; ``fid``: the FID of its
+pooled features; IS, CGAcc, CIFC, retrieval ...; None where undefined), the
 evaluator's summary (:data:`EVALUATOR_SUMMARY`) and ``config`` (the preset,
 the settings the model was trained with and those the metrics were computed
 with). Table IV's "Pixel Matched" row has a ``metrics.json`` of its own, with

@@ -159,6 +159,7 @@ def evaluator_settings(config: dict, dataset: str) -> EvaluatorSettings:
         steps=dataset_steps(evaluate["steps"], dataset),
         weights=resolve_weights(evaluate),
         lidc_labels=evaluate["lidc_labels"] if dataset == "lidc" else None,
+        lidc_evaluator_slices=evaluate["lidc_evaluator_slices"] if dataset == "lidc" else None,
     )
 
 

@@ -1,10 +1,16 @@
 """Tables I-VI rebuilt from per-run ``metrics.json`` files, beside the paper's numbers.
 
 The paper's values live in ``drai/paper_results.csv`` (copied from the
-publication). A table's rows and columns follow that file's order, which is
-the paper's. A reproduced cell is the mean +- the sample standard deviation
-over seeds, as in the paper, with a 95% confidence interval of the mean
-(Student's t); a single seed gives the mean alone.
+publication, each number as printed: "0.06" stays "0.06", "35.27" stays
+"35.27"). A table's rows and columns follow that file's order, which is the
+paper's. A reproduced cell is the mean +- the sample standard deviation over
+seeds, as in the paper, with a 95% confidence interval of the mean (Student's
+t); a single seed gives the mean alone.
+
+FID is shown twice: the Frechet distance of the evaluator's class logits
+beside the published column (our reading of the paper's FID,
+:mod:`drai.metrics.fidelity`), and after it the FID of the pooled features,
+which is on another scale than the paper's (:data:`COMPANIONS`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ PAPER_RESULTS = Path(__file__).resolve().parent / "paper_results.csv"
 #: The paper calls the adversarial cVAE baselines cAAVE in Tables I and II.
 PAPER_METHOD_NAMES = {"cAAVE": "cVAE", "D-cAAVE": "D-cVAE"}
 METRIC_KEYS = {
-    "FID": "fid",
+    "FID": "fid_logits",
+    "FID_pooled": "fid",
     "IS": "is",
     "CGAcc": "cgacc",
     "CIFC": "cifc",
@@ -32,12 +39,15 @@ METRIC_KEYS = {
 }
 METRIC_LABELS = {
     "FID": "FID (↓)",
+    "FID_pooled": "FID, pooled features (not the paper's scale) (↓)",
     "IS": "IS (↑)",
     "CGAcc": "CGAcc (↑)",
     "CIFC": "CIFC (↓)",
     "disagreement_divergence": "disagreement divergence (↓)",
     "label_overlap_pct": "label overlap % (↑)",
 }
+#: Columns of ours alone (no published value) that follow a published metric's columns.
+COMPANIONS = {"FID": ("FID_pooled",)}
 NUMERALS = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
 TITLES = {
     1: "Image generation metrics on LIDC: single and double variable baselines",
@@ -59,7 +69,11 @@ PAPER_NOTES = {
     1: "The paper prints cVAE and D-cVAE as cAAVE and D-cAAVE in this table.",
     2: "The paper prints cVAE and D-cVAE as cAAVE and D-cAAVE in this table. DRAI's published CGAcc is "
     "0.630 in this table and 0.618 in the paper's Table VI; the paper column gives this table's value.",
-    3: "The paper calls this metric CIFIC in this table; it is the CIFC of Section III-C (eq. 19).",
+    3: "The paper calls this metric CIFIC in this table; it is the CIFC of Section III-C (eq. 19). DRAI's "
+    "published LIDC CIFC is 0.456 ± 0.06 in this table and 0.456 ± 0.069 in Table V, whose std does not round "
+    "to 0.06; the paper column gives this table's value.",
+    5: "DRAI's published CIFC is 0.456 ± 0.069 in this table and 0.456 ± 0.06 in Table III, where 0.069 would "
+    "round to 0.07; the paper column gives this table's value.",
     6: "The printed Table VI's header reads FID, IS, CGAcc, CIFC, but its 2nd and 3rd columns hold CGAcc "
     "and IS (compare Table II): the paper column puts each published value under the metric it measures. "
     "DRAI's published CGAcc is 0.618 in this table and 0.630 in Table II.",
@@ -76,9 +90,21 @@ class TableSpec:
     def datasets(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(d for d, _ in self.columns))
 
+    @property
+    def shown(self) -> tuple[tuple[str, str], ...]:
+        """The columns as shown: each published metric followed by its :data:`COMPANIONS`."""
+        return tuple(
+            (dataset, shown) for dataset, metric in self.columns for shown in (metric, *COMPANIONS.get(metric, ()))
+        )
+
 
 def paper_results(path: str | Path = PAPER_RESULTS) -> pd.DataFrame:
-    frame = pd.read_csv(path)
+    """The published values: ``mean`` and ``std`` as numbers, ``mean_text`` and ``std_text`` as printed
+    (``std_text`` empty where the paper gives none)."""
+    frame = pd.read_csv(path, dtype={"mean": str, "std": str}, keep_default_na=False)
+    frame["mean_text"], frame["std_text"] = frame["mean"].str.strip(), frame["std"].str.strip()
+    frame["mean"] = pd.to_numeric(frame["mean_text"])
+    frame["std"] = pd.to_numeric(frame["std_text"].replace("", math.nan))
     frame["method"] = frame["method"].replace(PAPER_METHOD_NAMES)
     frame["dataset"] = frame["dataset"].map({d.name: key for key, d in datasets().items()})
     return frame
@@ -135,7 +161,7 @@ def build_table(spec: TableSpec, records: list[dict], paper: pd.DataFrame | None
     numeral = NUMERALS[spec.number]
     rows = []
     for method in spec.methods:
-        for dataset, metric in spec.columns:
+        for dataset, metric in spec.shown:
             values = ours[
                 (ours["method"] == method) & (ours["dataset"] == dataset) & (ours["metric"] == METRIC_KEYS[metric])
             ]["value"].to_numpy()
@@ -154,9 +180,18 @@ def build_table(spec: TableSpec, records: list[dict], paper: pd.DataFrame | None
                     **summarize(values),
                     "paper_mean": float(published["mean"].iloc[0]) if len(published) else math.nan,
                     "paper_std": float(published["std"].iloc[0]) if len(published) else math.nan,
+                    "paper_text": _published_text(published),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _published_text(published: pd.DataFrame) -> str:
+    """The published cell as printed ("0.089 ± 0.02"); empty where the paper has none."""
+    if not len(published):
+        return ""
+    mean, std = published["mean_text"].iloc[0], published["std_text"].iloc[0]
+    return f"{mean} ± {std}" if std else mean
 
 
 def _number(value: float, digits: int) -> str:
@@ -178,13 +213,9 @@ def format_interval(row: pd.Series, digits: int = 3) -> str:
     return f"[{_number(row['ci95_low'], digits)}, {_number(row['ci95_high'], digits)}]"
 
 
-def format_paper(row: pd.Series, digits: int = 3) -> str:
-    if math.isnan(row["paper_mean"]):
-        return "—"
-    text = _number(row["paper_mean"], digits)
-    if not math.isnan(row["paper_std"]):
-        text += f" ± {_number(row['paper_std'], digits)}"
-    return text
+def format_paper(row: pd.Series) -> str:
+    """The published value as the paper prints it."""
+    return row["paper_text"] or "—"
 
 
 def _column_label(spec: TableSpec, dataset: str, metric: str) -> str:
@@ -195,18 +226,23 @@ def _column_label(spec: TableSpec, dataset: str, metric: str) -> str:
 
 
 def _grid(spec: TableSpec, table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    companions = {c for names in COMPANIONS.values() for c in names}
     header = ["Method"]
-    for dataset, metric in spec.columns:
+    for dataset, metric in spec.shown:
         label = _column_label(spec, dataset, metric)
-        header += [f"{label} ours", "95% CI", f"{label} paper"]
+        header += [f"{label} ours"] if metric in companions else [f"{label} ours", "95% CI", f"{label} paper"]
     body = []
     for method in spec.methods:
         line = [method + (NOT_IN_PAPER if method in EXTRA_METHODS.get(spec.number, ()) else "")]
-        for dataset, metric in spec.columns:
+        for dataset, metric in spec.shown:
             row = table[(table["method"] == method) & (table["dataset"] == dataset) & (table["metric"] == metric)].iloc[
                 0
             ]
-            line += [format_ours(row), format_interval(row), format_paper(row)]
+            line += (
+                [format_ours(row)]
+                if metric in companions
+                else [format_ours(row), format_interval(row), format_paper(row)]
+            )
         body.append(line)
     return header, body
 
@@ -248,7 +284,13 @@ def caption(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
             "transformed images of the selfReg models and tells their effect from selfReg's."
         )
     if any(m == "FID" for _, m in spec.columns):
-        parts.append("FID's scale depends on the evaluator network: compare the ranking, not the values.")
+        parts.append(
+            "FID (ours): the Fréchet distance of the evaluator's class logits of generated and real test images, "
+            "our reading of the paper's TF-GAN FID, inferred from the published values' scale (the paper does "
+            "not say which layer). FID, pooled features: the same images' Fréchet distance on the evaluator's "
+            "768 pooled features, not the paper's scale. Both depend on the evaluator network (the logits' on "
+            "how confident it is): compare rankings rather than values."
+        )
     return " ".join(parts)
 
 

@@ -67,7 +67,10 @@ def test_recording_derm_factors_changes_no_pixel_and_no_draw():
         images.append(synthetic_derm.render_image("mel", 80, 60, rng, record)[0])
         states.append(rng.bit_generator.state)
     assert np.array_equal(images[0], images[1]) and states[0] == states[1]
-    assert set(factors) == {f.name for f in FACTORS["ham10000"] if f.group == "style"}
+    # every factor but the class, which the metadata holds: the style and the lesion's size
+    assert set(factors) == {f.name for f in FACTORS["ham10000"] if f.name != "lesion_class"}
+    low, high = synthetic_derm.LOOKS["mel"].size
+    assert 2 * low <= factors["lesion_size"] <= 2 * high
 
 
 def test_renderings_are_those_of_the_renderers_before_factors_were_recorded(rendered_case, rendered_derm):
@@ -167,6 +170,11 @@ def test_ham10000_factor_table_flips_position_and_orientation_with_the_copy(tmp_
     s = first.orientation_sin
     assert table["orientation_sin"].tolist() == pytest.approx([s, -s, -s, s])
     assert table["orientation_cos"].tolist() == pytest.approx([first.orientation_cos] * 4)
+    assert table["lesion_size"].tolist() == pytest.approx([first.lesion_size] * 4)  # a flip keeps the size
+    # images rendered before the size was recorded: named, with how to render them again
+    style.drop(columns="lesion_size").to_csv(tmp_path / synthetic_derm.FACTORS_FILE, index=False)
+    with pytest.raises(ValueError, match="no lesion_size column.*forcerun ham10000_raw"):
+        ham10000_factors(patches, tmp_path)
 
 
 def test_real_data_has_no_factors(tmp_path):

@@ -128,6 +128,7 @@ def test_yaml_nan_is_refused(config):
         (lambda c: c["ham10000"].update(output_size=128), "ham10000.output_size", "the networks take 64x64"),
         (lambda c: c["train"].update(batch_size=100000), "train.batch_size", "greater than the maximum of 4096"),
         (lambda c: c["evaluate"].update(samples=10**9), "evaluate.samples", "greater than the maximum of 50000"),
+        (lambda c: c["ham10000"].update(crop_fraction=0.95), "ham10000.crop_fraction", "larger than the image"),
     ],
 )
 def test_values_that_do_not_fit_together_are_refused(config, change, key, message):
@@ -244,3 +245,99 @@ def test_sibling_folders_with_a_common_prefix_are_not_nested(config):
     config["preset"] = "ci"
     config["lidc"]["synthetic_dir"] = "resources/synthetic/ham10000-ci-lidc"  # a prefix of the name, not a parent
     assert resolve(config)["lidc"]["synthetic_dir"] == "resources/synthetic/ham10000-ci-lidc"
+
+
+def test_paper_preset_takes_the_papers_kl_weight_and_crop(config):
+    """Section III-G's "coefficient of 1 for all KL components" on the summed KL; Section III-A1's 48x48 patch
+    of one size for every lesion. The demo keeps its measured reduction."""
+    config["preset"] = "paper"
+    paper = resolve(config)
+    assert paper["train"]["kl_reduction"] == "sum" and paper["ham10000"]["crop"] == "fixed"
+    config["preset"] = "demo"
+    assert resolve(config)["train"]["kl_reduction"] == "mean"
+
+
+def test_paper_preset_trains_the_lidc_evaluator_on_central_slices_and_the_models_on_every_slice(config):
+    """docs/measurements.md: on every slice the evaluator learns the majority class the edge slices inflate."""
+    config["preset"] = "paper"
+    paper = resolve(config)
+    assert paper["evaluate"]["lidc_evaluator_slices"] == "central" and paper["lidc"]["patch_slices"] == "all"
+
+
+# Keys whose value changes where data comes from, not what a run computes: no mark is asked of them.
+FOLDERS = {"lidc": ("series_dir",), "ham10000": ("raw_dir", "medmnist_npz")}
+PAPER_TABLE = "### The `paper` preset, key by key"
+
+
+def marked_keys() -> dict[str, tuple[str, str]]:
+    """config.yaml's marks: '<section>.<key>' -> (whose, text) for the top-level sections' keys and the
+    ``paper`` preset's, from the comment block right above each key ("paper: ..." or "ours: ...")."""
+    marks, stack, comments = {}, [], []
+    for line in (ROOT / "config.yaml").read_text().splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            comments.append(stripped.lstrip("#").strip())
+            continue
+        found = re.match(r"^( *)([A-Za-z_]\w*):(.*)$", line)
+        if not found:
+            comments = []
+            continue
+        depth = len(found.group(1)) // 2
+        stack = stack[:depth] + [found.group(2)]
+        text = " ".join(comments)
+        comments = []
+        leaf = found.group(3).split("#")[0].strip()
+        if not leaf:
+            continue
+        path = stack[2:] if stack[:2] == ["presets", "paper"] else stack if stack[0] != "presets" else []
+        mark = re.match(r"^(paper|ours): (.+)$", text)
+        if len(path) == 2 and mark:
+            marks[".".join(path)] = (mark.group(1), mark.group(2))
+    return marks
+
+
+def paper_table() -> dict[str, tuple[str, str, str]]:
+    """The README's table of the paper preset: '<section>.<key>' -> (value, whose, text)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split(PAPER_TABLE, 1)[1].split("\n#", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        if line.startswith("| `") and len(cells) == 4:
+            rows[cells[0].strip("`")] = (cells[1].strip("`"), cells[2], cells[3])
+    return rows
+
+
+def test_every_paper_value_is_marked_the_papers_or_ours(config):
+    from drai.settings import TRANSPORT_KEYS
+
+    marks = marked_keys()
+    config["preset"] = "paper"
+    resolved = resolve(config)
+    preset_keys = {f"{s}.{k}" for s, keys in config["presets"]["paper"].items() for k in keys}
+    shared = {
+        f"{s}.{k}"
+        for s in ("lidc", "ham10000", "train", "evaluate")
+        for k in config[s]
+        if k not in TRANSPORT_KEYS.get(s, ()) and k not in FOLDERS.get(s, ())
+    }
+    assert sorted((preset_keys | shared) - set(marks)) == []
+    for key, (whose, text) in marks.items():
+        section, name = key.split(".")
+        assert name in resolved[section], key
+        if whose == "paper":
+            assert re.search(r'"[^"]+"', text), f"{key}: a 'paper' mark quotes the paper"
+
+
+def test_the_readme_table_of_the_paper_preset_is_config_yaml(config):
+    marks, table = marked_keys(), paper_table()
+    config["preset"] = "paper"
+    resolved = resolve(config)
+    assert sorted(table) == sorted(marks)
+    for key, (value, whose, text) in table.items():
+        section, name = key.split(".")
+        assert yaml.safe_load(value) == resolved[section][name], key
+        assert whose == marks[key][0], key
+        if whose == "paper":
+            quote = re.search(r'"([^"]+)"', marks[key][1]).group(1)
+            assert quote in text, f"{key}: the README gives the paper's words as config.yaml does"

@@ -27,7 +27,14 @@ from drai.settings import evaluation_settings, evaluator_settings
 
 # The old dataclass defaults, spelled out: the settings have none; each test changes what it tests.
 EVALUATOR = EvaluatorSettings(
-    steps=200, batch_size=64, lr=1e-3, input_size=128, seed=0, weights=None, lidc_labels="size"
+    steps=200,
+    batch_size=64,
+    lr=1e-3,
+    input_size=128,
+    seed=0,
+    weights=None,
+    lidc_labels="size",
+    lidc_evaluator_slices="all",
 )
 EVALUATION = EvaluationSettings(
     samples=5000, cifc_pairs=5000, retrieval_top_n=3, batch_size=250, seed=0, lidc_labels="size"
@@ -86,6 +93,23 @@ def test_lidc_labels_size_or_malignancy(tmp_path):
     assert set(np.unique(malignancy.test.labels)) <= {0, 1} and malignancy.class_names == ("benign", "malignant")
     with pytest.raises(ValueError, match="lidc_labels"):
         evaluation_data(path, "lidc", "colour")
+
+
+def test_lidc_evaluator_sees_every_slice_or_the_central_ones_and_the_models_every_slice(tmp_path):
+    path = toy_lidc(tmp_path / "p.npz", nodules=30, slices=(-1, 0, 1))
+    every = evaluation_data(path, "lidc", "size", "all")
+    central = evaluation_data(path, "lidc", "size", "central")
+    # the models' sets do not depend on the evaluator's slices
+    for name in ("train", "test"):
+        np.testing.assert_array_equal(getattr(every, name).labels, getattr(central, name).labels)
+    assert len(central.test.labels) == 3 * len(central.evaluator_test.labels)
+    assert len(every.evaluator_train.labels) == 3 * len(central.evaluator_train.labels)
+    patches = PatchSet.load(path, "lidc")
+    centre_rows = (patches["slice_offsets"] == 0) & patches["curated"] & patches.is_test
+    np.testing.assert_array_equal(central.evaluator_test.images, patches.crops(centre_rows))
+    assert "central slices" in central.evaluator_labels and "every slice" in every.evaluator_labels
+    with pytest.raises(ValueError, match="lidc_evaluator_slices"):
+        evaluation_data(path, "lidc", "size", "edge")
 
 
 def test_ham10000_evaluator_sets_hold_seven_types_and_model_sets_the_modelled(tmp_path):
@@ -257,6 +281,7 @@ def test_settings_from_the_evaluate_section():
         "retrieval_top_n": 3,
         "batch_size_eval": 250,
         "lidc_labels": "malignancy",
+        "lidc_evaluator_slices": "central",
         "imagenet_url": "https://example.org/inception-0cc3c7bd.pth",
     }
     assert evaluator_settings({"evaluate": section}, "ham10000").steps == 80
@@ -265,6 +290,9 @@ def test_settings_from_the_evaluate_section():
     # The LIDC label choice is the LIDC evaluator's alone: HAM10000's classifies lesion type.
     assert evaluator_settings({"evaluate": section}, "lidc").lidc_labels == "malignancy"
     assert evaluator_settings({"evaluate": section}, "ham10000").lidc_labels is None
+    # and so is the choice of slices
+    assert evaluator_settings({"evaluate": section}, "lidc").lidc_evaluator_slices == "central"
+    assert evaluator_settings({"evaluate": section}, "ham10000").lidc_evaluator_slices is None
     assert evaluation_settings({"evaluate": section}, "lidc") == EvaluationSettings(
         samples=500, cifc_pairs=50, retrieval_top_n=3, batch_size=250, seed=3, lidc_labels="malignancy"
     )
@@ -307,6 +335,7 @@ def test_imagenet_weights_are_fetched_checked_and_refused_offline(tmp_path):
                 "input_size": 64,
                 "seed": 0,
                 "lidc_labels": "size",
+                "lidc_evaluator_slices": "all",
             }
         },
         "lidc",

@@ -4,7 +4,7 @@ import torch
 from scipy import linalg
 
 from drai.metrics.evaluator import Evaluator, load_evaluator, save_evaluator
-from drai.metrics.fidelity import fidelity_metrics, to_uint8
+from drai.metrics.fidelity import fidelity_metrics, frechet_distance as ours_frechet, to_uint8
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,12 @@ def features_of(path, x):
     model = load_evaluator(path)
     with torch.no_grad():
         return model.features(to_uint8(x).float() / 127.5 - 1).double().numpy()
+
+
+def logits_of(path, x):
+    model = load_evaluator(path)
+    with torch.no_grad():
+        return model(to_uint8(x).float() / 127.5 - 1).double().numpy()
 
 
 def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
@@ -47,6 +53,40 @@ def test_fid_matches_an_independent_computation(evaluator_path):
     assert ours > 1e-3
 
 
+def gaussian_frechet(mu_a, cov_a, mu_b, cov_b) -> float:
+    """The Frechet distance of two Gaussians in closed form (scipy's sqrtm)."""
+    root = linalg.sqrtm(cov_a @ cov_b)
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root.real))
+
+
+def test_frechet_distance_of_gaussians_with_known_means_and_covariances():
+    rng = np.random.default_rng(0)
+    mixing_a, mixing_b = rng.normal(size=(5, 5)), rng.normal(size=(5, 5))
+    mu_a, mu_b = np.array([0.0, 1.0, -1.0, 0.5, 2.0]), np.array([0.5, 0.0, -1.0, 1.5, 1.0])
+    cov_a, cov_b = mixing_a @ mixing_a.T + np.eye(5), mixing_b @ mixing_b.T
+    a = rng.multivariate_normal(mu_a, cov_a, 200_000)
+    b = rng.multivariate_normal(mu_b, cov_b, 200_000)
+    expected = gaussian_frechet(mu_a, cov_a, mu_b, cov_b)
+    assert ours_frechet(torch.as_tensor(a), torch.as_tensor(b)) == pytest.approx(expected, rel=0.02)
+    # and exactly the closed form of the samples' own means and covariances
+    exact = gaussian_frechet(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    assert ours_frechet(torch.as_tensor(a), torch.as_tensor(b)) == pytest.approx(exact, rel=1e-6)
+
+
+def test_logit_fid_is_the_frechet_distance_of_the_evaluators_logits(evaluator_path):
+    a, b = images(40, 1), images(40, 2, shift=0.4)
+    metrics = fidelity_metrics(a, b, evaluator_path, batch_size=16)
+    logits_a, logits_b = logits_of(evaluator_path, a), logits_of(evaluator_path, b)
+    assert logits_a.shape == (40, 5)  # one number per class: the paper's scale
+    reference = gaussian_frechet(
+        logits_b.mean(0), np.cov(logits_b, rowvar=False), logits_a.mean(0), np.cov(logits_a, rowvar=False)
+    )
+    assert metrics["fid_logits"] == pytest.approx(reference, rel=1e-4)
+    assert metrics["fid_logits"] > 0 and metrics["fid_logits"] != pytest.approx(metrics["fid"])
+    same = fidelity_metrics(a, a, evaluator_path, batch_size=16)
+    assert abs(same["fid_logits"]) < 1e-6
+
+
 def test_is_of_uniform_logits_is_one(tmp_path):
     model = Evaluator(classes=5, input_size=96)
     torch.nn.init.zeros_(model.fc.weight)
@@ -60,7 +100,7 @@ def test_metrics_do_not_depend_on_the_batch_size(evaluator_path):
     a, b = images(30, 5), images(30, 6, shift=0.3)
     small = fidelity_metrics(a, b, evaluator_path, batch_size=7)
     large = fidelity_metrics(a, b, evaluator_path, batch_size=30)
-    for key in ("fid", "is", "precision", "recall"):
+    for key in ("fid", "fid_logits", "is", "precision", "recall"):
         assert small[key] == pytest.approx(large[key], rel=1e-5, abs=1e-9), key
 
 

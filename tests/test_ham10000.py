@@ -12,6 +12,8 @@ from drai.data.ham10000.patches import (
     apply_flip,
     build_patches,
     crop_patch,
+    crop_window,
+    cut_patch,
     estimate_lesion,
     from_medmnist,
     lesion_from_mask,
@@ -19,14 +21,22 @@ from drai.data.ham10000.patches import (
 from drai.data.ham10000.synthetic import SyntheticDermSettings, render_image, write_dataset
 
 # The ci preset's settings (the old dataclass and keyword defaults), changed per test.
-LESION = LesionPatchSettings(patch_size=48, output_size=64, lesion_margin=1.25, min_crop_fraction=0.25, stored_size=72)
+LESION = LesionPatchSettings(
+    patch_size=48,
+    output_size=64,
+    crop="per_lesion",
+    crop_fraction=0.8,
+    lesion_margin=1.25,
+    min_crop_fraction=0.25,
+    stored_size=72,
+)
 PATCH_SET = PatchSetSettings(
     classes=("nv", "mel", "bkl"),
     augment_classes=("mel", "bkl"),
     augment_copies=3,
     test_fraction=0.2,
     seed=0,
-    lesion=LESION,
+    lesion=replace(LESION, crop="fixed"),
 )
 
 
@@ -74,12 +84,54 @@ def test_lesion_estimate_without_mask_finds_the_centre():
     assert np.mean(np.array(errors) < 8) >= 0.85
 
 
-def test_patch_near_the_border_repeats_edge_pixels():
-    image = np.full((90, 120, 3), 200, np.uint8)
-    image[:, :10] = 40
-    patch = crop_patch(image, 2.0, 45.0, 30.0, LESION)
-    assert np.isfinite(patch).all()
-    assert patch[:, :, 0].mean() < patch[:, :, -1].mean()
+def dark_disc(radius: float, width: int = 200, height: int = 150) -> np.ndarray:
+    yy, xx = np.mgrid[0:height, 0:width]
+    inside = (xx - (width - 1) / 2) ** 2 + (yy - (height - 1) / 2) ** 2 <= radius**2
+    return np.where(inside[..., None], 40, 210).astype(np.uint8).repeat(3, -1)
+
+
+def dark_share(patch: np.ndarray) -> float:
+    return float((patch.mean(axis=0) < 0).mean())
+
+
+@pytest.mark.parametrize("crop", ["fixed", "per_lesion"])
+def test_a_fixed_crop_keeps_the_lesions_size_and_a_per_lesion_crop_does_not(crop):
+    settings = replace(LESION, crop=crop, stored_size=64)
+    small, large = (crop_patch(dark_disc(r), 99.5, 74.5, 2 * r, settings) for r in (20, 40))
+    ratio = dark_share(large) / dark_share(small)
+    if crop == "fixed":  # one window for both: the areas keep their ratio, (40 / 20)^2
+        assert ratio == pytest.approx(4.0, rel=0.1)
+        side = 0.8 * 150
+        assert dark_share(small) == pytest.approx(np.pi * 20**2 / side**2, rel=0.1)
+    else:  # each lesion fills its window alike
+        assert ratio == pytest.approx(1.0, abs=0.1)
+
+
+@pytest.mark.parametrize("crop", ["fixed", "per_lesion"])
+def test_a_window_past_the_border_is_moved_inside_the_image(crop):
+    settings = replace(LESION, crop=crop)
+    image = np.full((90, 120, 3), 210, np.uint8)
+    image[:, :10] = 40  # a dark band along the left edge, 10 pixels wide
+    window = crop_window(120, 90, 2.0, 45.0, 40.0, settings)
+    stored_side = window.side * 72 / 64
+    assert window.x + 0.5 - stored_side / 2 == pytest.approx(0.0)  # the stored patch starts at the image's edge
+    patch = crop_patch(image, 2.0, 45.0, 40.0, settings)
+    dark_columns = (patch.mean(axis=(0, 1)) < 0).sum()
+    # the band keeps its width at the patch's scale: no smeared edge pixels beyond it
+    assert abs(dark_columns - 10 * 72 / stored_side) <= 1
+    # the lesion centre lies left of the patch centre by the distance the window moved
+    shift_x, shift_y = window.lesion_in_patch(2.0, 45.0, 64)
+    assert shift_x == pytest.approx((2.0 - window.x) * 64 / window.side) and shift_x < -10 and shift_y == 0
+    # a window inside the image is not moved
+    inside = crop_window(120, 90, 60.0, 45.0, 20.0, settings)
+    assert inside.lesion_in_patch(60.0, 45.0, 64) == (0.0, 0.0)
+
+
+def test_a_fixed_crop_that_does_not_fit_the_image_is_refused():
+    with pytest.raises(ValueError, match="ham10000.crop_fraction"):
+        crop_window(120, 90, 60.0, 45.0, 20.0, replace(LESION, crop="fixed", crop_fraction=0.95))
+    with pytest.raises(ValueError, match="ham10000.crop must be one of"):
+        crop_window(120, 90, 60.0, 45.0, 20.0, replace(LESION, crop="lesion"))
 
 
 def test_official_split_and_balance(dataset):
@@ -246,8 +298,10 @@ def test_centre_crop_of_the_stored_lesion_patch_is_the_64_pixel_patch():
         height, width = rng.integers(60, 300, 2)
         image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         cx, cy, extent = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(5, 300)
-        wide = crop_patch(image, cx, cy, extent, replace(LESION, stored_size=72))
-        narrow = crop_patch(image, cx, cy, extent, replace(LESION, stored_size=64))
+        # One window (the stored margin decides where the border rule puts it), two stored sizes.
+        window = crop_window(width, height, cx, cy, extent, replace(LESION, stored_size=72))
+        wide = cut_patch(image, window, replace(LESION, stored_size=72))
+        narrow = cut_patch(image, window, replace(LESION, stored_size=64))
         assert wide.shape == (3, 72, 72)
         np.testing.assert_array_equal(centre_crop(wide), narrow)
     with pytest.raises(ValueError, match="ham10000.stored_size: 68"):
@@ -280,6 +334,10 @@ def test_patch_set_has_seven_types_for_the_evaluator_and_vectors_for_the_modelle
     np.testing.assert_array_equal(vectors[modelled].argmax(1), labels[modelled])
     assert (vectors[modelled].sum(1) == 1).all() and (vectors[~modelled] == 0).all()
     assert not augmented[~modelled].any()
+    table = pd.read_csv(outputs["table"])
+    assert {"crop_side", "window_shift_x", "window_shift_y"} <= set(table.columns)
+    assert (table["crop_side"] == 0.8 * 90).all()  # the fixed crop: one window for every 120x90 image
+    assert (np.hypot(table["window_shift_x"], table["window_shift_y"]) > 0.5).any()
     counts = pd.read_csv(outputs["counts_csv"]).set_index("class")
     assert list(counts.index) == names and list(counts["modelled"]) == [True] * 3 + [False] * 4
     assert "evaluator only" in outputs["counts_md"].read_text()

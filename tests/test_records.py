@@ -31,7 +31,7 @@ def test_the_tables_read_what_the_records_hold():
             "trained",
             5,
             "synthetic",
-            {"fid": 100.0 + seed, "is": 1.5, "cgacc": 0.5},
+            {"fid_logits": 1.0 + seed, "fid": 100.0 + seed, "is": 1.5, "cgacc": 0.5},
             evaluator,
             {"preset": "ci", "train": {}, "evaluate": {}},
         )
@@ -40,4 +40,6 @@ def test_the_tables_read_what_the_records_hold():
     ]
     table = build_table(table_specs()[1], records)
     fid = table[(table["method"] == "cVAE") & (table["metric"] == "FID")].iloc[0]
-    assert fid["n"] == 2 and fid["mean"] == 100.5
+    assert fid["n"] == 2 and fid["mean"] == 1.5  # the FID of the logits, beside the paper's
+    pooled = table[(table["method"] == "cVAE") & (table["metric"] == "FID_pooled")].iloc[0]
+    assert pooled["n"] == 2 and pooled["mean"] == 100.5

@@ -118,6 +118,8 @@ CHANGED = {
         "patch_size": 40,
         "output_size": 72,
         "stored_size": 80,
+        "crop": "per_lesion",
+        "crop_fraction": 0.5,
         "lesion_margin": 1.5,
         "min_crop_fraction": 0.5,
         "test_fraction": 0.3,
@@ -153,6 +155,7 @@ CHANGED = {
     },
     "evaluate": {
         "lidc_labels": "malignancy",
+        "lidc_evaluator_slices": "all",
         "weights": "local.pth",
         "imagenet_url": "https://mirror.example.org/models/inception_v3_google-0cc3c7bd.pth",
         "input_size": 128,
@@ -240,6 +243,11 @@ def test_a_key_reaches_only_the_rules_whose_output_it_changes():
     assert evaluator_settings(other, "ham10000") == evaluator_settings(config, "ham10000")
     assert evaluation_settings(other, "ham10000") == evaluation_settings(config, "ham10000")
     assert evaluator_settings(other, "lidc") != evaluator_settings(config, "lidc")
+    # The LIDC evaluator's slices reach the LIDC evaluator alone (not the metrics, which read its file).
+    assert rules_changed("evaluate", "lidc_evaluator_slices") == {"train_evaluator"}
+    slices = changed(config, "evaluate", "lidc_evaluator_slices")
+    assert evaluator_settings(slices, "lidc").lidc_evaluator_slices == "all"
+    assert evaluator_settings(slices, "ham10000") == evaluator_settings(config, "ham10000")
 
 
 @pytest.mark.parametrize("context", list(CONTEXTS))

@@ -29,12 +29,12 @@ def record(dataset, variant, seed, source="synthetic", **metrics):
 def golden():
     """A small golden set: two seeds of DRAI and DAI on LIDC, one of cInfoGAN."""
     return [
-        record("lidc", "DRAI", 0, fid=1.0, **{"is": 1.2}, cgacc=0.5, cifc=0.4),
-        record("lidc", "DRAI", 1, fid=3.0, **{"is": 1.4}, cgacc=0.7, cifc=0.6),
-        record("lidc", "DAI", 0, fid=2.0, **{"is": 1.1}, cgacc=0.6, cifc=0.9),
-        record("lidc", "DAI", 1, fid=2.0, **{"is": 1.3}, cgacc=0.6, cifc=1.1),
-        record("lidc", "cInfoGAN", 0, fid=5.0, **{"is": 1.0}, cgacc=0.3, cifc=None),
-        record("ham10000", "DRAI", 0, fid=9.0, **{"is": 1.5}, cgacc=0.9, cifc=0.2),
+        record("lidc", "DRAI", 0, fid_logits=1.0, fid=100.0, **{"is": 1.2}, cgacc=0.5, cifc=0.4),
+        record("lidc", "DRAI", 1, fid_logits=3.0, fid=300.0, **{"is": 1.4}, cgacc=0.7, cifc=0.6),
+        record("lidc", "DAI", 0, fid_logits=2.0, fid=200.0, **{"is": 1.1}, cgacc=0.6, cifc=0.9),
+        record("lidc", "DAI", 1, fid_logits=2.0, fid=200.0, **{"is": 1.3}, cgacc=0.6, cifc=1.1),
+        record("lidc", "cInfoGAN", 0, fid_logits=5.0, fid=500.0, **{"is": 1.0}, cgacc=0.3, cifc=None),
+        record("ham10000", "DRAI", 0, fid_logits=9.0, fid=900.0, **{"is": 1.5}, cgacc=0.9, cifc=0.2),
     ]
 
 
@@ -59,12 +59,12 @@ def test_specs_follow_the_papers_order():
 
 
 def test_extra_rows_are_marked_and_have_no_published_values(golden):
-    golden = golden + [record("lidc", "DAI+twice", 0, fid=1.5, **{"is": 1.2}, cgacc=0.65, cifc=0.7)]
+    golden = golden + [record("lidc", "DAI+twice", 0, fid_logits=1.5, fid=150.0, **{"is": 1.2}, cgacc=0.65, cifc=0.7)]
     table = build_table(table_specs()[5], golden)
     extra = table[table.method == "DAI+twice"]
     assert extra["paper_mean"].isna().all() and (extra["n"] == 1).all()
     markdown = to_markdown(table_specs()[5], table, context_of(golden, {}))
-    assert "| DAI+twice (not in the paper) | 1.500 | — | — |" in markdown
+    assert "| DAI+twice (not in the paper) | 1.500 | — | — | 150.000 |" in markdown
     assert "| DAI | 2.000 ± 0.000 |" in markdown  # the paper's rows keep their names
     assert "not in the paper" in markdown.splitlines()[0]  # the caption says so
 
@@ -78,7 +78,10 @@ def test_captions_name_the_papers_inconsistencies(golden):
     assert "0.630" in captions[2] and "0.618" in captions[2] and "0.618" in captions[6]
     assert "cAAVE" in captions[1] and "cAAVE" in captions[2]
     assert "CIFIC" in captions[3]
+    # DRAI's LIDC CIFC: 0.456 ± 0.06 in Table III, ± 0.069 in Table V
+    assert "0.069" in captions[3] and "0.06 " in captions[5] and "0.069" in captions[5]
     assert not any(word in captions[n] for n in (4, 5) for word in ("cAAVE", "CIFIC", "header"))
+    assert "CIFC" not in captions[4]
 
 
 def test_summary_is_mean_sample_std_and_t_interval():
@@ -105,11 +108,48 @@ def test_table1_from_the_golden_set(golden):
     lines = markdown.splitlines()
     assert lines[0].startswith("Table I:") and "embedded synthetic" in lines[0] and "preset demo" in lines[0]
     drai_line = next(line for line in lines if line.startswith("| DRAI "))
-    assert "2.000 ± 1.414" in drai_line and "0.089 ± 0.020" in drai_line
+    assert "2.000 ± 1.414" in drai_line and "0.089 ± 0.02" in drai_line
     cvae_line = next(line for line in lines if line.startswith("| cVAE "))
-    assert "| — |" in cvae_line and "0.181 ± 0.030" in cvae_line
+    assert "| — |" in cvae_line and "0.181 ± 0.03" in cvae_line
     latex = to_latex(table_specs()[1], table, context_of(golden, {}))
     assert r"2.000 $\pm$ 1.414" in latex and r"\begin{tabular}" in latex
+
+
+def test_fid_tables_show_the_logit_fid_beside_the_published_one_and_the_pooled_one_after(golden):
+    for number in (1, 2, 5, 6):
+        spec = table_specs()[number]
+        markdown = to_markdown(spec, build_table(spec, golden), context_of(golden, {}))
+        header = [cell.strip() for cell in markdown.splitlines()[2].strip("|").split("|")]
+        fid = header.index(next(h for h in header if h.endswith("FID (↓) ours")))
+        assert header[fid + 1 : fid + 4] == [
+            "95% CI",
+            header[fid].replace("ours", "paper"),
+            header[fid].replace("FID (↓)", "FID, pooled features (not the paper's scale) (↓)"),
+        ]
+        assert "class logits" in markdown.splitlines()[0] and "not the paper's scale" in markdown.splitlines()[0]
+    spec = table_specs()[1]
+    drai = next(line for line in to_markdown(spec, build_table(spec, golden), {}).splitlines() if "| DRAI " in line)
+    cells = [cell.strip() for cell in drai.strip("|").split("|")]
+    assert cells[1:5] == ["2.000 ± 1.414", "[-10.706, 14.706]", "0.089 ± 0.02", "200.000 ± 141.421"]
+
+
+def test_published_values_are_printed_as_published(golden):
+    pixel = {
+        "dataset": "lidc",
+        "variant": "Pixel Matched",
+        "data_source": "synthetic",
+        "metrics": {"disagreement_divergence": 2.5, "label_overlap_pct": 30.0},
+    }
+    specs = table_specs()
+    table4 = to_markdown(specs[4], build_table(specs[4], [pixel]), {})
+    assert "| 2.42 |" in table4 and "| 35.27 |" in table4 and "35.270" not in table4
+    assert "33.850 ± 1.19" in table4  # printed with three decimals in the paper, kept so
+    table3 = to_markdown(specs[3], build_table(specs[3], golden), {})
+    assert "0.456 ± 0.06 |" in table3 and "0.210 ± 0.01 |" in table3
+    table1 = to_markdown(specs[1], build_table(specs[1], golden), {})
+    assert "0.740 ± 0.02" in table1
+    table5 = to_markdown(specs[5], build_table(specs[5], golden), {})
+    assert "0.456 ± 0.069" in table5 and "1.423 ± 0.052" in table5
 
 
 def test_cifc_table_has_both_datasets_and_skips_one_code_models(golden):

@@ -13,7 +13,9 @@ should hold is known. This module lists them and joins them to the patches:
 * HAM10000: style per image, as :func:`drai.data.ham10000.synthetic.render_image`
   draws it (lesion position and orientation, elongation, skin tone, hairs,
   vignetting), recorded in ``synthetic_factors.csv`` beside the images; content
-  is the class. A flipped copy's orientation and position are flipped with it.
+  is the class and the lesion's size (its diameter as drawn per the image's
+  short side: visible in a fixed-size crop, not in a per-lesion one). A
+  flipped copy's orientation and position are flipped with it.
 
 Real data has no such factors: :func:`factor_table` refuses it.
 """
@@ -74,6 +76,7 @@ FACTORS: dict[str, tuple[Factor, ...]] = {
         Factor("hairs", "style"),
         Factor("vignetting", "style"),
         Factor("lesion_class", "content", "discrete"),
+        Factor("lesion_size", "content"),
     ),
 }
 
@@ -177,6 +180,11 @@ def ham10000_factors(patches_path, root: str | Path) -> pd.DataFrame:
             "(snakemake --forcerun ham10000_raw)"
         )
     style = pd.read_csv(recorded, dtype={"image_id": str})
+    if "lesion_size" not in style.columns:
+        raise ValueError(
+            f"{recorded}: no lesion_size column (rendered by an earlier version); render the images again "
+            "(snakemake --forcerun ham10000_raw)"
+        )
     patches = PatchSet.load(patches_path, "ham10000")
     names = patches["class_names"].astype(str)
     frame = pd.DataFrame(

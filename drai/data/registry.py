@@ -85,12 +85,13 @@ class Dataset:
         """Boolean mask of the rows whose vectors the models are conditioned on (the ``drai`` command)."""
         return np.ones(len(patches), bool)
 
-    def evaluation(self, patches: PatchSet, labels: str) -> EvaluationSelection:
-        """The evaluation's rows and the evaluator's labels; ``labels`` is ``evaluate.lidc_labels``."""
+    def evaluation(self, patches: PatchSet, labels: str, evaluator_slices: str = "all") -> EvaluationSelection:
+        """The evaluation's rows and the evaluator's labels; ``labels`` is ``evaluate.lidc_labels``,
+        ``evaluator_slices`` ``evaluate.lidc_evaluator_slices`` (datasets without slices ignore both)."""
         raise NotImplementedError
 
-    def evaluator_labels(self, patches: PatchSet, labels: str) -> str:
-        """What the evaluator classifies, in words (its report and the captions)."""
+    def evaluator_labels(self, patches: PatchSet, labels: str, evaluator_slices: str = "all") -> str:
+        """What the evaluator classifies and on which images, in words (its report and the captions)."""
         raise NotImplementedError
 
     def figure_selection(self, patches: PatchSet) -> FigureSelection:

@@ -45,6 +45,7 @@ class EvaluatorSettings:
     seed: int
     weights: str | None  # the weights file it starts from (None: random initialization)
     lidc_labels: str | None  # what the LIDC evaluator classifies (None for HAM10000: lesion type)
+    lidc_evaluator_slices: str | None  # the LIDC evaluator's slices: central or all (None for HAM10000)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,26 @@
 """FID, IS, KID and precision/recall through torch-fidelity, on the evaluator's features.
 
 The evaluator is registered with torch-fidelity as the feature extractor
-``drai-evaluator``: its pooled features (``pool``) serve FID, KID and
-precision/recall, its logits (``logits``) IS. Images travel as uint8
-(N, C, 64, 64), as torch-fidelity expects; :func:`to_uint8` maps [-1, 1] onto
-0..255.
+``drai-evaluator``, with two layers: its class logits (``logits``: 5 numbers
+per LIDC image, 7 per HAM10000 image) and its pooled ``Mixed_6a`` features
+(``pool``, 768). Both are extracted in one pass over each image set.
+
+Two FIDs are computed over the same images:
+
+* ``fid_logits``, the Frechet distance of the logits: our reading of the
+  paper's FID. The paper computes FID with TF-GAN (Section III-C: "The
+  TensorFlow-GAN library is used to calculate both FID and IS", with "the same
+  inception model"); TF-GAN's ``frechet_classifier_distance`` takes the
+  network as ``classifier_fn``, and with the classifier itself as that network
+  the distance is between class outputs. The paper does not say so; its FIDs
+  (0.09-0.38 on LIDC, 1.2-4.9 on HAM10000) are on that scale and not on the
+  scale of a few hundred dimensions of pooled features (README, "Evaluation").
+* ``fid``, the Frechet distance of the pooled features ("FID, pooled
+  features (not the paper's scale)"), as the project computed FID before.
+
+IS uses the logits, KID and precision/recall the pooled features. Images
+travel as uint8 (N, C, 64, 64), as torch-fidelity expects; :func:`to_uint8`
+maps [-1, 1] onto 0..255.
 """
 
 from __future__ import annotations
@@ -14,6 +30,11 @@ import torch
 import torch_fidelity
 from torch.utils.data import Dataset
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
+from torch_fidelity.metric_isc import isc_featuresdict_to_metric
+from torch_fidelity.metric_kid import kid_featuresdict_to_metric
+from torch_fidelity.metric_prc import prc_featuresdict_to_metric
+from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
 from drai.metrics.evaluator import load_evaluator
 
@@ -72,44 +93,47 @@ class Uint8ImageDataset(Dataset):
         return self.images[index]
 
 
+def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
+    """The Frechet distance between Gaussians fitted to two feature sets (N, D): torch-fidelity's FID formula."""
+    statistics = [fid_features_to_statistics(torch.as_tensor(f).double().cpu()) for f in (features_a, features_b)]
+    return fid_statistics_to_metric(*statistics, verbose=False)[KEY_METRIC_FID]
+
+
 def fidelity_metrics(real, generated, evaluator_path, batch_size: int = 64, cuda: bool = False) -> dict[str, float]:
-    """FID, IS (mean, std), KID (mean, std), precision and recall of ``generated`` against ``real``.
+    """FID of the logits and of the pooled features, IS (mean, std), KID (mean, std), precision and recall of
+    ``generated`` against ``real``.
 
     Both are arrays (N, C, 64, 64) in [-1, 1]. Precision and recall are None
     when a set has too few images for their neighbourhoods.
     """
-    real_set, fake_set = Uint8ImageDataset(to_uint8(real)), Uint8ImageDataset(to_uint8(generated))
-    subset = min(len(real_set), len(fake_set), 1000)
+    options = {
+        "cuda": cuda,
+        "batch_size": batch_size,
+        "save_cpu_ram": True,
+        "verbose": False,
+        "feature_extractor_weights_path": str(evaluator_path),
+    }
+    extractor = create_feature_extractor(EXTRACTOR, list(EvaluatorFeatures.get_provided_features_list()), **options)
+    fake_features, real_features = (
+        get_featuresdict_from_dataset(Uint8ImageDataset(to_uint8(images)), extractor, batch_size, cuda, True, False)
+        for images in (generated, real)
+    )
+    subset = min(len(real), len(generated), 1000)
     # Precision/recall look at each image's 3 nearest neighbours: tiny sets have none to spare.
     prc = subset > PRC_NEIGHBOURS + 1
-    metrics = torch_fidelity.calculate_metrics(
-        input1=fake_set,
-        input2=real_set,
-        cuda=cuda,
-        batch_size=batch_size,
-        fid=True,
-        isc=True,
-        kid=True,
-        prc=prc,
-        prc_neighborhood=PRC_NEIGHBOURS,
-        feature_extractor=EXTRACTOR,
-        feature_layer_fid="pool",
-        feature_layer_isc="logits",
-        feature_layer_kid="pool",
-        feature_layer_prc="pool",
-        feature_extractor_weights_path=str(evaluator_path),
-        kid_subset_size=subset,
-        isc_splits=1,
-        save_cpu_ram=True,
-        cache=False,
-        verbose=False,
-    )
+    inception = isc_featuresdict_to_metric(fake_features, "logits", isc_splits=1, **options)
+    kid = kid_featuresdict_to_metric(fake_features, real_features, "pool", kid_subset_size=subset, **options)
+    if prc:
+        neighbours = prc_featuresdict_to_metric(
+            fake_features, real_features, "pool", prc_neighborhood=PRC_NEIGHBOURS, **options
+        )
     return {
-        "fid": metrics["frechet_inception_distance"],
-        "is": metrics["inception_score_mean"],
-        "is_std": metrics["inception_score_std"],
-        "kid": metrics["kernel_inception_distance_mean"],
-        "kid_std": metrics["kernel_inception_distance_std"],
-        "precision": metrics["precision"] if prc else None,
-        "recall": metrics["recall"] if prc else None,
+        "fid_logits": frechet_distance(fake_features["logits"], real_features["logits"]),
+        "fid": frechet_distance(fake_features["pool"], real_features["pool"]),
+        "is": inception["inception_score_mean"],
+        "is_std": inception["inception_score_std"],
+        "kid": kid["kernel_inception_distance_mean"],
+        "kid_std": kid["kernel_inception_distance_std"],
+        "precision": neighbours["precision"] if prc else None,
+        "recall": neighbours["recall"] if prc else None,
     }

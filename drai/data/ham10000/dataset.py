@@ -65,7 +65,7 @@ class Ham10000(Dataset):
     def model_rows(self, patches: PatchSet) -> np.ndarray:
         return patches["modelled"].astype(bool)
 
-    def evaluation(self, patches: PatchSet, labels: str) -> EvaluationSelection:
+    def evaluation(self, patches: PatchSet, labels: str, evaluator_slices: str = "all") -> EvaluationSelection:
         """Lesion type, seven-way for the evaluator ("a 7 way classification on lesion type", Section III-C);
         the models' rows are the modelled types; test rows without the flipped copies."""
         modelled, original = patches["modelled"].astype(bool), ~patches["augmented"]
@@ -78,7 +78,7 @@ class Ham10000(Dataset):
             original & patches.is_test,
         )
 
-    def evaluator_labels(self, patches: PatchSet, labels: str) -> str:
+    def evaluator_labels(self, patches: PatchSet, labels: str, evaluator_slices: str = "all") -> str:
         return f"{len(patches['class_names'])}-way lesion type"
 
     def figure_selection(self, patches: PatchSet) -> FigureSelection:

@@ -9,12 +9,20 @@
   one of the image's size; otherwise estimated from the image
   (:func:`estimate_lesion`): luminance, smoothed and flat-fielded against
   vignetting, thresholded by Otsu's method; the largest dark component.
-* Scaling: a square of side ``lesion_margin`` x the lesion's larger extent,
-  at least ``min_crop_fraction`` of the image's short side and at most the
-  short side, is centred on the lesion; scaling it to 48x48 is the scaling of
-  the image "so that 48x48 covers the lesion". That 48x48 patch is then
-  resized to 64x64 (bicubic); RGB is mapped to [-1, 1]. Beyond the image
-  border the edge pixels are repeated.
+* Crop window (:func:`crop_window`), a square centred on the lesion that
+  becomes the 48x48 patch ("Patches of size 48x48 centered around the lesion
+  are extracted and then resized to 64x64", Section III-A1): ``crop``
+  ``fixed`` takes one size for every lesion, ``crop_fraction`` of the image's
+  short side, so that a lesion's size stays visible in its patch; ``per_lesion``
+  takes ``lesion_margin`` x the lesion's larger extent (at least
+  ``min_crop_fraction`` of the short side), so that every lesion fills its
+  patch alike. The 48x48 patch is resized to 64x64 (bicubic); RGB is mapped
+  to [-1, 1].
+* Border rule: a window that would run past the image's edge is moved inside
+  it, the least distance that does so, stored margin included; the lesion
+  then lies off the patch centre by that distance (``window_shift``, in patch
+  pixels). No pixel of a patch lies outside its image. (Repeating edge pixels
+  beyond the border, as before, drew stripes of smeared edge pixels.)
 * Split: HAM10000 is training, the ISIC 2018 Task 3 test images are test
   ("the train-test split provided by the dataset"). Without the test files a
   split grouped by lesion_id (no lesion on both sides) stands in; the outputs
@@ -54,6 +62,7 @@ from drai.parallel import progress_map
 log = logging.getLogger(__name__)
 
 DEFAULT_CLASSES = ("nv", "mel", "bkl")
+CROPS = ("fixed", "per_lesion")  # ham10000.crop
 # DermaMNIST's label order (MedMNIST v2).
 MEDMNIST_CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
 
@@ -62,9 +71,56 @@ MEDMNIST_CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
 class LesionPatchSettings:
     patch_size: int
     output_size: int
+    crop: str  # fixed (crop_fraction of the short side for every lesion) or per_lesion (lesion_margin x extent)
+    crop_fraction: float
     lesion_margin: float
     min_crop_fraction: float
     stored_size: int  # pixels stored per side: output_size plus a margin of context at the same scale
+
+
+@dataclass(frozen=True)
+class CropWindow:
+    """The square of an image that becomes the ``output_size`` patch: its centre (pixel coordinates, pixel i
+    at i) and side in image pixels. The stored patch covers ``stored_size / output_size`` times that side."""
+
+    x: float
+    y: float
+    side: float
+
+    def lesion_in_patch(self, cx: float, cy: float, output_size: int) -> tuple[float, float]:
+        """Where the lesion centre (cx, cy) lies in the patch, relative to its centre, in patch pixels."""
+        scale = output_size / self.side
+        return (cx - self.x) * scale, (cy - self.y) * scale
+
+
+def crop_window(
+    width: int, height: int, cx: float, cy: float, extent: float, settings: LesionPatchSettings
+) -> CropWindow:
+    """The crop window of a lesion at (cx, cy) of larger extent ``extent`` in a ``width`` x ``height`` image.
+
+    Its side is ``crop_fraction`` of the short side (``fixed``) or ``lesion_margin`` x ``extent`` within
+    [``min_crop_fraction`` x short side, the largest whose stored patch fits in the image] (``per_lesion``).
+    Border rule: centred on the lesion, then moved the least distance that puts the stored patch inside the
+    image.
+    """
+    short = min(width, height)
+    largest = short * settings.output_size / settings.stored_size  # its stored patch spans the short side
+    if settings.crop == "fixed":
+        side = settings.crop_fraction * short
+        if side > largest * (1 + 1e-9):
+            raise ValueError(
+                f"ham10000.crop_fraction: {settings.crop_fraction} of the short side with its stored margin "
+                f"({settings.stored_size}/{settings.output_size}) is larger than the image"
+            )
+    elif settings.crop == "per_lesion":
+        side = min(max(settings.lesion_margin * extent, settings.min_crop_fraction * short), largest)
+    else:
+        raise ValueError(f"ham10000.crop must be one of {CROPS}, got {settings.crop!r}")
+    half = side * settings.stored_size / settings.output_size / 2
+    # Edge coordinates (pixel i spans [i, i + 1)): the stored patch spans centre +- half.
+    x = float(np.clip(cx + 0.5, half, width - half)) - 0.5
+    y = float(np.clip(cy + 0.5, half, height - half)) - 0.5
+    return CropWindow(x, y, float(side))
 
 
 @dataclass(frozen=True)
@@ -115,15 +171,22 @@ def estimate_lesion(image: np.ndarray, rings: int = 16) -> tuple[float, float, f
 
 
 def crop_patch(image: np.ndarray, cx: float, cy: float, extent: float, settings: LesionPatchSettings) -> np.ndarray:
-    """The lesion patch as (3, stored_size, stored_size) float32 in [-1, 1].
+    """The patch of the lesion at (cx, cy) in its :func:`crop_window`: see :func:`cut_patch`."""
+    height, width = image.shape[:2]
+    return cut_patch(image, crop_window(width, height, cx, cy, extent, settings), settings)
 
-    The lesion square is scaled to ``patch_size`` (so that 48x48 covers the
-    lesion), then resized to ``output_size`` per ``patch_size`` (bicubic); the
-    stored patch adds a margin of context at that scale around the same centre.
-    Both resizes work on a canvas twice the lesion square that does not depend
-    on ``stored_size`` and is cut only afterwards, so the centre
-    ``output_size``^2 pixels are the same for every stored size, and no pixel of
-    them is near a resize's edge.
+
+def cut_patch(image: np.ndarray, window: CropWindow, settings: LesionPatchSettings) -> np.ndarray:
+    """The patch of ``window`` as (3, stored_size, stored_size) float32 in [-1, 1].
+
+    The window is scaled to ``patch_size``, then resized to ``output_size`` per
+    ``patch_size`` (bicubic); the stored patch adds a margin of context at that
+    scale around the same centre. Both resizes work on a canvas twice the
+    window that does not depend on ``stored_size`` and is cut only afterwards,
+    so the centre ``output_size``^2 pixels are the same for every stored size,
+    and no pixel of them is near a resize's edge. The stored patch lies inside
+    the image (:func:`crop_window`); only the bicubic filter's support, a few
+    pixels beyond it, may repeat edge pixels there.
     """
     patch, output, stored = settings.patch_size, settings.output_size, settings.stored_size
     edge = 4  # output pixels of bicubic support kept beyond the stored patch
@@ -136,10 +199,9 @@ def crop_patch(image: np.ndarray, cx: float, cy: float, extent: float, settings:
             f"{patch} / {output} must be a whole number of the same parity as {canvas}"
         )
     height, width = image.shape[:2]
-    short = min(height, width)
-    side = float(np.clip(settings.lesion_margin * extent, settings.min_crop_fraction * short, short))
+    side = window.side
     # PIL's box is in pixel-edge coordinates: pixel i spans [i, i + 1).
-    left, top = cx + 0.5 - side, cy + 0.5 - side
+    left, top = window.x + 0.5 - side, window.y + 0.5 - side
     box = (left, top, left + 2 * side, top + 2 * side)
     pad = int(np.ceil(max(0, -box[0], -box[1], box[2] - width, box[3] - height))) + 1
     padded = np.pad(image[..., :3], ((pad, pad), (pad, pad), (0, 0)), mode="edge") if pad > 1 else image[..., :3]
@@ -208,16 +270,25 @@ def process_image(job: tuple) -> dict:
             note = f"{mask_path}: unusable mask ({error}); estimated instead"
     if source == "estimate":
         cx, cy, extent = estimate_lesion(image)
-    patch = crop_patch(image, cx, cy, extent, settings)
+    window = crop_window(image.shape[1], image.shape[0], cx, cy, extent, settings)
+    shift_x, shift_y = window.lesion_in_patch(cx, cy, settings.output_size)
     return {
         **result,
-        "patch": patch,
+        "patch": cut_patch(image, window, settings),
         "centre_x": cx,
         "centre_y": cy,
         "extent": extent,
         "centre_source": source,
+        "crop_side": window.side,
+        "window_shift_x": shift_x,
+        "window_shift_y": shift_y,
         "note": note,
     }
+
+
+#: What images.csv records of each lesion and its crop window (window_shift_*: the lesion centre's place in the
+#: patch relative to the patch centre, in patch pixels; 0 unless the border rule moved the window).
+WINDOW_COLUMNS = ("centre_x", "centre_y", "extent", "centre_source", "crop_side", "window_shift_x", "window_shift_y")
 
 
 def random_flips(count: int, rng: np.random.Generator) -> list[str]:
@@ -351,7 +422,7 @@ def build_patches(
             continue
         if result["note"]:
             log.warning(result["note"])
-        kept.append({**row, **{k: result[k] for k in ("centre_x", "centre_y", "extent", "centre_source")}})
+        kept.append({**row, **{k: result[k] for k in WINDOW_COLUMNS}})
         patches.append(result["patch"])
     if not patches and short_sides and len(short_sides) == len(results):
         raise DataError(

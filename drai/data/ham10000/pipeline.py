@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from drai.data.ham10000.metadata import DataError, all_classes, find_files, refuse_synthetic
-from drai.data.ham10000.patches import PatchSetSettings, augment, build_patches, class_counts, from_medmnist
+from drai.data.ham10000.patches import (
+    CROPS,
+    LesionPatchSettings,
+    PatchSetSettings,
+    augment,
+    build_patches,
+    class_counts,
+    crop_window,
+    cut_patch,
+    from_medmnist,
+    load_rgb,
+)
 from drai.data.ham10000.source import download_dataset
 from drai.data.ham10000.synthetic import SyntheticDermSettings, write_dataset
 from drai.data.patchset import PatchSet
 from drai.io import write_csv, write_json, write_text
-from drai.qc import patch_grid
+from drai.qc import panel_grid, patch_grid
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +136,8 @@ def make_patch_set(manifest: dict, settings: PatchSetSettings, outputs: dict, pr
     write_csv(outputs["skipped"], skipped)
     for row in skipped.itertuples():
         log.warning("skipped %s (%s): %s", row.image_id, row.file, row.reason)
-    ham10000_qc_figure(patches, table, names, outputs["qc"], manifest["source"], classes)
+    lesion = None if manifest["source"] == "medmnist" else settings.lesion  # MedMNIST: whole images, no crop
+    ham10000_qc_figure(patches, table, names, outputs["qc"], manifest["source"], classes, lesion=lesion)
     return table
 
 
@@ -145,15 +157,77 @@ def _counts_markdown(counts: pd.DataFrame, split_source: str, source: str) -> st
 
 
 def ham10000_qc_figure(
-    patches: np.ndarray, table: pd.DataFrame, classes, output, source: str, modelled=None, per_class: int = 8
+    patches: np.ndarray,
+    table: pd.DataFrame,
+    classes,
+    output,
+    source: str,
+    modelled=None,
+    per_class: int = 8,
+    lesion: LesionPatchSettings | None = None,
 ) -> None:
-    """Patches per class (each row says whether the models use it), each titled with its split and flip."""
+    """Patches per class, each row saying whether the models use it.
+
+    With ``lesion`` (the crop settings the patches were made with), each image is shown in both crops, the one
+    used and the other (cut again from the image file), and a last row shows the patches whose window the border
+    rule moved, with the lesion centre marked; without it (MedMNIST's whole images), the patches alone.
+    """
     modelled = classes if modelled is None else modelled
-    groups = {
-        f"{name} ({'modelled' if name in modelled else 'evaluator only'})": np.flatnonzero(
-            (table["dx"] == name).to_numpy()
-        )
-        for name in classes
-    }
-    titles = [f"{split} {flip}".strip() for split, flip in zip(table["split"], table["flip"])]
-    patch_grid(patches, groups, titles, f"HAM10000 lesion patches per class ({source} data)", output, per_class)
+    labels = {name: f"{name} ({'modelled' if name in modelled else 'evaluator only'})" for name in classes}
+    if lesion is None:
+        groups = {labels[name]: np.flatnonzero((table["dx"] == name).to_numpy()) for name in classes}
+        titles = [f"{split} {flip}".strip() for split, flip in zip(table["split"], table["flip"])]
+        patch_grid(patches, groups, titles, f"HAM10000 lesion patches per class ({source} data)", output, per_class)
+        return
+    rows = qc_rows(patches, table, classes, lesion, labels, pairs=per_class // 2)
+    other = next(c for c in CROPS if c != lesion.crop)
+    panel_grid(
+        rows,
+        f"HAM10000 lesion patches per class ({source} data): crop {lesion.crop}, and {other} beside it",
+        output,
+        note=f"fixed: a window of {lesion.crop_fraction:g} x the image's short side for every lesion; per lesion: "
+        f"{lesion.lesion_margin:g} x the lesion's extent. A window that runs past the image's edge is moved "
+        "inside it; + marks the lesion centre where it is not the patch centre.",
+    )
+
+
+def qc_rows(
+    patches: np.ndarray, table: pd.DataFrame, classes, lesion: LesionPatchSettings, labels: dict, pairs: int = 4
+) -> dict[str, list[tuple]]:
+    """The QC figure's rows of (image, title, marker) panels: per class, ``pairs`` images in the crop used and in
+    the other crop; then up to ``2 * pairs`` patches that the border rule moved most (none: no such row)."""
+    other = replace(lesion, crop=next(c for c in CROPS if c != lesion.crop))
+    rng = np.random.default_rng(0)
+    original = ~table["augmented"].to_numpy(bool)
+    centre = (lesion.stored_size - 1) / 2
+
+    def marker(shift_x: float, shift_y: float):
+        return (centre + shift_x, centre + shift_y) if np.hypot(shift_x, shift_y) > 0.5 else None
+
+    rows = {}
+    for name in classes:
+        members = np.flatnonzero((table["dx"] == name).to_numpy() & original)
+        chosen = rng.choice(members, size=min(pairs, members.size), replace=False) if members.size else []
+        panels = []
+        for index in chosen:
+            row = table.iloc[index]
+            image = load_rgb(row["file"])
+            window = crop_window(image.shape[1], image.shape[0], row.centre_x, row.centre_y, row.extent, other)
+            moved = window.lesion_in_patch(row.centre_x, row.centre_y, lesion.output_size)
+            panels.append(
+                (patches[index], lesion.crop.replace("_", " "), marker(row.window_shift_x, row.window_shift_y))
+            )
+            panels.append((cut_patch(image, window, other), other.crop.replace("_", " "), marker(*moved)))
+        rows[f"{labels[name]}\n(n={int((table['dx'] == name).sum())})"] = panels
+    shift = np.hypot(table["window_shift_x"].to_numpy(float), table["window_shift_y"].to_numpy(float))
+    moved = [i for i in np.argsort(-shift, kind="stable") if original[i] and shift[i] > 0.5][: 2 * pairs]
+    if moved:
+        rows[f"moved at the border\n(n={int(((shift > 0.5) & original).sum())})"] = [
+            (
+                patches[i],
+                f"{table['dx'].iloc[i]}, {shift[i]:.0f} px",
+                marker(table["window_shift_x"].iloc[i], table["window_shift_y"].iloc[i]),
+            )
+            for i in moved
+        ]
+    return rows

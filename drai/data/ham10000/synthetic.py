@@ -175,6 +175,8 @@ def render_image(
             skin_b=float(skin[2]),
             hairs=hairs,
             vignetting=float(vignetting),
+            # Content: the lesion's diameter as drawn (along its long axis) per the image's short side.
+            lesion_size=float(2 * radius / short),
         )
     return np.clip(image, 0, 255).astype(np.uint8), mask, (float(cx), float(cy))
 

@@ -10,6 +10,7 @@ from drai.data.registry import Dataset, EvaluationSelection, FigureSelection, in
 from drai.metrics.retrieval import attributes
 
 LABELS = ("size", "malignancy")  # evaluate.lidc_labels
+EVALUATOR_SLICES = ("central", "all")  # evaluate.lidc_evaluator_slices
 
 
 class Lidc(Dataset):
@@ -48,8 +49,14 @@ class Lidc(Dataset):
     def training_rows(self, patches: PatchSet) -> np.ndarray:
         return patches.is_train & patches["curated"]
 
-    def evaluation(self, patches: PatchSet, labels: str) -> EvaluationSelection:
-        """The curated nodules, every slice, labelled by size bin or benign (< 3) / malignant (> 3)."""
+    def evaluation(self, patches: PatchSet, labels: str, evaluator_slices: str = "all") -> EvaluationSelection:
+        """The curated nodules labelled by size bin or benign (< 3) / malignant (> 3).
+
+        The models' rows are every slice of the patch set. The evaluator's are every slice too
+        (``evaluator_slices`` all) or each nodule's central slice alone (central): every slice carries
+        its whole nodule's label, so an edge slice of a large nodule, which shows a small cross-section,
+        is labelled large (docs/measurements.md compares the two evaluators).
+        """
         if labels == "size":
             classes, names = patches["size_bins"].astype(np.int64), SIZE_BIN_LABELS
         elif labels == "malignancy":
@@ -57,11 +64,16 @@ class Lidc(Dataset):
             names = BINARY_CLASSES["malignancy"]
         else:
             raise ValueError(f"evaluate.lidc_labels must be one of {LABELS}, got {labels!r}")
+        if evaluator_slices not in EVALUATOR_SLICES:
+            raise ValueError(
+                f"evaluate.lidc_evaluator_slices must be one of {EVALUATOR_SLICES}, got {evaluator_slices!r}"
+            )
         train, test = self.training_rows(patches), patches["curated"] & patches.is_test
-        return EvaluationSelection(tuple(names), classes, train, test, train, test)
+        seen = patches["slice_offsets"] == 0 if evaluator_slices == "central" else np.ones(len(patches), bool)
+        return EvaluationSelection(tuple(names), classes, train, test, train & seen, test & seen)
 
-    def evaluator_labels(self, patches: PatchSet, labels: str) -> str:
-        return labels
+    def evaluator_labels(self, patches: PatchSet, labels: str, evaluator_slices: str = "all") -> str:
+        return f"{labels}, {'central slices' if evaluator_slices == 'central' else 'every slice'}"
 
     def retrieval_rows(self, patches: PatchSet) -> tuple[np.ndarray, np.ndarray]:
         """Table IV's query and search sets: central slices of the test split, of the query set and of the

@@ -38,6 +38,11 @@ def test_with_seeds_the_gain_must_exceed_the_seed_to_seed_spread():
     clear = [record(0, 100.0, 0.34), record(1, 110.0, 0.42), record(2, 105.0, 0.50)]
     row = learning_check(clear, untrained, 0.1).iloc[0]
     assert row["cgacc_gain_low"] == pytest.approx(0.06) and row["cgacc_better"]
+    # The stricter rule (the mean minus two sd above the margin too) says no: the table shows both verdicts.
+    assert not row["cgacc_better_strict"] and row["fid_better_strict"]
+    markdown = learning_markdown(learning_check(clear, untrained, 0.1))
+    assert "| learned | learned, stricter rule |" in markdown and markdown.rstrip().endswith("| yes | FID only |")
+    assert "stricter rule" not in learning_markdown(learning_check(steady, untrained, 0.1))  # the same verdicts
     # One seed that did not learn is enough to refuse, whatever the mean.
     one_failed = [record(0, 100.0, 0.90), record(1, 110.0, 0.90), record(2, 400.0, 0.25)]
     row = learning_check(one_failed, untrained, 0.1).iloc[0]

@@ -10,7 +10,7 @@ them, as the training loop runs them. The count does not depend on the batch or 
 
 On a GPU every operation that launches a kernel costs the host its Python, dispatcher, autograd
 and launch overhead (tens of microseconds) whatever the size of the tensors: at the `paper`
-preset's size the GPU waits for the host (README, "GPU throughput"), so this CPU count measures
+preset's size the GPU waits for the host (docs/gpu.md), so this CPU count measures
 how launch-bound a step is, on any machine. The operations that launch no kernel are those of
 :data:`NO_KERNEL` and every view (an operation whose result aliases its input).
 

@@ -65,7 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    # The paper preset's model and optimizer settings at this batch and width, eager, as the README's table.
+    # The paper preset's model and optimizer settings at this batch and width, eager, as docs/gpu.md's table.
     settings = replace(
         train_settings(paper_config(), "lidc", seed=0), batch_size=args.batch, width=args.width, **EAGER_SPEED_SETTINGS
     )

@@ -2,7 +2,7 @@
 
 An eager step launches each of its kernels from Python, some 1400 for DRAI
 (``benchmarks/op_count.py``), and at the `paper` preset's size the GPU waits
-for the host to launch them (README, "GPU throughput"). A replayed graph
+for the host to launch them (docs/gpu.md). A replayed graph
 launches them all at once. The graph holds the whole step:
 
 * the batch: gathered from the patch set on the device, cropped and flipped,

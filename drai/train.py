@@ -219,7 +219,7 @@ class WeightAverage:
     A uniform average of the weights over the last steps of training (Polyak
     averaging; Yazici et al., "The Unusual Effectiveness of Averaging in GAN
     Training", 2019). On the demo's LIDC data the condition appears in the
-    generator's images and fades again within tens of steps (README, "Weight
+    generator's images and fades again within tens of steps (docs/models.md, "Weight
     averaging"); the average holds what the steps of the window share.
     Floating-point tensors are averaged (batch-norm statistics included);
     integer ones (batch counts) are the last step's. The running sum goes into

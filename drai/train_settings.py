@@ -21,14 +21,14 @@ class TrainSettings:
     lr: float
     beta1: float
     checkpoint_every: int
-    # Not in the paper: the trained model is the mean of the weights at the last steps (README,
+    # Not in the paper: the trained model is the mean of the weights at the last steps (docs/models.md,
     # "Weight averaging"): at steps - average_window, then every average_every steps, to the last.
     # 0: the weights of the last step.
     average_window: int
     average_every: int
     augment: bool
     kl_reduction: str
-    # Speed settings (README, "GPU throughput"): 1, false, eager, false train exactly as plain eager code does.
+    # Speed settings (docs/gpu.md): 1, false, eager, false train exactly as plain eager code does.
     loss_readback_every: int
     fused_adam: bool
     compile_mode: str

@@ -69,7 +69,7 @@ if "lidc" in TRAIN["datasets"] and not os.path.exists(out("data/lidc/nodules.csv
     logger.info(
         f"Note: {out('data/lidc/nodules.csv')} does not exist yet; the per-case LIDC jobs (lidc_series and "
         "lidc_case_patches, two per case) are planned once the checkpoint lidc_nodules has written it, so job "
-        "counts shown before then leave them out (the paper preset: 555 cases, 1110 jobs more)."
+        "counts shown before then leave them out (the paper preset: 557 cases, 1114 jobs more)."
     )
 
 

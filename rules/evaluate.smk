@@ -124,7 +124,7 @@ rule pixel_matched:
 
 
 # Beyond the paper: the synthetic data's known factors, and per run the ground-truth
-# disentanglement and the memorization audit (README, "Beyond the paper").
+# disentanglement and the memorization audit (docs/beyond-the-paper.md).
 # Datasets whose factors are known: the embedded synthetic data; real data has none.
 SYNTHETIC_DATASETS = [d for d in TRAIN["datasets"] if SETTINGS[d]["source"] == "synthetic"]
 

@@ -266,7 +266,7 @@ def test_paper_preset_trains_the_lidc_evaluator_on_central_slices_and_the_models
 
 # Keys whose value changes where data comes from, not what a run computes: no mark is asked of them.
 FOLDERS = {"lidc": ("series_dir",), "ham10000": ("raw_dir", "medmnist_npz")}
-PAPER_TABLE = "### The `paper` preset, key by key"
+PAPER_TABLE = "## The `paper` preset, key by key"
 
 
 def marked_keys() -> dict[str, tuple[str, str]]:
@@ -297,8 +297,8 @@ def marked_keys() -> dict[str, tuple[str, str]]:
 
 
 def paper_table() -> dict[str, tuple[str, str, str]]:
-    """The README's table of the paper preset: '<section>.<key>' -> (value, whose, text)."""
-    readme = (ROOT / "README.md").read_text()
+    """docs/configuration.md's table of the paper preset: '<section>.<key>' -> (value, whose, text)."""
+    readme = (ROOT / "docs" / "configuration.md").read_text()
     section = readme.split(PAPER_TABLE, 1)[1].split("\n#", 1)[0]
     rows = {}
     for line in section.splitlines():
@@ -329,7 +329,7 @@ def test_every_paper_value_is_marked_the_papers_or_ours(config):
             assert re.search(r'"[^"]+"', text), f"{key}: a 'paper' mark quotes the paper"
 
 
-def test_the_readme_table_of_the_paper_preset_is_config_yaml(config):
+def test_the_documented_table_of_the_paper_preset_is_config_yaml(config):
     marks, table = marked_keys(), paper_table()
     config["preset"] = "paper"
     resolved = resolve(config)
@@ -340,4 +340,4 @@ def test_the_readme_table_of_the_paper_preset_is_config_yaml(config):
         assert whose == marks[key][0], key
         if whose == "paper":
             quote = re.search(r'"([^"]+)"', marks[key][1]).group(1)
-            assert quote in text, f"{key}: the README gives the paper's words as config.yaml does"
+            assert quote in text, f"{key}: docs/configuration.md gives the paper's words as config.yaml does"

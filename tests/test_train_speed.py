@@ -1,4 +1,4 @@
-"""The speed settings of training (README, "GPU throughput") on the CPU.
+"""The speed settings of training (docs/gpu.md) on the CPU.
 
 At their eager values they must train exactly as before; reading the losses
 back every N steps must give the same weights, losses.csv and resume.

@@ -1,4 +1,4 @@
-"""Weight averaging (README, "Weight averaging"): the trained model is the mean of the window's weights,
+"""Weight averaging (docs/models.md, "Weight averaging"): the trained model is the mean of the window's weights,
 a stopped run resumes to the same mean, and without a window runs describe themselves as before."""
 
 from dataclasses import replace

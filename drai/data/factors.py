@@ -1,6 +1,6 @@
 """The known factors of the synthetic data, one row per patch of ``patches.npz`` (row ``row``).
 
-The synthetic renderers draw every image from named factors (README, "CT
+The synthetic renderers draw every image from named factors (docs/data.md, "CT
 series" and "HAM10000"): the one place where what a style or content code
 should hold is known. This module lists them and joins them to the patches:
 

@@ -14,7 +14,7 @@ Two FIDs are computed over the same images:
   network as ``classifier_fn``, and with the classifier itself as that network
   the distance is between class outputs. The paper does not say so; its FIDs
   (0.09-0.38 on LIDC, 1.2-4.9 on HAM10000) are on that scale and not on the
-  scale of a few hundred dimensions of pooled features (README, "Evaluation").
+  scale of a few hundred dimensions of pooled features (docs/evaluation.md).
 * ``fid``, the Frechet distance of the pooled features ("FID, pooled
   features (not the paper's scale)"), as the project computed FID before.
 

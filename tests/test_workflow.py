@@ -112,7 +112,7 @@ def test_ci_preset_evaluates_every_run_and_builds_the_tables(ci_run):
         for ext in ("md", "tex", "csv", "html"):
             assert (results / "tables" / f"table{number}.{ext}").stat().st_size > 100
     table1 = (results / "tables" / "table1.md").read_text()
-    assert table1.startswith("Table I:") and "embedded synthetic" in table1 and "0.089 ± 0.020" in table1
+    assert table1.startswith("Table I:") and "embedded synthetic" in table1 and "0.089 ± 0.02" in table1
     assert pd.read_csv(results / "tables" / "table2.csv")["n"].eq(1).all()
     for number in (5, 6):  # the budget control's row, beyond the paper's
         assert "| DAI+twice (not in the paper) |" in (results / "tables" / f"table{number}.md").read_text()

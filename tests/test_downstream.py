@@ -147,3 +147,42 @@ def test_classifiers_take_the_images_channels_and_give_one_logit_per_class(name,
     assert model(torch.zeros(2, channels, 64, 64)).shape == (2, 5)
     with pytest.raises(ValueError, match="downstream.classifier"):
         build_classifier("vgg", channels, 5)
+
+
+def test_the_downstream_table_ranks_cas_against_fid_and_the_figure_draws_it(tmp_path):
+    from drai.downstream import cas_fid_figure, downstream_table
+
+    context = {"class_names": ["nv", "mel", "bkl"], "test_images": 90, "majority_accuracy": 0.5}
+    context.update(chance_balanced_accuracy=1 / 3, settings={"classifier": "small_cnn", "steps": 9, "batch_size": 4})
+
+    def scores(accuracy):
+        return {"accuracy": accuracy, "balanced_accuracy": accuracy - 0.1}
+
+    real = [{**context, "dataset": "ham10000", "seed": s, "real_only": scores(0.9), "all_types": None} for s in (0, 1)]
+    real[0]["all_types"] = {**scores(0.8), "class_names": ["nv", "mel", "bkl", "bcc"], "test_images": 120}
+    runs, metrics = [], []
+    for variant, cas, fid in (("DRAI", 0.8, 0.1), ("DAI", 0.6, 0.2), ("cVAE", 0.4, 0.5), ("cInfoGAN", 0.5, 0.3)):
+        for seed in (0, 1):
+            mixes = {m: {"generated_only": scores(cas), "real_plus_generated": scores(0.9)} for m in MIXES}
+            runs.append({**context, "dataset": "ham10000", "variant": variant, "seed": seed, **mixes})
+            metrics.append({"dataset": "ham10000", "variant": variant, "seed": seed, "metrics": {"fid_logits": fid}})
+    frame, caption = downstream_table("ham10000", real, runs, metrics, ["DRAI", "DAI", "cVAE", "cInfoGAN", "D-cVAE"])
+    assert caption.startswith("Not in the paper.") and "small_cnn, 9 steps of 4" in caption
+    assert list(frame["training set"][:4]) == [
+        "real only (the reference)",
+        "real only, all 4 types (another task, apart)",
+        "DRAI: generated only (CAS)",
+        "DRAI: real + generated",
+    ]
+    assert len(frame) == 2 + 2 * 4  # D-cVAE was not run
+    drai = frame.iloc[2]
+    assert drai["accuracy, real class mix"] == "0.800 ± 0.000" and drai["balanced accuracy, balanced classes"] == (
+        "0.700 ± 0.000"
+    )
+    assert drai["FID (logits)"] == "0.100 ± 0.000" and frame.iloc[0]["FID (logits)"] == "—"
+    assert "No model generates bcc" in caption
+    # The lower the FID, the higher the CAS, model for model: the rankings agree.
+    assert "Spearman's rho of CAS (accuracy, real class mix) against -FID (logits) over 4 models = 1.00" in caption
+    panels = {"ham10000": {"runs": runs, "metrics": metrics, "real": real, "variants": ["DRAI", "DAI", "cVAE"]}}
+    cas_fid_figure(panels, tmp_path / "cas.png")
+    assert (tmp_path / "cas.png").stat().st_size > 1000

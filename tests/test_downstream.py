@@ -186,3 +186,16 @@ def test_the_downstream_table_ranks_cas_against_fid_and_the_figure_draws_it(tmp_
     panels = {"ham10000": {"runs": runs, "metrics": metrics, "real": real, "variants": ["DRAI", "DAI", "cVAE"]}}
     cas_fid_figure(panels, tmp_path / "cas.png")
     assert (tmp_path / "cas.png").stat().st_size > 1000
+
+
+def test_a_class_of_the_test_items_alone_stays_in_the_task_and_out_of_the_balanced_conditions(toy_data):
+    """Tiny data sets: the large class has test items but no training item."""
+    keep = toy_data.train.labels < 2
+    train = LabelledSplit(toy_data.train.images[keep], toy_data.train.vectors[keep], toy_data.train.labels[keep])
+    data = EvaluationData("lidc", CLASSES, train, toy_data.test, "synthetic", train, toy_data.test, "toy")
+    task = model_task(data)
+    assert task.class_names == CLASSES and len(task.test_labels) == 90
+    _, labels = conditions(task, "balanced", seed=0)
+    assert np.bincount(labels, minlength=3).tolist() == [68, 67, 0]
+    result = real_only(data, SETTINGS, seed=0)
+    assert result["all_types"] is None and result["real_only"]["recall"][2] == 0.0

@@ -166,21 +166,20 @@ def _images(split) -> np.ndarray:
 
 
 def model_task(data) -> Task:
-    """The classes of :class:`~drai.evaluation.EvaluationData`'s model training items (the evaluator's labels),
-    renumbered; test items of other classes (none in practice) are left out."""
-    present = np.unique(data.train.labels)
-    if len(present) < 2:
-        raise ValueError(f"{data.dataset}: the downstream task needs two classes in the training items, got {present}")
-    keep = np.isin(data.test.labels, present)
-    if not keep.any():
-        raise ValueError(f"{data.dataset}: no test item of the training items' classes {present}")
+    """The classes of :class:`~drai.evaluation.EvaluationData`'s model items (the evaluator's labels, those of
+    the training and the test items), renumbered 0..K-1 in their order.
+
+    A class of the test items that no training item has (tiny data sets) stays: no classifier learns it, and
+    every row is judged on the same test images.
+    """
+    present = np.unique(np.concatenate([data.train.labels, data.test.labels]))
     return Task(
         tuple(data.class_names[k] for k in present),
         _images(data.train),
         np.searchsorted(present, data.train.labels),
         data.train.vectors,
-        _images(data.test)[keep],
-        np.searchsorted(present, data.test.labels[keep]),
+        _images(data.test),
+        np.searchsorted(present, data.test.labels),
     )
 
 
@@ -197,12 +196,13 @@ def conditions(task: Task, mix: str, seed: int) -> tuple[np.ndarray, np.ndarray]
     """Vectors and their classes for as many generated images as real training items (:data:`MIXES`)."""
     if mix == "real_mix":
         return task.train_vectors.copy(), task.train_labels.copy()
-    if mix == "balanced":
+    if mix == "balanced":  # over the classes that have training items to take vectors from
         rng = np.random.default_rng(seed)
-        counts = np.full(task.classes, len(task.train_labels) // task.classes)
-        counts[: len(task.train_labels) % task.classes] += 1
+        trained = np.unique(task.train_labels)
+        counts = np.full(len(trained), len(task.train_labels) // len(trained))
+        counts[: len(task.train_labels) % len(trained)] += 1
         rows = np.concatenate(
-            [rng.choice(np.flatnonzero(task.train_labels == k), count) for k, count in enumerate(counts)]
+            [rng.choice(np.flatnonzero(task.train_labels == k), count) for k, count in zip(trained, counts)]
         )
         return task.train_vectors[rows], task.train_labels[rows]
     raise ValueError(f"unknown condition mix {mix!r}; one of {MIXES}")
@@ -231,7 +231,7 @@ def real_only(data, settings: DownstreamSettings, seed: int, device="cpu") -> di
     }
     evaluator_classes = np.unique(np.concatenate([data.evaluator_train.labels, data.evaluator_test.labels]))
     result["all_types"] = None
-    if set(evaluator_classes.tolist()) - set(np.unique(data.train.labels).tolist()):
+    if set(evaluator_classes.tolist()) - {data.class_names.index(name) for name in task.class_names}:
         names = tuple(data.class_names[k] for k in evaluator_classes)
         every = Task(
             names,

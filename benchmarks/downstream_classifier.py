@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--preset", default="demo", help="the preset whose downstream settings are the base")
     parser.add_argument("--steps", type=int, nargs="+", default=[300], help="training steps to compare")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="classifier seeds")
+    parser.add_argument("--batch-size", type=int, help="instead of the preset's downstream.batch_size")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the rule's: 1)")
     parser.add_argument("--model", help="a trained model.pt of this patch set: time its downstream_run too")
     args = parser.parse_args()
@@ -43,6 +44,7 @@ def main() -> None:
     patches = Path(args.patches)
     dataset = patches.parent.name
     base = downstream_settings(config, dataset)
+    base = replace(base, batch_size=args.batch_size or base.batch_size)
     data = evaluation_data(patches, dataset, base.lidc_labels)
     task = model_task(data)
     counts = task.test_labels.tolist()

@@ -9,6 +9,7 @@ from drai.metrics.downstream import (
     build_classifier,
     conditions,
     downstream_of_run,
+    fit_and_score,
     model_task,
     real_only,
 )
@@ -95,10 +96,19 @@ def test_a_model_that_copies_the_training_images_scores_as_real_only(toy_data, r
 
 
 def test_a_noise_model_scores_chance_trained_on_its_images_alone(toy_data, reference):
-    result = downstream_of_run(noise_model, toy_data, SETTINGS, seed=0)
-    for mix in MIXES:
-        assert result[mix]["generated_only"]["balanced_accuracy"] == pytest.approx(1 / 3, abs=0.1), mix
-    assert reference["real_only"]["balanced_accuracy"] - result["balanced"]["generated_only"]["balanced_accuracy"] > 0.4
+    """Labels independent of the images teach nothing: chance, in expectation over the classifier's seeds.
+
+    One classifier's predictions on the real images may still happen to follow the disc's size (its random
+    features do), above or below chance: the mean over seeds and both mixes is what is chance.
+    """
+    task = model_task(toy_data)
+    scores = []
+    for seed in range(6):  # generated only, as downstream_of_run trains it, without the real + generated half
+        for mix in MIXES:
+            vectors, labels = conditions(task, mix, seed)
+            scores.append(fit_and_score(task, noise_model(vectors, seed), labels, SETTINGS, seed)["balanced_accuracy"])
+    assert np.mean(scores) == pytest.approx(1 / 3, abs=0.08)
+    assert max(scores) < reference["real_only"]["balanced_accuracy"] - 0.3
 
 
 def test_conditions_follow_the_real_class_mix_or_balance_the_classes(toy_data):

@@ -18,6 +18,7 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/tables.smk"
 include: "rules/figures.smk"
+include: "rules/downstream.smk"
 
 
 # Only the data and weights the preset reads, fetched (or found) and checked:

@@ -5,7 +5,9 @@ style and content codes for the synthetic data's known factors
 (:mod:`drai.metrics.ground_truth`), :func:`memorization_of_run` compares its
 generated images' nearest training images with the test images'
 (:mod:`drai.metrics.memorization`). Then one table and one figure each, all
-marked "not in the paper".
+marked "not in the paper". Also here, from every run's ``metrics.json``: the
+fidelity table of each dataset (precision, recall, density, coverage and the
+intra-class FID, :mod:`drai.metrics.fidelity`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 
 NOT_IN_PAPER = "Not in the paper."
 PAIRS_SHOWN = 8
+#: Naeem et al.'s four neighbourhood measures, in the evaluator's pooled features.
+PRDC = ("precision", "recall", "density", "coverage")
 
 
 def probed_items(patches: PatchSet, max_items: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -160,6 +164,15 @@ def _cell(values) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
 
 
+def prdc_cell(runs: list[dict]) -> str:
+    """Precision / recall / density / coverage, each the mean over ``runs`` (dicts holding them), in one cell."""
+    means = []
+    for key in PRDC:
+        values = [r.get(key) for r in runs if r.get(key) is not None]
+        means.append(f"{np.mean(values):.2f}" if values else "—")
+    return " / ".join(means)
+
+
 def rank_agreement(records: list[dict]) -> dict[str, dict]:
     """Per dataset, Spearman's rho between -CIFC and the separation score over (model, seed) runs.
 
@@ -188,8 +201,8 @@ def rank_agreement(records: list[dict]) -> dict[str, dict]:
 def ground_truth_table(records: list[dict], variants: list[str], skipped: dict[str, str]) -> tuple[pd.DataFrame, str]:
     """Separation (and informativeness, leakage, CIFC) per model and dataset, mean ± std over seeds, and the caption.
 
-    ``records``: per run {dataset, variant, seed, separation, informativeness, leakage, cifc}; ``skipped``:
-    dataset -> why it is not measured (real data).
+    ``records``: per run {dataset, variant, seed, separation, informativeness, leakage, cifc, and
+    :data:`PRDC` from its metrics}; ``skipped``: dataset -> why it is not measured (real data).
     """
     rows = []
     for variant in variants:
@@ -206,6 +219,7 @@ def ground_truth_table(records: list[dict], variants: list[str], skipped: dict[s
                 ("cifc", "CIFC"),
             ):
                 row[f"{name} {label}"] = _cell([r.get(key) for r in runs])
+            row[f"{name} precision / recall / density / coverage"] = prdc_cell(runs)
         rows.append(row)
     frame = pd.DataFrame(rows)
     agreement = rank_agreement(records)
@@ -214,7 +228,9 @@ def ground_truth_table(records: list[dict], variants: list[str], skipped: dict[s
         "factor a cross-validated probe from the style and from the content code (R² or chance-adjusted "
         "balanced accuracy); separation = score from the code that should hold the factor minus the "
         "score from the other (after MIG), averaged over style and content factors; informativeness and "
-        "leakage = the two scores alone (after DCI). Mean ± std over seeds; one-code models: —."
+        "leakage = the two scores alone (after DCI). Mean ± std over seeds; one-code models: —. "
+        "Precision / recall / density / coverage: Naeem et al. (2020) in the evaluator's pooled features, "
+        "means over seeds (the fidelity table has them with their spread)."
     ]
     for dataset, result in agreement.items():
         name = get_dataset(dataset).name
@@ -254,6 +270,43 @@ def memorization_table(records: list[dict], variants: list[str]) -> tuple[pd.Dat
         "generated images at most as far from a training image as the 1st percentile of test-to-train "
         "distances (about 0.01 without copying). Flagged: runs whose share exceeds "
         f"{flag} in either space. Mean ± std over seeds."
+    )
+    return frame_or_empty(rows), caption
+
+
+def fidelity_table(dataset: str, metrics: list[dict], variants: list[str]) -> tuple[pd.DataFrame, str]:
+    """One dataset's precision, recall, density, coverage and intra-class FID per model (mean ± std over seeds),
+    beside the logit FID; ``metrics``: the dataset's ``metrics.json`` records."""
+    from drai.metrics.fidelity import INTRA_CLASS_KEY, PRC_NEIGHBOURS
+
+    prefix = INTRA_CLASS_KEY.format("")
+    classes = list(dict.fromkeys(k for m in metrics for k in m["metrics"] if k.startswith(prefix)))
+    rows = []
+    for variant in variants:
+        runs = [m["metrics"] for m in metrics if m["variant"] == variant]
+        if not runs:
+            continue
+        row = {
+            "model": variant,
+            "FID (logits)": _cell([r.get("fid_logits") for r in runs]),
+            "intra-class FID (logits), mean": _cell([r.get("fid_logits_intra") for r in runs]),
+        }
+        row.update({f"intra-class FID, {k[len(prefix) :]}": _cell([r.get(k) for r in runs]) for k in classes})
+        row.update({key: _cell([r.get(key) for r in runs]) for key in PRDC})
+        rows.append(row)
+    samples = {m["config"]["evaluate"].get("samples") for m in metrics if "config" in m}
+    caption = (
+        f"{NOT_IN_PAPER} Fidelity and diversity of the generated images, {get_dataset(dataset).name}, beyond the "
+        "paper's FID: the generated images of FID (evaluate.samples: "
+        f"{', '.join(str(s) for s in sorted(samples)) or '?'}) against the real test images. Intra-class FID: the "
+        "FID of the evaluator's logits (the paper's scale) between the real test images of one class and the "
+        "images generated for it, per class and its unweighted mean over the classes: a model good on the "
+        "common classes alone has a low FID and a high intra-class mean. Precision (the share of generated "
+        "images within the real images' neighbourhoods: fidelity), recall (of real images within the generated "
+        "ones': diversity), density (how many real neighbourhoods hold each generated image, divided by k: 1 "
+        "for a sample of the real distribution) and coverage (the share of real neighbourhoods holding a "
+        f"generated image), Naeem et al. (2020), in the evaluator's 768 pooled features, k = {PRC_NEIGHBOURS}; "
+        "— where a set is too small. Mean ± std over seeds."
     )
     return frame_or_empty(rows), caption
 

@@ -16,7 +16,7 @@ import jsonschema
 import yaml
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
-SECTIONS = ("lidc", "ham10000", "train", "evaluate", "audit")
+SECTIONS = ("lidc", "ham10000", "train", "evaluate", "audit", "downstream")
 #: The generative networks take 64x64 images only (drai/models/networks.py).
 NETWORK_IMAGE_SIZE = 64
 #: The keys naming where data is read or rendered: none may lie inside another (:func:`_nesting_errors`).

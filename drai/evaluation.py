@@ -1,5 +1,5 @@
 """Evaluation of one run: FID (of the evaluator's logits and of its pooled features), IS, KID,
-precision/recall, CGAcc, CIFC and retrieval.
+precision/recall, density/coverage, intra-class FID, CGAcc, CIFC and retrieval.
 
 Section III-C of the paper. Everything is computed on the test split:
 
@@ -8,6 +8,9 @@ Section III-C of the paper. Everything is computed on the test split:
   or fallback test split, no augmented copies);
 * generated images: ``samples`` images from conditioning vectors drawn with
   replacement from the test items, styles z ~ N(0, I); both fixed by ``seed``;
+* intra-class FID (not in the paper): the logit FID per class of the
+  evaluator, each generated image counted in its condition's class
+  (:func:`drai.metrics.fidelity.intra_class_fid`);
 * CGAcc: the evaluator's accuracy on those generated images against the class
   of the test item whose vector made each one (Section III-C4); beside it,
   ``cgacc_chance`` (not in the paper): the accuracy the same predictions would
@@ -221,7 +224,14 @@ def evaluate_run(
     picks = rng.integers(0, len(test.labels), settings.samples)
     generated = generate_from_vectors(model, test.vectors[picks], settings.seed, settings.batch_size, device)
     metrics: dict[str, float | None] = fidelity_metrics(
-        test_images, generated, evaluator_path, batch_size=settings.batch_size, cuda=torch.device(device).type == "cuda"
+        test_images,
+        generated,
+        evaluator_path,
+        batch_size=settings.batch_size,
+        cuda=torch.device(device).type == "cuda",
+        real_labels=test.labels,
+        generated_labels=test.labels[picks],
+        class_names=data.class_names,
     )
     evaluator = load_evaluator(evaluator_path, device)
     predicted = predict(evaluator, generated, settings.batch_size, device).argmax(1)

@@ -31,7 +31,13 @@ from drai.data.lidc.labels import LabelSettings
 from drai.data.lidc.patches import PatchSettings
 from drai.data.lidc.synthetic_volume import SyntheticSettings
 from drai.data.ham10000.synthetic import SyntheticDermSettings
-from drai.metrics.evaluator_settings import AuditSettings, EvaluationSettings, EvaluatorSettings, resolve_weights
+from drai.metrics.evaluator_settings import (
+    AuditSettings,
+    DownstreamSettings,
+    EvaluationSettings,
+    EvaluatorSettings,
+    resolve_weights,
+)
 from drai.train_settings import TrainSettings
 
 #: Keys that change how data is fetched or where a job computes, never what it writes: no rule's params.
@@ -183,6 +189,16 @@ def audit_settings(config: dict) -> AuditSettings:
         folds=audit["ground_truth_folds"],
         max_items=audit["ground_truth_max_items"],
         flag_share=audit["memorization_flag_share"],
+    )
+
+
+def downstream_settings(config: dict, dataset: str) -> DownstreamSettings:
+    """Rules downstream_real and downstream_run: the classifier and its task, the evaluator's classes."""
+    return _pick(
+        DownstreamSettings,
+        config["downstream"],
+        "downstream",
+        lidc_labels=config["evaluate"]["lidc_labels"] if dataset == "lidc" else None,
     )
 
 

@@ -9,6 +9,7 @@ from drai.models.variants import VARIANTS
 from drai.settings import (
     as_params,
     audit_settings,
+    downstream_settings,
     evaluation_settings,
     evaluator_settings,
     ham_patch_set_settings,

@@ -309,6 +309,11 @@ def test_the_ground_truth_table_reports_cifc_rank_agreement_and_skips_real_data(
             "informativeness": 0.5,
             "leakage": 0.1,
             "cifc": c,
+            # From the run's metrics.json: precision, recall, density, coverage.
+            "precision": 0.7,
+            "recall": 0.5,
+            "density": 1.25,
+            "coverage": None if v == "DAI" else 0.8,
         }
         for v, s, c in (("DRAI", 0.6, 0.1), ("DAI", 0.4, 0.3), ("D-cVAE", 0.1, 0.9))
     ]
@@ -318,6 +323,26 @@ def test_the_ground_truth_table_reports_cifc_rank_agreement_and_skips_real_data(
     assert "LIDC: real data: no factors" in caption
     assert list(frame["HAM10000 separation"]) == ["0.600", "0.400", "0.100"]
     assert not any(c.startswith("LIDC") for c in frame.columns)
+    prdc = frame["HAM10000 precision / recall / density / coverage"]
+    assert list(prdc) == ["0.70 / 0.50 / 1.25 / 0.80", "0.70 / 0.50 / 1.25 / —", "0.70 / 0.50 / 1.25 / 0.80"]
+
+
+def test_the_fidelity_table_has_prdc_and_the_intra_class_fid_per_class_and_on_average():
+    from drai.audit import fidelity_table
+
+    def record(variant, seed, fid, small):
+        metrics = {"fid_logits": fid, "fid_logits_intra": (small + 1.0) / 2, "precision": 0.5 + seed / 10}
+        metrics.update({"fid_logits_intra/2-4 mm": small, "fid_logits_intra/4-6 mm": 1.0, "coverage": None})
+        return {"dataset": "lidc", "variant": variant, "seed": seed, "metrics": metrics, "config": {"evaluate": {}}}
+
+    records = [record("DRAI", 0, 0.2, 0.5), record("DRAI", 1, 0.4, 1.5), record("cVAE", 0, 0.3, 3.0)]
+    frame, caption = fidelity_table("lidc", records, ["DRAI", "DAI", "cVAE"])
+    assert caption.startswith("Not in the paper.") and "k = 5" in caption and "logits" in caption
+    assert list(frame["model"]) == ["DRAI", "cVAE"]  # DAI has no run
+    drai = frame.iloc[0]
+    assert drai["FID (logits)"] == "0.300 ± 0.141" and drai["intra-class FID (logits), mean"] == "1.000 ± 0.354"
+    assert drai["intra-class FID, 2-4 mm"] == "1.000 ± 0.707" and drai["intra-class FID, 4-6 mm"] == "1.000 ± 0.000"
+    assert drai["precision"] == "0.550 ± 0.071" and drai["coverage"] == "—" and drai["density"] == "—"
 
 
 def test_the_memorization_table_and_both_figures(tmp_path):

@@ -19,7 +19,7 @@ def config():
 def test_every_preset_resolves_completely(config, preset):
     config["preset"] = preset
     resolved = resolve(config)
-    for section in ("lidc", "ham10000", "train", "evaluate"):
+    for section in ("lidc", "ham10000", "train", "evaluate", "downstream"):
         assert set(resolved[section]) == set(load_schema()["$defs"][section]["properties"])
 
 

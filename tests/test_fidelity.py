@@ -4,7 +4,14 @@ import torch
 from scipy import linalg
 
 from drai.metrics.evaluator import Evaluator, load_evaluator, save_evaluator
-from drai.metrics.fidelity import fidelity_metrics, frechet_distance as ours_frechet, to_uint8
+from drai.metrics.fidelity import (
+    INTRA_CLASS_KEY,
+    PRC_NEIGHBOURS,
+    density_coverage,
+    fidelity_metrics,
+    frechet_distance as ours_frechet,
+    to_uint8,
+)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +107,7 @@ def test_metrics_do_not_depend_on_the_batch_size(evaluator_path):
     a, b = images(30, 5), images(30, 6, shift=0.3)
     small = fidelity_metrics(a, b, evaluator_path, batch_size=7)
     large = fidelity_metrics(a, b, evaluator_path, batch_size=30)
-    for key in ("fid", "fid_logits", "is", "precision", "recall"):
+    for key in ("fid", "fid_logits", "is", "precision", "recall", "density", "coverage"):
         assert small[key] == pytest.approx(large[key], rel=1e-5, abs=1e-9), key
 
 
@@ -109,3 +116,66 @@ def test_evaluator_shapes():
     x = torch.zeros(2, 3, 64, 64)
     assert model.features(x).shape == (2, 768)
     assert model(torch.zeros(2, 1, 64, 64)).shape == (2, 3)
+
+
+# Four real items on a line and three generated ones (Naeem et al. 2020's definitions worked by hand, k = 1):
+# the real balls' radii (distance to the nearest other real item) are 1, 1, 2 and 3.
+REAL = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [6.0, 0.0]])
+GENERATED = np.array([[0.5, 0.0], [3.0, 1.5], [10.0, 0.0]])
+
+
+def test_precision_recall_density_and_coverage_of_a_small_example_worked_by_hand():
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    # (0.5, 0) lies in the balls of 0 and 1, (3, 1.5) in the ball of 3 (1.5 <= 2), (10, 0) in none (4 > 3):
+    # density = (2 + 1 + 0) / (k * 3) = 1; the real items 0, 1 and 3 hold a generated one, 6 does not.
+    assert density_coverage(REAL, GENERATED, neighbours=1) == {"density": 1.0, "coverage": 0.75}
+    # k = 2: radii 3, 2, 3, 5; the generated items lie in 3, 2 and 1 balls, and every real ball holds one.
+    assert density_coverage(REAL, GENERATED, neighbours=2) == {"density": 1.0, "coverage": 1.0}
+    # Precision and recall, torch-fidelity's: 2 of 3 generated items in a real ball; the generated balls'
+    # radii are 2.92, 2.92 and 7.16, which hold every real item.
+    prc = prc_features_to_metric(
+        torch.as_tensor(GENERATED), torch.as_tensor(REAL), prc_neighborhood=1, prc_batch_size=10, save_cpu_ram=True
+    )
+    assert prc["precision"] == pytest.approx(2 / 3) and prc["recall"] == 1.0
+    # Generated items far from every real one: no density, no coverage.
+    assert density_coverage(REAL, GENERATED + 100, neighbours=1) == {"density": 0.0, "coverage": 0.0}
+    with pytest.raises(ValueError, match="more than 5 real items"):
+        density_coverage(REAL, GENERATED)
+
+
+def test_density_counts_generated_items_in_many_balls_and_coverage_real_items_reached():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(400, 3))
+    same = density_coverage(real, rng.normal(size=(400, 3)), PRC_NEIGHBOURS)
+    # A sample of the real distribution: density near 1, coverage near 1 - 2^-k (Naeem et al., Section 4).
+    assert same["density"] == pytest.approx(1.0, abs=0.15) and same["coverage"] > 0.9
+    # All generated items at one real item (mode collapse): high density there, little coverage.
+    collapsed = density_coverage(real, np.repeat(real[:1], 400, axis=0), PRC_NEIGHBOURS)
+    assert collapsed["coverage"] < 0.05
+
+
+def test_intra_class_fid_is_the_fid_of_each_classs_images(evaluator_path):
+    real, generated = images(40, 7), images(36, 8, shift=0.3)
+    real_labels = np.array([0] * 15 + [1] * 25)
+    generated_labels = np.array([0] * 20 + [1] * 15 + [2])  # class 2: one generated image, no real one
+    names = ("small", "medium", "large")
+    metrics = fidelity_metrics(
+        real,
+        generated,
+        evaluator_path,
+        batch_size=16,
+        real_labels=real_labels,
+        generated_labels=generated_labels,
+        class_names=names,
+    )
+    logits_real, logits_generated = logits_of(evaluator_path, real), logits_of(evaluator_path, generated)
+    expected = {}
+    for k in (0, 1):
+        a, b = logits_generated[generated_labels == k], logits_real[real_labels == k]
+        expected[k] = gaussian_frechet(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+        assert metrics[INTRA_CLASS_KEY.format(names[k])] == pytest.approx(expected[k], rel=1e-4)
+    assert metrics[INTRA_CLASS_KEY.format("large")] is None  # too few images for a covariance
+    assert metrics["fid_logits_intra"] == pytest.approx((expected[0] + expected[1]) / 2, rel=1e-4)
+    # The logit FID of the whole sets is not the mean of the classes'.
+    assert metrics["fid_logits_intra"] != pytest.approx(metrics["fid_logits"], rel=1e-3)

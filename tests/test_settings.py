@@ -13,6 +13,7 @@ from drai.settings import (
     TRANSPORT_KEYS,
     as_params,
     audit_settings,
+    downstream_settings,
     evaluation_settings,
     evaluator_settings,
     from_params,
@@ -50,6 +51,7 @@ def every_settings(config: dict) -> list:
         train_settings(config, "lidc", 3),
         *(evaluator_settings(config, d) for d in DATASETS),
         *(evaluation_settings(config, d) for d in DATASETS),
+        *(downstream_settings(config, d) for d in DATASETS),
     ]
 
 
@@ -72,6 +74,9 @@ def rule_params(config: dict) -> dict:
         + [config["evaluate"]["batch_size_eval"]],
         "audit_run": [as_params(audit_settings(config))]
         + [as_params(evaluation_settings(config, d)) for d in DATASETS],
+        # The real-only reference and each run's classifiers: the same settings.
+        "downstream_real": [as_params(downstream_settings(config, d)) for d in DATASETS],
+        "downstream_run": [as_params(downstream_settings(config, d)) for d in DATASETS],
     }
 
 
@@ -176,6 +181,12 @@ CHANGED = {
         "ground_truth_max_items": 50,
         "memorization_flag_share": 0.2,
     },
+    "downstream": {
+        "classifier": "resnet18",
+        "steps": 7,
+        "batch_size": 16,
+        "lr": 1e-4,
+    },
 }
 
 # Where each key can matter: synthetic data (ci), real data (paper), MedMNIST's file.
@@ -234,14 +245,18 @@ def test_a_key_reaches_only_the_rules_whose_output_it_changes():
         "run_metrics",
         "reference_features",
         "audit_run",
+        "downstream_real",
+        "downstream_run",
     }
     assert rules_changed("evaluate", "samples") == {"run_metrics", "audit_run"}
     assert rules_changed("audit", "ground_truth_probe") == {"audit_run"}
+    assert rules_changed("downstream", "steps") == {"downstream_real", "downstream_run"}
     # The LIDC label choice reaches the LIDC evaluator and metrics only.
     config = CONTEXTS["ci"]
     other = changed(config, "evaluate", "lidc_labels")
     assert evaluator_settings(other, "ham10000") == evaluator_settings(config, "ham10000")
     assert evaluation_settings(other, "ham10000") == evaluation_settings(config, "ham10000")
+    assert downstream_settings(other, "ham10000") == downstream_settings(config, "ham10000")
     assert evaluator_settings(other, "lidc") != evaluator_settings(config, "lidc")
     # The LIDC evaluator's slices reach the LIDC evaluator alone (not the metrics, which read its file).
     assert rules_changed("evaluate", "lidc_evaluator_slices") == {"train_evaluator"}
@@ -269,6 +284,12 @@ def test_settings_hold_the_resolved_values():
     assert train_settings(paper, "lidc", 2).lr == 1e-5 and train_settings(paper, "lidc", 2).seed == 2
     assert evaluator_settings(paper, "lidc").weights.endswith("inception_v3_google-0cc3c7bd.pth")
     assert evaluation_settings(paper, "lidc").batch_size == paper["evaluate"]["batch_size_eval"]
+    # The downstream classifier: ResNet-18 for the paper preset, the small CNN for ci; the LIDC task is the evaluator's.
+    assert downstream_settings(paper, "lidc").classifier == "resnet18" and downstream_settings(ci, "lidc").steps == 3
+    assert (
+        downstream_settings(paper, "lidc").lidc_labels == "size"
+        and downstream_settings(paper, "ham10000").lidc_labels is None
+    )
 
 
 def test_train_steps_per_dataset_reach_each_datasets_runs():

@@ -106,6 +106,8 @@ def test_ci_preset_evaluates_every_run_and_builds_the_tables(ci_run):
             record = json.loads((results / "runs" / dataset / name / "seed0" / "metrics.json").read_text())
             assert record["data_source"] == "synthetic" and record["config"]["preset"] == "ci"
             assert record["metrics"]["fid"] >= 0 and 0 <= record["metrics"]["cgacc"] <= 1
+            # Beyond the paper, beside FID: Naeem et al.'s four and the intra-class FID (None where a set is tiny).
+            assert {"precision", "recall", "density", "coverage", "fid_logits_intra"} <= set(record["metrics"])
             assert (record["metrics"]["cifc"] is None) == (not variant.two_codes)
         assert (results / "untrained" / dataset / "DRAI" / "seed0" / "metrics.json").exists()
     for number in range(1, 7):
@@ -163,7 +165,9 @@ def test_only_a_setting_that_changes_an_output_reruns_its_jobs(ci_run):
 
     runs = len(VARIANTS)  # per dataset, one seed
     every_figure = {spec.name: 1 for spec in FIGURE_SPECS.values()}
-    downstream_of_runs = {"table": 6, "learning_check": 1, "all": 1}
+    # Beyond the paper, from every run's metrics and downstream records: two tables per dataset and a figure.
+    downstream_of_runs = {"table": 6, "learning_check": 1, "downstream_table": 2, "fidelity_table": 2}
+    downstream_of_runs.update(fig_cas_fid=1, all=1)
     # Beyond the paper: each run's audit, its two tables and two figures.
     audits = {"ground_truth_table": 1, "memorization_table": 1, "fig_ground_truth": 1, "fig_memorization": 1}
     # The learning rate: every training run (and the untrained reference, whose file records it), then their metrics.
@@ -172,6 +176,7 @@ def test_only_a_setting_that_changes_an_output_reruns_its_jobs(ci_run):
         "untrained_model": 2,
         "run_metrics": 2 * runs + 2,
         "audit_run": 2 * runs,
+        "downstream_run": 2 * runs,
         **audits,
         **every_figure,
         **downstream_of_runs,
@@ -195,6 +200,11 @@ def test_only_a_setting_that_changes_an_output_reruns_its_jobs(ci_run):
         "reference_features": 1,
         "audit_run": runs,
         **audits,
+        "downstream_real": 1,
+        "downstream_run": runs,
+        "downstream_table": 1,
+        "fidelity_table": 1,
+        "fig_cas_fid": 1,
         "all": 1,
     }
     # The number of generated images: the metrics, the audits and the tables; no model and no figure of the paper.
@@ -203,6 +213,14 @@ def test_only_a_setting_that_changes_an_output_reruns_its_jobs(ci_run):
         "audit_run": 2 * runs,
         **audits,
         **downstream_of_runs,
+    }
+    # The downstream classifier's budget: its jobs, its tables and figure; no model, no metrics.
+    assert dry_run_jobs(ci_run, "downstream={steps: 4}") == {
+        "downstream_real": 2,
+        "downstream_run": 2 * runs,
+        "downstream_table": 2,
+        "fig_cas_fid": 1,
+        "all": 1,
     }
 
 
@@ -236,6 +254,33 @@ def test_ci_preset_audits_every_run_beyond_the_paper(ci_run):
         assert (results / "figures" / name).stat().st_size > 1000
 
 
+def test_ci_preset_measures_the_downstream_use_of_every_run_beyond_the_paper(ci_run):
+    import json
+
+    from drai.metrics.downstream import MIXES, TRAINING_SETS
+    from drai.models.variants import VARIANTS
+
+    results = ci_run / "results" / "ci"
+    for dataset in ("lidc", "ham10000"):
+        real = json.loads((results / "downstream" / dataset / "real_seed0.json").read_text())
+        assert 0 <= real["real_only"]["accuracy"] <= 1 and real["settings"]["classifier"] == "small_cnn"
+        assert (real["all_types"] is None) == (dataset == "lidc")  # HAM10000's unmodelled types: apart
+        for name in VARIANTS:
+            record = json.loads((results / "runs" / dataset / name / "seed0" / "downstream.json").read_text())
+            for mix in MIXES:
+                for training_set in TRAINING_SETS:
+                    assert 0 <= record[mix][training_set]["balanced_accuracy"] <= 1
+        downstream = (results / "tables" / f"downstream_{dataset}.md").read_text()
+        assert "Not in the paper." in downstream and "| DRAI: generated only (CAS) |" in downstream
+        assert "| real only (the reference) |" in downstream and "Spearman's rho of CAS" in downstream
+        fidelity = (results / "tables" / f"fidelity_{dataset}.md").read_text()
+        assert "Not in the paper." in fidelity and "| DRAI |" in fidelity and "coverage" in fidelity
+        for kind in ("downstream", "fidelity"):
+            assert (results / "tables" / f"{kind}_{dataset}.csv").stat().st_size > 100
+    assert "precision / recall / density / coverage" in (results / "tables" / "ground_truth.md").read_text()
+    assert (results / "figures" / "cas_vs_fid.png").stat().st_size > 1000
+
+
 def test_one_table_or_figure_rebuilds_alone(ci_run):
     for target, path in (("table3", "results/ci/tables/table3.md"), ("fig12", "results/ci/figures/fig12_lidc.png")):
         (ci_run / path).unlink()
@@ -251,6 +296,7 @@ def test_the_report_gathers_tables_and_figures(ci_run):
     report = (ci_run / "report.html").read_text(errors="replace")
     assert "table1.html" in report and "fig12_lidc.png" in report and "losses.png" in report
     assert "ground_truth.html" in report and "memorization_pairs.png" in report
+    assert "downstream_lidc.html" in report and "fidelity_ham10000.html" in report and "cas_vs_fid.png" in report
 
 
 def test_a_failing_case_does_not_stop_the_others(ci_run):

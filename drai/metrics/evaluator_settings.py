@@ -69,3 +69,19 @@ class AuditSettings:
     folds: int  # audit.ground_truth_folds
     max_items: int  # audit.ground_truth_max_items
     flag_share: float  # audit.memorization_flag_share
+
+
+#: The downstream classifiers (``downstream.classifier``): :mod:`drai.metrics.downstream` builds them.
+CLASSIFIERS = ("small_cnn", "resnet18")
+
+
+@dataclass(frozen=True)
+class DownstreamSettings:
+    """Not in the paper, per run: the classifier trained on real and generated images (config section
+    ``downstream``); built by :func:`drai.settings.downstream_settings`."""
+
+    classifier: str  # downstream.classifier: small_cnn or resnet18
+    steps: int  # downstream.steps, the same for every training set
+    batch_size: int  # downstream.batch_size
+    lr: float  # downstream.lr
+    lidc_labels: str | None  # the classes: the LIDC evaluator's (None for HAM10000: lesion type)

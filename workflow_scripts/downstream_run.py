@@ -1,0 +1,40 @@
+"""Beyond the paper, one run: classifiers trained on its generated images (and on them with the real ones)."""
+
+import torch
+
+from _common import setup_logging
+from drai.checkpoints import load_model
+from drai.devices import claim_device, pick_device
+from drai.evaluation import evaluation_data, generate_from_vectors
+from drai.io import write_json
+from drai.metrics.downstream import downstream_of_run
+from drai.metrics.evaluator_settings import DownstreamSettings
+from drai.settings import from_params, transport
+
+log = setup_logging(snakemake)
+torch.set_num_threads(snakemake.threads)
+w = snakemake.wildcards
+settings = from_params(DownstreamSettings, snakemake.params.settings)
+data = evaluation_data(snakemake.input.patches, w.dataset, settings.lidc_labels)
+with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:
+    device = str(pick_device(requested, key="evaluate.device"))
+    model = load_model(snakemake.input.model, device).eval()
+    result = downstream_of_run(
+        lambda vectors, seed: generate_from_vectors(model, vectors, seed, device=device),
+        data,
+        settings,
+        int(w.seed),
+        device,
+    )
+log.info("%s %s seed %s: %s", w.dataset, w.variant, w.seed, {m: result[m] for m in ("real_mix", "balanced")})
+write_json(
+    snakemake.output.result,
+    {
+        "dataset": w.dataset,
+        "variant": w.variant,
+        "seed": int(w.seed),
+        "data_source": data.source,
+        "settings": snakemake.params.settings,
+    }
+    | result,
+)

@@ -154,7 +154,7 @@ def summary(trained: list[dict], untrained: list[dict], evaluators: dict, margin
     for dataset, variant in keys:
         rows = [r["metrics"] for r in trained if (r["dataset"], r["variant"]) == (dataset, variant)]
 
-        def present(key: str) -> list[float]:
+        def present(key: str, rows=rows) -> list[float]:
             return [m[key] for m in rows if m.get(key) is not None]
 
         above = [m["cgacc"] - m["cgacc_chance"] for m in rows if None not in (m.get("cgacc"), m.get("cgacc_chance"))]

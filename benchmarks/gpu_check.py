@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from drai.checkpoints import load_checkpoint
 from drai.devices import claim_device
 from drai.settings import train_settings
-from drai.checkpoints import load_checkpoint
 from drai.train import train
 from train_throughput import fake_patches, paper_config  # beside this file
 

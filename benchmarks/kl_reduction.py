@@ -23,12 +23,12 @@ import numpy as np
 import torch
 import yaml
 
+from drai.checkpoints import load_model
 from drai.config import resolve
 from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
 from drai.io import write_json
 from drai.metrics.evaluator import save_evaluator, train_evaluator
 from drai.settings import evaluation_settings, evaluator_settings, train_settings
-from drai.checkpoints import load_model
 from drai.train import TrainSettings, load_training_set, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,7 +136,7 @@ def main(argv=None) -> None:
         for reduction in args.reductions:
             rows = [r["metrics"] for r in results if r["variant"] == variant and r["kl_reduction"] == reduction]
 
-            def cell(key, fmt):
+            def cell(key, fmt, rows=rows):
                 values = [row[key] for row in rows]
                 return f"{np.mean(values):{fmt}} ({', '.join(f'{v:{fmt}}' for v in values)})"
 

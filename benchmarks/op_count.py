@@ -26,12 +26,11 @@ from dataclasses import replace
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from train_throughput import IMAGE_TYPES, paper_config  # beside this file
-
 from drai.models.family import TRANSFORMS, transform
 from drai.models.variants import VARIANTS, get_variant
 from drai.settings import train_settings
 from drai.train import build, train_step
+from train_throughput import IMAGE_TYPES, paper_config  # beside this file
 
 #: Operations that allocate, alias or describe a tensor without running a kernel on its data (besides
 #: every view, which :func:`launches_kernel` recognizes by its schema).

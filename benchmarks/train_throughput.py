@@ -55,10 +55,10 @@ import torch
 import torch._dynamo
 import yaml
 
+from drai.checkpoints import EAGER_SPEED_SETTINGS
 from drai.config import resolve
 from drai.models.variants import VARIANTS, get_variant
 from drai.settings import train_settings
-from drai.checkpoints import EAGER_SPEED_SETTINGS
 from drai.train import train
 
 IMAGE_TYPES = {"lidc": (1, 17), "ham10000": (3, 3)}

@@ -24,9 +24,9 @@ from drai.data.factors import FACTORS
 from drai.data.patchset import PatchSet
 from drai.data.registry import datasets, get_dataset
 from drai.evaluation import EvaluationData, EvaluationSettings, codes, generate_from_vectors
-from drai.metrics.evaluator_settings import AuditSettings
 from drai.metrics import ground_truth, memorization
 from drai.metrics.evaluator import load_evaluator
+from drai.metrics.evaluator_settings import AuditSettings
 from drai.models.family import ModelFamily
 
 log = logging.getLogger(__name__)
@@ -376,7 +376,7 @@ def ground_truth_figure(panels: dict[str, dict[str, list[dict]]], skipped: dict[
                     color="white" if not np.isnan(v) and v < 0.6 else "black",
                 )
             ax.set_xticks(range(len(ground_truth.CODES)), ground_truth.CODES, fontsize=7)
-            labels = [f"{f} ({g[0]})" for f, g in zip(frame["factor"], frame["group"])]
+            labels = [f"{f} ({g[0]})" for f, g in zip(frame["factor"], frame["group"], strict=True)]
             ax.set_yticks(range(len(labels)), labels if j == 0 else [""] * len(labels), fontsize=6)
             ax.set_title(f"{get_dataset(dataset).name} {model}", fontsize=8)
     fig.suptitle(

@@ -74,7 +74,7 @@ def downstream_table(
     rows = []
 
     def row(label, cells, fid="—"):
-        rows.append({"training set": label, **dict(zip(columns, cells)), "FID (logits)": fid})
+        rows.append({"training set": label, **dict(zip(columns, cells, strict=True)), "FID (logits)": fid})
 
     real_cells = [_cell([r["real_only"][s] for r in real]) for _ in MIXES for s in SCORE_LABELS]
     row("real only (the reference)", real_cells)
@@ -152,7 +152,7 @@ def cas_fid_figure(panels: dict[str, dict], output: str | Path) -> None:
 
     datasets = list(panels) or ["none"]
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 4.4), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets):
+    for ax, dataset in zip(axes[0], datasets, strict=True):
         panel = panels.get(dataset)
         if not panel:
             ax.axis("off")

@@ -150,7 +150,7 @@ def retrieval_sets(patches_path: str | Path) -> dict[str, np.ndarray]:
     patches = PatchSet.load(patches_path)
     spec = get_dataset(patches.dataset)
     out = {}
-    for name, rows in zip(("query", "search"), spec.retrieval_rows(patches)):
+    for name, rows in zip(("query", "search"), spec.retrieval_rows(patches), strict=True):
         out[f"{name}_images"] = patches.crops(rows)
         out[f"{name}_vectors"] = patches.vectors[rows].astype(np.float32)
         out[f"{name}_attributes"] = spec.retrieval_attributes(patches, rows)

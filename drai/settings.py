@@ -25,12 +25,12 @@ from dataclasses import asdict, fields, is_dataclass
 from drai.config import resolve
 from drai.data.ham10000.patches import LesionPatchSettings, PatchSetSettings
 from drai.data.ham10000.pipeline import RawSettings
-from drai.data.lidc.pipeline import PatchSetSettings as LidcPatchSetSettings
-from drai.data.lidc.source import SeriesSettings
+from drai.data.ham10000.synthetic import SyntheticDermSettings
 from drai.data.lidc.labels import LabelSettings
 from drai.data.lidc.patches import PatchSettings
+from drai.data.lidc.pipeline import PatchSetSettings as LidcPatchSetSettings
+from drai.data.lidc.source import SeriesSettings
 from drai.data.lidc.synthetic_volume import SyntheticSettings
-from drai.data.ham10000.synthetic import SyntheticDermSettings
 from drai.metrics.evaluator_settings import (
     AuditSettings,
     DownstreamSettings,

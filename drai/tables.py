@@ -116,7 +116,7 @@ def table_specs(paper: pd.DataFrame | None = None) -> dict[int, TableSpec]:
     for number, numeral in NUMERALS.items():
         rows = paper[paper["table"] == numeral]
         methods = tuple(dict.fromkeys(rows["method"])) + EXTRA_METHODS.get(number, ())
-        columns = tuple(dict.fromkeys(zip(rows["dataset"], rows["metric"])))
+        columns = tuple(dict.fromkeys(zip(rows["dataset"], rows["metric"], strict=True)))
         specs[number] = TableSpec(number, methods, columns)
     return specs
 

@@ -198,10 +198,10 @@ class LossReadback:
         steps = [s for s, _ in self.pending]
         self.pending = []
         rows = []
-        for step, passes in zip(steps, values):
-            first = dict(zip(self.keys, passes[0]))
+        for step, passes in zip(steps, values, strict=True):
+            first = dict(zip(self.keys, passes[0], strict=True))
             if len(passes) > 1:
-                second = dict(zip(self.keys, passes[1]))
+                second = dict(zip(self.keys, passes[1], strict=True))
                 first = {k: (first[k] + second[k]) / 2 for k in first}
             for name in self.names:
                 if not math.isfinite(first[name]):

@@ -9,7 +9,6 @@ import pydicom
 import pytest
 import torch
 from PIL import Image
-from toys import toy_patch_set
 
 from drai.audit import (
     AuditSettings,
@@ -18,13 +17,14 @@ from drai.audit import (
     memorization_of_run,
     reference_features,
 )
+from drai.data.factors import FACTORS, NoFactorsError, factor_table, ham10000_factors
 from drai.data.ham10000 import synthetic as synthetic_derm
 from drai.data.lidc import synthetic as synthetic_ct
 from drai.data.lidc import synthetic_volume
-from drai.data.factors import FACTORS, NoFactorsError, factor_table, ham10000_factors
 from drai.evaluation import EvaluationData, EvaluationSettings, LabelledSplit
 from drai.metrics.ground_truth import probe_matrix, probe_score, separation
 from drai.metrics.memorization import distance_summary
+from toys import toy_patch_set
 
 SCAN_ID = 1
 CT_SETTINGS = synthetic_volume.SyntheticSettings(matrix=48, slice_spacing_mm=5.0, seed=0)

@@ -8,10 +8,9 @@ import pytest
 import torch
 
 import drai.checkpoints as checkpoints
+from base_settings import BASE
 from drai.checkpoints import load_checkpoint, save_checkpoint
 from drai.train import train
-
-from base_settings import BASE
 from toys import fake_data
 
 # Averages the weights of both steps: on the old code a checkpoint past them ended in "weight average of 0 steps".

@@ -8,12 +8,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from fault_server import FaultyServer
 
+from drai.data.download import DownloadError, safe_extract
 from drai.data.lidc.dicom_slices import SeriesError
 from drai.data.lidc.nbia import SLICE_BYTES_LIMIT, download_series
-from drai.data.download import DownloadError, safe_extract
 from drai.data.lidc.synthetic import render_phantom
+from fault_server import FaultyServer
 
 SERIES_UID = "1.2.826.0.1.3680043.8.498.1"
 OTHER_UID = "1.2.826.0.1.3680043.8.498.2"

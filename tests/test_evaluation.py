@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from toys import tiny_model, toy_patch_set
 
 from drai.data.lidc.labels import SIZE_BIN_LABELS
 from drai.data.patchset import PatchSet
@@ -13,8 +12,8 @@ from drai.evaluation import (
     chance_accuracy,
     evaluate_run,
     evaluation_data,
-    retrieval_sets,
     pixel_matched_retrieval,
+    retrieval_sets,
 )
 from drai.metrics.evaluator import (
     Evaluator,
@@ -24,6 +23,7 @@ from drai.metrics.evaluator import (
     train_evaluator,
 )
 from drai.settings import evaluation_settings, evaluator_settings
+from toys import tiny_model, toy_patch_set
 
 # The old dataclass defaults, spelled out: the settings have none; each test changes what it tests.
 EVALUATOR = EvaluatorSettings(
@@ -306,10 +306,9 @@ def test_imagenet_weights_are_fetched_checked_and_refused_offline(tmp_path):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from fault_server import FaultyServer
-
     from drai.data.download import DownloadError
     from drai.metrics.evaluator import fetch_imagenet_weights, imagenet_weights_path, resolve_weights
+    from fault_server import FaultyServer
 
     buffer = io.BytesIO()
     torch.save(torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), buffer)

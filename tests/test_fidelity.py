@@ -9,8 +9,10 @@ from drai.metrics.fidelity import (
     PRC_NEIGHBOURS,
     density_coverage,
     fidelity_metrics,
-    frechet_distance as ours_frechet,
     to_uint8,
+)
+from drai.metrics.fidelity import (
+    frechet_distance as ours_frechet,
 )
 
 

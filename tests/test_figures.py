@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from toys import one_hot, random_images, tiny_model, toy_patch_set
-
+from base_settings import BASE
 from drai import figures
 from drai.data.patchset import PatchSet
-from drai.figures import kinds as figure_kinds
 from drai.figures import (
     FIGURE_SPECS,
     MosaicGrid,
@@ -31,9 +29,10 @@ from drai.figures import (
     target_image,
     tsne_embedding,
 )
+from drai.figures import kinds as figure_kinds
 from drai.models.variants import VARIANTS
 from drai.train import save_untrained
-from base_settings import BASE
+from toys import one_hot, random_images, tiny_model, toy_patch_set
 
 TINY = replace(BASE, width=4, z_dim=4, c_dim=4)
 PNG = b"\x89PNG\r\n\x1a\n"

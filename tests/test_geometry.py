@@ -112,7 +112,7 @@ def test_patch_of_a_nodule_on_the_chest_wall_holds_only_scan_values(tmp_path):
     centre = ResampledGrid.of(image, 256).index_of(points[0])
     offsets = (np.arange(72) - 36 + 0.5) * 0.75
     yy, xx = np.meshgrid(centre[1] + offsets, centre[2] + offsets, indexing="ij")
-    for patch, offset in zip(made.images, made.slice_offsets):
+    for patch, offset in zip(made.images, made.slice_offsets, strict=True):
         z = int(np.round(centre[0])) + offset
         expected = window_to_unit(ndimage.map_coordinates(whole[z], [yy, xx], order=1), settings.hu_window)
         np.testing.assert_allclose(patch, expected, atol=1e-4)

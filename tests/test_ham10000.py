@@ -191,7 +191,7 @@ def test_bad_input_is_skipped_and_reported(tmp_path):
     metadata.to_csv(root / "HAM10000_metadata.csv", index=False)
 
     table, patches, skipped, _, before = build_patches(root, PATCH_SET, progress=False)
-    reasons = dict(zip(skipped.image_id, skipped.reason))
+    reasons = dict(zip(skipped.image_id, skipped.reason, strict=True))
     assert "unreadable image" in reasons[corrupt] and corrupt_path.name in str(
         skipped.set_index("image_id").file[corrupt]
     )

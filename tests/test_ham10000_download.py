@@ -7,7 +7,6 @@ import shutil
 import zipfile
 
 import pytest
-from fault_server import FaultyServer
 
 from drai.data.download import DownloadError
 from drai.data.ham10000.metadata import find_files
@@ -15,6 +14,7 @@ from drai.data.ham10000.patches import build_patches
 from drai.data.ham10000.source import HAM10000_DOI, download_dataset
 from drai.data.ham10000.synthetic import SyntheticDermSettings, write_dataset
 from drai.settings import ham_patch_set_settings
+from fault_server import FaultyServer
 
 LISTING = "/api/datasets/:persistentId/"
 

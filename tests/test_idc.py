@@ -5,13 +5,13 @@ import uuid
 
 import pandas as pd
 import pytest
-from s3_server import LocalS3
 
-from drai.data.lidc.dicom_series import read_series
 from drai.data.download import DownloadError
+from drai.data.lidc.dicom_series import read_series
 from drai.data.lidc.idc import bytes_under, download_series_idc, series_record
 from drai.data.lidc.source import SeriesSettings, prepare_series
 from drai.data.lidc.synthetic import render_phantom
+from s3_server import LocalS3
 
 # LIDC-IDRI-0957's CT, the archive's shortest series (65 instances).
 SERIES_UID = "1.3.6.1.4.1.14519.5.2.1.6279.6001.314917368146772872954571551463"

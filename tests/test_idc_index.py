@@ -43,5 +43,5 @@ def test_every_scan_matches_idc_up_to_duplicated_positions():
     assert list(archive["StudyInstanceUID"]) == list(records["study"])
     extra = archive["instanceCount"].to_numpy() - records["positions"].to_numpy()
     assert (extra >= 0).all()
-    differing = dict(zip(records["patient"][extra > 0], extra[extra > 0].tolist()))
+    differing = dict(zip(records["patient"][extra > 0], extra[extra > 0].tolist(), strict=True))
     assert differing == DUPLICATED

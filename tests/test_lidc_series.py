@@ -14,7 +14,6 @@ from drai.data.lidc.pipeline import case_patches_file
 from drai.data.lidc.source import SeriesSettings, prepare_series
 from drai.data.lidc.synthetic import render_phantom
 
-
 SPACING = 4.0  # mm, in-plane
 ORIGIN = -160.0
 

@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from toys import fake_data, save_without, toy_patch_set
 
+from base_settings import BASE
+from drai.checkpoints import CheckpointError, load_checkpoint, load_model
 from drai.models import losses
 from drai.models.family import (
     ModelFamily,
@@ -18,7 +19,6 @@ from drai.models.family import (
 )
 from drai.models.networks import reverse_gradient
 from drai.models.variants import VARIANTS, get_variant, loss_terms
-from drai.checkpoints import CheckpointError, load_checkpoint, load_model
 from drai.train import (
     NonFiniteLoss,
     augment_indices,
@@ -26,7 +26,7 @@ from drai.train import (
     load_training_set,
     train,
 )
-from base_settings import BASE
+from toys import fake_data, save_without, toy_patch_set
 
 TINY = replace(BASE, steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
 
@@ -206,7 +206,7 @@ def test_augmentation_shifts_and_flips_the_same_pixels(stored):
     rows, cols = augment_indices(np.random.default_rng(0), len(x), stored)
     crops = crop_and_flip(x, torch.from_numpy(rows), torch.from_numpy(cols)).numpy()
     assert crops.shape == (6, 3, 64, 64)
-    found = [find_window(crop, item) for crop, item in zip(crops, x.numpy())]
+    found = [find_window(crop, item) for crop, item in zip(crops, x.numpy(), strict=True)]
     assert all(f is not None for f in found)  # a window of the same pixels, never resized
     if stored == 64:
         assert {(dy, dx) for dy, dx, _, _ in found} == {(0, 0)}  # no margin: flips only
@@ -228,7 +228,7 @@ def test_training_batches_are_windows_of_their_own_patches_with_their_vectors(tm
     train(images, vectors, "DAI", tmp_path / "augmented", settings, device="cpu", progress=False)
     placements = []
     for x, t in seen:
-        for image, vector in zip(x, t):
+        for image, vector in zip(x, t, strict=True):
             matches = [(i, find_window(image, stored)) for i, stored in enumerate(images)]
             matches = [(i, where) for i, where in matches if where is not None]
             assert matches, "a training image that is no window of a stored patch"

@@ -17,7 +17,6 @@ from drai.progress import MilestoneLog
 from drai.scheduler import JobClock, StopForNow, parse_slurm_duration, stop_margin
 from drai.settings import train_settings
 from drai.train import train
-
 from toys import fake_data
 
 

@@ -24,8 +24,13 @@ def run(*command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
 
 
+#: The lint rules the tree keeps, whatever pyproject.toml selects: pycodestyle, pyflakes, sorted imports (I) and
+#: bugbear (B: zip without strict=, closures over loop variables, ...).
+LINT_RULES = "E,F,W,I,B"
+
+
 def test_ruff_finds_no_lint_error():
-    result = run(tool("ruff"), "check", "--no-fix", ".")
+    result = run(tool("ruff"), "check", "--no-fix", "--extend-select", LINT_RULES, ".")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -40,12 +45,17 @@ def test_the_snakemake_files_are_formatted():
 
 
 def test_the_checks_fail_on_a_lint_or_format_error(tmp_path):
-    # The same configuration on a copy of it with a bad file: each check must say no.
+    # The same configuration on a copy of it with bad files (lint, bugbear, import order, format): each check
+    # must say no.
     (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
     (tmp_path / "bad.py").write_text("import os\nx = {  'a':1 }\n")
+    (tmp_path / "loop.py").write_text("for a, b in zip([1], [2]):\n    print(a, b)\n")
+    (tmp_path / "unsorted.py").write_text("import sys\nimport os\n\nprint(os, sys)\n")
     (tmp_path / "Snakefile").write_text('rule a:\n    output: "a"\n    shell: "touch {output}"\n')
     for command in (
         [tool("ruff"), "check", "--no-fix", "bad.py"],
+        [tool("ruff"), "check", "--no-fix", "loop.py"],
+        [tool("ruff"), "check", "--no-fix", "unsorted.py"],
         [tool("ruff"), "format", "--check", "bad.py"],
         [tool("snakefmt"), "--check", "Snakefile"],
     ):

@@ -8,15 +8,15 @@ import pydicom
 import pytest
 from PIL import Image
 
-from drai.data.lidc.dicom_series import dicom_files
-from drai.data.lidc.dicom_slices import SeriesError
 from drai.data.ham10000.metadata import DataError
 from drai.data.ham10000.patches import build_patches
 from drai.data.ham10000.pipeline import prepare_raw
+from drai.data.ham10000.synthetic import SyntheticDermSettings, is_synthetic_image, write_dataset
+from drai.data.lidc.dicom_series import dicom_files
+from drai.data.lidc.dicom_slices import SeriesError
 from drai.data.lidc.source import SeriesSettings, prepare_series
 from drai.data.lidc.synthetic import PRIVATE_CREATOR, SYNTHETIC_MANUFACTURER, render_case
 from drai.data.lidc.synthetic_volume import SyntheticSettings
-from drai.data.ham10000.synthetic import SyntheticDermSettings, is_synthetic_image, write_dataset
 from drai.io import SYNTHETIC_MARKER
 from drai.pylidc_compat import pylidc
 from drai.settings import ham_patch_set_settings, raw_settings

@@ -20,7 +20,6 @@ from drai.data.lidc.synthetic import (
     render_phantom,
 )
 
-
 NODULE = (-40.0, 10.0, -80.0)
 QUIRKS = {
     "implicit VR": Encoding(implicit_vr=True),

@@ -12,10 +12,9 @@ import pytest
 import torch
 
 import drai.train
+from base_settings import BASE
 from drai.checkpoints import EAGER_SPEED_SETTINGS, load_checkpoint, load_model, run_meta
 from drai.train import NonFiniteLoss, train
-
-from base_settings import BASE
 from toys import fake_data
 
 SETTINGS = replace(BASE, steps=7, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=4, seed=2, augment=True)

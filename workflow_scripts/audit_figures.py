@@ -20,7 +20,7 @@ if snakemake.params.kind == "ground_truth":
     ground_truth_figure(panels, skipped, snakemake.output.figure)
 else:
     pairs = {}
-    for dataset, path in zip(snakemake.params.datasets, snakemake.input.runs):
+    for dataset, path in zip(snakemake.params.datasets, snakemake.input.runs, strict=True):
         with np.load(path) as data:
             pairs[dataset] = {k: data[k] for k in data.files}
     memorization_figure(pairs, snakemake.params.model, snakemake.output.figure)

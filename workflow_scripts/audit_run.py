@@ -12,12 +12,12 @@ from drai.audit import (
     ground_truth_of_run,
     memorization_of_run,
 )
+from drai.checkpoints import load_model
 from drai.data.factors import no_factors_message
 from drai.devices import claim_device, pick_device
 from drai.evaluation import EvaluationSettings, evaluation_data
 from drai.io import write_json, write_npz
 from drai.settings import from_params, transport
-from drai.checkpoints import load_model
 
 log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)

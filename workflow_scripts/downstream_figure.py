@@ -5,14 +5,17 @@ from drai.downstream import cas_fid_figure
 from drai.records import read_records
 
 log = setup_logging(snakemake)
-panels = {}
-for dataset in snakemake.params.datasets:
-    mine = lambda records: [r for r in records if r["dataset"] == dataset]  # noqa: E731
-    panels[dataset] = {
-        "runs": mine(read_records(snakemake.input.runs)),
-        "metrics": mine(read_records(snakemake.input.metrics)),
-        "real": mine(read_records(snakemake.input.real)),
-        "variants": snakemake.params.variants,
-    }
+
+
+def of_dataset(records: list[dict], dataset: str) -> list[dict]:
+    return [r for r in records if r["dataset"] == dataset]
+
+
+records = {kind: read_records(getattr(snakemake.input, kind)) for kind in ("runs", "metrics", "real")}
+panels = {
+    dataset: {kind: of_dataset(found, dataset) for kind, found in records.items()}
+    | {"variants": snakemake.params.variants}
+    for dataset in snakemake.params.datasets
+}
 cas_fid_figure(panels, snakemake.output.figure)
 log.info("wrote %s", snakemake.output.figure)

@@ -8,7 +8,7 @@ from drai.figures import FIGURE_SPECS, make_figure
 log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)
 spec = FIGURE_SPECS[snakemake.params.figure]
-patches = dict(zip(snakemake.params.datasets, snakemake.input.patches))
+patches = dict(zip(snakemake.params.datasets, snakemake.input.patches, strict=True))
 runs = snakemake.params.runs
 log.info(
     "Fig. %d (%s): %s",

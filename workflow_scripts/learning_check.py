@@ -2,8 +2,8 @@
 
 from _common import setup_logging
 from drai.io import write_csv, write_text
-from drai.records import read_records
 from drai.learning import learning_check, learning_markdown
+from drai.records import read_records
 
 log = setup_logging(snakemake)
 frame = learning_check(

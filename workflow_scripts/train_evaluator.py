@@ -6,8 +6,8 @@ from _common import setup_logging
 from drai.devices import claim_device, pick_device
 from drai.evaluation import evaluation_data
 from drai.io import write_json
-from drai.records import evaluator_record
 from drai.metrics.evaluator import EvaluatorSettings, save_evaluator, train_evaluator
+from drai.records import evaluator_record
 from drai.settings import from_params, transport
 
 log = setup_logging(snakemake)

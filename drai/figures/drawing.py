@@ -96,7 +96,7 @@ def draw_grids(
             header.shape[0] * (h + PAD) + GAP,
         )
         row = 1
-    for line, rows in zip(lines, line_rows[row:]):
+    for line, rows in zip(lines, line_rows[row:], strict=True):
         for col, grid in enumerate(line):
             ax = fig.add_subplot(spec[row, col])
             ax.set_axis_off()
@@ -131,7 +131,8 @@ def draw_tsne(
     for ax in axes.ravel():
         ax.set_axis_off()
     colours = plt.get_cmap("viridis")
-    for ax, (name, points, groups, group_names) in zip(axes.ravel(), panels):
+    # The grid's last row may have more axes than panels are left: those stay blank.
+    for ax, (name, points, groups, group_names) in zip(axes.ravel(), panels, strict=False):
         ax.set_axis_on()
         for g, label in enumerate(group_names):
             members = groups == g

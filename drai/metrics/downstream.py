@@ -205,7 +205,10 @@ def conditions(task: Task, mix: str, seed: int) -> tuple[np.ndarray, np.ndarray]
         counts = np.full(len(trained), len(task.train_labels) // len(trained))
         counts[: len(task.train_labels) % len(trained)] += 1
         rows = np.concatenate(
-            [rng.choice(np.flatnonzero(task.train_labels == k), count) for k, count in zip(trained, counts)]
+            [
+                rng.choice(np.flatnonzero(task.train_labels == k), count)
+                for k, count in zip(trained, counts, strict=True)
+            ]
         )
         return task.train_vectors[rows], task.train_labels[rows]
     raise ValueError(f"unknown condition mix {mix!r}; one of {MIXES}")

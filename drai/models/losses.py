@@ -19,7 +19,7 @@ def lsgan_discriminator(real: torch.Tensor, *fakes: torch.Tensor, fake_weights=N
     """
     weights = fake_weights or [1.0 / len(fakes)] * len(fakes)
     loss = 0.5 * (real - 1).pow(2).mean()
-    for weight, fake in zip(weights, fakes):
+    for weight, fake in zip(weights, fakes, strict=True):
         loss = loss + 0.5 * weight * fake.pow(2).mean()
     return loss
 

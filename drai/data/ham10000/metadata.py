@@ -190,7 +190,7 @@ def read_ground_truth(path: Path) -> pd.DataFrame:
     if not valid.all():
         bad = np.flatnonzero(~valid)
         first = bad[0]
-        values = ", ".join(f"{c}={v:g}" for c, v in zip(GROUND_TRUTH_COLUMNS, onehot[first]))
+        values = ", ".join(f"{c}={v:g}" for c, v in zip(GROUND_TRUTH_COLUMNS, onehot[first], strict=True))
         raise DataError(
             f"{path}: line {_line(first)} (image {table['image'].iloc[first]}) does not name one class ({values}); "
             f"{len(bad)} such row(s): each row needs a single 1 among {', '.join(GROUND_TRUTH_COLUMNS)}, 0 elsewhere"

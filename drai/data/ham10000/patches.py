@@ -373,7 +373,7 @@ def collect(files: RawFiles, classes: tuple[str, ...], test_fraction: float, see
         table = pd.concat([train, test], ignore_index=True)
         paths = [
             (files.test_images if split == "test" else files.images).get(image_id)
-            for image_id, split in zip(table["image_id"], table["split"])
+            for image_id, split in zip(table["image_id"], table["split"], strict=True)
         ]
     else:
         table = train.reset_index(drop=True)
@@ -415,7 +415,7 @@ def build_patches(
     jobs = [(r.image_id, r.path, files.masks.get(r.image_id), settings.lesion) for r in table.itertuples()]
     results = list(progress_map(process_image, jobs, processes, "HAM10000 patches", "img", progress, chunksize=16))
     kept, patches, short_sides = [], [], []
-    for row, result in zip(table.to_dict("records"), results):
+    for row, result in zip(table.to_dict("records"), results, strict=True):
         if "skipped" in result:
             skipped.append({"image_id": result["image_id"], "file": result["file"], "reason": result["skipped"]})
             short_sides += [result["short_side"]] if "short_side" in result else []
@@ -456,7 +456,7 @@ def from_medmnist(path: str | Path, classes: tuple[str, ...] = DEFAULT_CLASSES):
         rows, images = [], []
         for split in ("train", "val", "test"):
             labels = data[f"{split}_labels"].reshape(-1)
-            for index, (image, label) in enumerate(zip(data[f"{split}_images"], labels)):
+            for index, (image, label) in enumerate(zip(data[f"{split}_images"], labels, strict=True)):
                 dx = MEDMNIST_CLASSES[int(label)]
                 if dx not in classes:
                     continue

@@ -176,7 +176,7 @@ def ham10000_qc_figure(
     labels = {name: f"{name} ({'modelled' if name in modelled else 'evaluator only'})" for name in classes}
     if lesion is None:
         groups = {labels[name]: np.flatnonzero((table["dx"] == name).to_numpy()) for name in classes}
-        titles = [f"{split} {flip}".strip() for split, flip in zip(table["split"], table["flip"])]
+        titles = [f"{split} {flip}".strip() for split, flip in zip(table["split"], table["flip"], strict=True)]
         patch_grid(patches, groups, titles, f"HAM10000 lesion patches per class ({source} data)", output, per_class)
         return
     rows = qc_rows(patches, table, classes, lesion, labels, pairs=per_class // 2)

@@ -126,7 +126,7 @@ def download_dataset(
         info = listing[stem]
         part = root / f".{stem}.part"
 
-        def check(path: Path, expected=info["md5"], name=info["name"]) -> None:
+        def check(path: Path, expected=info["md5"], name=info["name"], kind=kind) -> None:
             if expected and md5_of(path) != expected:
                 raise ValueError(f"{name}: MD5 does not match the published {expected}")
             if kind == "zip":

@@ -221,7 +221,7 @@ def check_hu(image: sitk.Image, slices: list, folder: Path) -> None:
     """
     volume = sitk.GetArrayViewFromImage(image)
     low, high = CT_HU_RANGE
-    for hu, item in zip(volume, slices):
+    for hu, item in zip(volume, slices, strict=True):
         if item.pixel_representation != 1 or not item.bits_stored:
             continue
         data = hu if item.padding_hu is None else hu[hu != item.padding_hu]

@@ -160,7 +160,7 @@ def read_with_sitk(files: list[Path]) -> tuple[list[_SliceHeader], sitk.Image]:
     headers = []
     for index, path in enumerate(files):
 
-        def tag(key, default=""):
+        def tag(key, default="", index=index):
             return reader.GetMetaData(index, key).strip() if reader.HasMetaDataKey(index, key) else default
 
         if not (tag("0020|0032") and tag("0028|0030")):
@@ -298,7 +298,7 @@ def read_with_pydicom(files: list[Path]) -> tuple[list[_SliceHeader], np.ndarray
         headers.append(header)
         pixels.append((path, dataset, hu))
     rows, columns = pixels[0][2].shape
-    for path, dataset, hu in pixels[1:]:
+    for path, _, hu in pixels[1:]:
         if hu.shape != (rows, columns):
             raise SeriesError(f"{path}: matrix {hu.shape[0]}x{hu.shape[1]} differs from {rows}x{columns}")
     return headers, np.stack([hu for _, _, hu in pixels])

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pydicom
 
-from drai.data.lidc.dicom_slices import SeriesError
 from drai.data.download import DownloadError, wait_before_retry
+from drai.data.lidc.dicom_slices import SeriesError
 from drai.data.lidc.nbia import verify_series
 from drai.io import atomic_dir
 

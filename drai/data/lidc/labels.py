@@ -186,7 +186,7 @@ def _scan_nodules(scan_id: int, case_key: str, settings: LabelSettings) -> list[
                 "split": split,
                 "curated": curated,
                 "query": split == "test" and not curated,
-                **dict(zip(VECTOR_COLUMNS, vector.astype(int))),
+                **dict(zip(VECTOR_COLUMNS, vector.astype(int), strict=True)),
             }
         )
     return rows

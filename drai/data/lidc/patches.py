@@ -30,9 +30,8 @@ central one).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
@@ -348,7 +347,7 @@ def refuse_nodules_in_gaps(
 ) -> np.ndarray:
     """Which nodules keep their patch: those whose slices lie outside every wide gap (open interval)."""
     usable = np.ones(len(points_world), bool)
-    for i, (point, nodule_id) in enumerate(zip(points_world, nodule_ids)):
+    for i, (point, nodule_id) in enumerate(zip(points_world, nodule_ids, strict=True)):
         extent = None if z_extents_mm is None else z_extents_mm[i]
         low, high = patch_z_extent_mm(image, point, settings, extent)
         for gap_low, gap_high in gaps:

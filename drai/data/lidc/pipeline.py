@@ -80,7 +80,7 @@ def assemble(
     images, ids, offsets, distances = [], [], [], []
     for path in case_files:
         with np.load(path) as data:
-            distance = dict(zip(data["nodule_ids"].astype(str), data["lung_box_distance"]))
+            distance = dict(zip(data["nodule_ids"].astype(str), data["lung_box_distance"], strict=True))
             images.extend(data["patches"])
             ids.extend(data["patch_nodules"].astype(str))
             offsets.extend(data["slice_offsets"].astype(int))
@@ -121,6 +121,7 @@ def lidc_qc_figure(patches_path: str | Path, output: str | Path, per_bin: int = 
     groups["nearest lung edge"] = nearest
     marked = set(nearest.tolist())
     titles = [
-        f"{split} {d:.0f} vx" if i in marked else str(split) for i, (split, d) in enumerate(zip(splits, distance))
+        f"{split} {d:.0f} vx" if i in marked else str(split)
+        for i, (split, d) in enumerate(zip(splits, distance, strict=True))
     ]
     patch_grid(images, groups, titles, f"LIDC nodule patches by size bin ({source} data)", output, per_bin)

@@ -300,7 +300,7 @@ def render_volume(scan_id: int, settings: SyntheticSettings, factors: dict | Non
         extents.append(max(mask.shape[0], mask.shape[1]) * pixel_spacing / 2.0)
     centres = np.array(centres).reshape(-1, 3)
     volume, parenchyma, inner = render_background(grid, rng, centres[:, [2, 1]], factors)
-    for centre, extent in zip(centres, extents):
+    for centre, extent in zip(centres, extents, strict=True):
         carve_lung_pocket(volume, grid, centre, extent + 12.0, parenchyma, inner)
     for cluster, mask, bbox in nodules:
         ratings = {

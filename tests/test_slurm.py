@@ -54,11 +54,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from workflow_rules import gpu_rules
+
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
 TOOLS = ("munged", "munge", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "sinfo", "srun")
-GPU_RULES = ("train", "train_evaluator", "run_metrics")
+GPU_RULES = sorted(gpu_rules())  # the rules that ask for a GPU; the test node has none
 PROFILE = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
 CONF_LINK = Path("/run/slurm/conf")  # where configless slurmd links its configuration
 MUNGE_KEY = Path("/etc/munge/munge.key")

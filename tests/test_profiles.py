@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from workflow_rules import gpu_rules
+from workflow_rules import gpu_rules, local_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,3 +30,10 @@ def test_the_cpu_only_cluster_commands_ask_no_gpu_of_any_gpu_rule():
         assert commands, path
         for command in commands:
             assert set(re.findall(r"(\w+):gpu=0", command)) == gpu_rules(), (path, command)
+
+
+def test_the_local_rules_are_found_and_ask_for_no_gpu():
+    # The SLURM test counts the jobs it expects sbatch to receive as the planned jobs of the other rules.
+    assert {"all", "table", "learning_check", "downstream_table", "fidelity_table", "fig_cas_fid"} <= local_rules()
+    assert not local_rules() & gpu_rules()
+    assert "lidc_series" not in local_rules()  # local only when it downloads, which the ci preset does not

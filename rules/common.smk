@@ -65,6 +65,13 @@ def run_outputs(name):
     )
 
 
+def dataset_runs(name):
+    """A file of every run of the dataset of the job's wildcards."""
+    return lambda w: expand(
+        out(f"runs/{w.dataset}/{{variant}}/seed{{seed}}/{name}"), variant=TRAIN["variants"], seed=TRAIN["seeds"]
+    )
+
+
 # A plan made before the nodule table exists cannot count the per-case LIDC jobs: say so where it is read.
 if "lidc" in TRAIN["datasets"] and not os.path.exists(out("data/lidc/nodules.csv")):
     logger.info(

@@ -4,13 +4,6 @@
 # coverage, intra-class FID from metrics.json) and the figure of CAS against FID.
 
 
-def dataset_runs(name):
-    """A file of every run of the dataset of the job's wildcards."""
-    return lambda w: expand(
-        out(f"runs/{w.dataset}/{{variant}}/seed{{seed}}/{name}"), variant=TRAIN["variants"], seed=TRAIN["seeds"]
-    )
-
-
 rule downstream_real:
     input:
         patches=out("data/{dataset}/patches.npz"),

@@ -1,4 +1,4 @@
-"""What the rule files declare, read from their text: which rules ask for a GPU."""
+"""What the rule files declare, read from their text: which rules ask for a GPU, which run locally."""
 
 from __future__ import annotations
 
@@ -8,30 +8,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def gpu_rules() -> set[str]:
-    """The rules of rules/*.smk whose resources ask for a GPU (a ``gpu=`` line)."""
+def rules_declaring(line: str, paths: list[Path]) -> set[str]:
+    """The rules named in ``paths`` with a line matching the pattern ``line`` among their directives.
+
+    Rules whose name is made in a loop (``rule:`` with ``name:``) are not found.
+    """
     found = set()
-    for path in sorted((ROOT / "rules").glob("*.smk")):
+    for path in paths:
         rule = None
-        for line in path.read_text().splitlines():
-            if match := re.match(r"(?:rule|checkpoint) (\w+):", line):
+        for text in path.read_text().splitlines():
+            if match := re.match(r"\s*(?:rule|checkpoint)(?: (\w+))?:", text):
                 rule = match[1]
-            elif rule and re.match(r"\s+gpu=", line):
+            elif rule and re.match(line, text):
                 found.add(rule)
     return found
+
+
+def gpu_rules() -> set[str]:
+    """The rules of rules/*.smk whose resources ask for a GPU (a ``gpu=`` line)."""
+    return rules_declaring(r"\s+gpu=", sorted((ROOT / "rules").glob("*.smk")))
 
 
 def local_rules() -> set[str]:
-    """The rules named in the Snakefile and rules/*.smk that run on the submitting machine (``localrule: True``).
-
-    Rules whose name is made in a loop (``rule:`` with ``name:``) are not found here.
-    """
-    found = set()
-    for path in [ROOT / "Snakefile", *sorted((ROOT / "rules").glob("*.smk"))]:
-        rule = None
-        for line in path.read_text().splitlines():
-            if match := re.match(r"\s*(?:rule|checkpoint)(?: (\w+))?:", line):
-                rule = match[1]
-            elif rule and re.match(r"\s+localrule: True", line):
-                found.add(rule)
-    return found
+    """The rules of the Snakefile and rules/*.smk that run on the submitting machine (``localrule: True``)."""
+    return rules_declaring(r"\s+localrule: True", [ROOT / "Snakefile", *sorted((ROOT / "rules").glob("*.smk"))])

@@ -30,3 +30,13 @@ def setup_logging(snakemake) -> logging.Logger:
 
     note_on_figures(f"preset: {snakemake.config.get('preset', 'demo')}")  # every figure says which preset made it
     return logger
+
+
+def downstream_inputs(snakemake):
+    """A downstream job's settings and the evaluation data of its dataset (rules/downstream.smk)."""
+    from drai.evaluation import evaluation_data
+    from drai.metrics.evaluator_settings import DownstreamSettings
+    from drai.settings import from_params
+
+    settings = from_params(DownstreamSettings, snakemake.params.settings)
+    return settings, evaluation_data(snakemake.input.patches, snakemake.wildcards.dataset, settings.lidc_labels)

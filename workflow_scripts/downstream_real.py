@@ -2,19 +2,16 @@
 
 import torch
 
-from _common import setup_logging
+from _common import downstream_inputs, setup_logging
 from drai.devices import claim_device, pick_device
-from drai.evaluation import evaluation_data
 from drai.io import write_json
 from drai.metrics.downstream import real_only
-from drai.metrics.evaluator_settings import DownstreamSettings
-from drai.settings import from_params, transport
+from drai.settings import transport
 
 log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)
 w = snakemake.wildcards
-settings = from_params(DownstreamSettings, snakemake.params.settings)
-data = evaluation_data(snakemake.input.patches, w.dataset, settings.lidc_labels)
+settings, data = downstream_inputs(snakemake)
 with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:
     device = str(pick_device(requested, key="evaluate.device"))
     result = real_only(data, settings, int(w.seed), device)

@@ -2,20 +2,18 @@
 
 import torch
 
-from _common import setup_logging
+from _common import downstream_inputs, setup_logging
 from drai.checkpoints import load_model
 from drai.devices import claim_device, pick_device
-from drai.evaluation import evaluation_data, generate_from_vectors
+from drai.evaluation import generate_from_vectors
 from drai.io import write_json
 from drai.metrics.downstream import downstream_of_run
-from drai.metrics.evaluator_settings import DownstreamSettings
-from drai.settings import from_params, transport
+from drai.settings import transport
 
 log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)
 w = snakemake.wildcards
-settings = from_params(DownstreamSettings, snakemake.params.settings)
-data = evaluation_data(snakemake.input.patches, w.dataset, settings.lidc_labels)
+settings, data = downstream_inputs(snakemake)
 with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:
     device = str(pick_device(requested, key="evaluate.device"))
     model = load_model(snakemake.input.model, device).eval()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 # The workflow runs the library of its own folder: `drai` is imported from the
@@ -32,11 +33,19 @@ def setup_logging(snakemake) -> logging.Logger:
     return logger
 
 
-def downstream_inputs(snakemake):
-    """A downstream job's settings and the evaluation data of its dataset (rules/downstream.smk)."""
+@contextmanager
+def downstream_job(snakemake):
+    """A downstream job's settings, the evaluation data of its dataset and the device it holds while inside
+    (``evaluate.device``; rules/downstream.smk)."""
+    import torch
+
+    from drai.devices import claim_device, pick_device
     from drai.evaluation import evaluation_data
     from drai.metrics.evaluator_settings import DownstreamSettings
-    from drai.settings import from_params
+    from drai.settings import from_params, transport
 
+    torch.set_num_threads(snakemake.threads)
     settings = from_params(DownstreamSettings, snakemake.params.settings)
-    return settings, evaluation_data(snakemake.input.patches, snakemake.wildcards.dataset, settings.lidc_labels)
+    data = evaluation_data(snakemake.input.patches, snakemake.wildcards.dataset, settings.lidc_labels)
+    with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:
+        yield settings, data, str(pick_device(requested, key="evaluate.device"))

@@ -1,19 +1,12 @@
 """Beyond the paper: the real-only reference of the downstream table, one dataset and seed."""
 
-import torch
-
-from _common import downstream_inputs, setup_logging
-from drai.devices import claim_device, pick_device
+from _common import downstream_job, setup_logging
 from drai.io import write_json
 from drai.metrics.downstream import real_only
-from drai.settings import transport
 
 log = setup_logging(snakemake)
-torch.set_num_threads(snakemake.threads)
 w = snakemake.wildcards
-settings, data = downstream_inputs(snakemake)
-with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:
-    device = str(pick_device(requested, key="evaluate.device"))
+with downstream_job(snakemake) as (settings, data, device):
     result = real_only(data, settings, int(w.seed), device)
 log.info("real only: %s; all types: %s", result["real_only"], result["all_types"])
 write_json(

@@ -1,21 +1,14 @@
 """Beyond the paper, one run: classifiers trained on its generated images (and on them with the real ones)."""
 
-import torch
-
-from _common import downstream_inputs, setup_logging
+from _common import downstream_job, setup_logging
 from drai.checkpoints import load_model
-from drai.devices import claim_device, pick_device
 from drai.evaluation import generate_from_vectors
 from drai.io import write_json
 from drai.metrics.downstream import downstream_of_run
-from drai.settings import transport
 
 log = setup_logging(snakemake)
-torch.set_num_threads(snakemake.threads)
 w = snakemake.wildcards
-settings, data = downstream_inputs(snakemake)
-with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:
-    device = str(pick_device(requested, key="evaluate.device"))
+with downstream_job(snakemake) as (settings, data, device):
     model = load_model(snakemake.input.model, device).eval()
     result = downstream_of_run(
         lambda vectors, seed: generate_from_vectors(model, vectors, seed, device=device),

@@ -173,14 +173,23 @@ def prdc_cell(runs: list[dict]) -> str:
     return " / ".join(means)
 
 
+def spearman(x, y) -> dict:
+    """Spearman's rho of ``y`` against ``x`` and its p-value; both None under 3 points or with a constant side."""
+    from scipy.stats import spearmanr
+
+    if len(x) < 3:
+        return {"rho": None, "p": None}
+    result = spearmanr(x, y)
+    rho = None if np.isnan(result.statistic) else float(result.statistic)
+    return {"rho": rho, "p": None if rho is None else float(result.pvalue)}
+
+
 def rank_agreement(records: list[dict]) -> dict[str, dict]:
     """Per dataset, Spearman's rho between -CIFC and the separation score over (model, seed) runs.
 
     CIFC is an error (lower: more consistent), the separation a score (higher:
     better separated), so rho > 0 means CIFC ranks the runs as the ground truth does.
     """
-    from scipy.stats import spearmanr
-
     out = {}
     for dataset in dict.fromkeys(r["dataset"] for r in records):
         pairs = [
@@ -188,13 +197,8 @@ def rank_agreement(records: list[dict]) -> dict[str, dict]:
             for r in records
             if r["dataset"] == dataset and r.get("cifc") is not None and r.get("separation") is not None
         ]
-        if len(pairs) < 3:
-            out[dataset] = {"rho": None, "p": None, "runs": len(pairs)}
-            continue
-        cifc, sep = np.array(pairs, float).T
-        result = spearmanr(-cifc, sep)
-        rho = None if np.isnan(result.statistic) else float(result.statistic)
-        out[dataset] = {"rho": rho, "p": None if rho is None else float(result.pvalue), "runs": len(pairs)}
+        cifc, sep = np.array(pairs, float).reshape(-1, 2).T
+        out[dataset] = spearman(-cifc, sep) | {"runs": len(pairs)}
     return out
 
 

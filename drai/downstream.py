@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from drai.audit import NOT_IN_PAPER, _cell
+from drai.audit import NOT_IN_PAPER, _cell, spearman
 from drai.data.registry import get_dataset
 from drai.metrics.downstream import MIXES
 
@@ -50,20 +50,14 @@ def rank_agreement(runs: list[dict], metrics: list[dict], variants: list[str], k
     FID is a distance (lower: better), CAS an accuracy (higher: better), so rho
     > 0 means that CAS ranks the models as FID does.
     """
-    from scipy.stats import spearmanr
-
     points = []
     for variant in variants:
         cas = _mean([cas_of(r) for r in runs if r["variant"] == variant])
         fid = _mean([m["metrics"].get(key) for m in metrics if m["variant"] == variant])
         if cas is not None and fid is not None:
             points.append((cas, fid))
-    if len(points) < 3:
-        return {"rho": None, "p": None, "models": len(points)}
-    cas, fid = np.array(points).T
-    result = spearmanr(cas, -fid)
-    rho = None if np.isnan(result.statistic) else float(result.statistic)
-    return {"rho": rho, "p": None if rho is None else float(result.pvalue), "models": len(points)}
+    cas, fid = np.array(points, float).reshape(-1, 2).T
+    return spearman(cas, -fid) | {"models": len(points)}
 
 
 def downstream_table(

@@ -24,7 +24,7 @@ from drai.checkpoints import load_model
 from drai.config import resolve
 from drai.evaluation import evaluation_data, generate_from_vectors
 from drai.metrics.downstream import downstream_of_run, fit_and_score, model_task
-from drai.settings import downstream_settings
+from drai.metrics.settings import downstream_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -27,8 +27,8 @@ import torch
 
 from drai.checkpoints import load_checkpoint
 from drai.devices import claim_device
-from drai.settings import train_settings
-from drai.train import train
+from drai.train.run import train
+from drai.train.settings import train_settings
 from train_throughput import fake_patches, paper_config  # beside this file
 
 

@@ -39,21 +39,16 @@ from drai.config import resolve
 from drai.data.factors import factor_table
 from drai.data.ham10000.patches import CROPS
 from drai.data.ham10000.pipeline import make_patch_set
+from drai.data.ham10000.settings import ham_patch_set_settings, raw_settings
 from drai.data.ham10000.synthetic import write_dataset
 from drai.data.patchset import PatchSet
-from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
+from drai.evaluation import evaluate_run, evaluation_data
 from drai.io import write_json
 from drai.metrics.evaluator import save_evaluator, train_evaluator
 from drai.metrics.fidelity import fidelity_metrics
-from drai.settings import (
-    audit_settings,
-    evaluation_settings,
-    evaluator_settings,
-    ham_patch_set_settings,
-    raw_settings,
-    train_settings,
-)
-from drai.train import TrainSettings, load_training_set, train
+from drai.metrics.settings import EvaluationSettings, audit_settings, evaluation_settings, evaluator_settings
+from drai.train.run import load_training_set, train
+from drai.train.settings import TrainSettings, train_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = "ham10000"

@@ -25,11 +25,12 @@ import yaml
 
 from drai.checkpoints import load_model
 from drai.config import resolve
-from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
+from drai.evaluation import evaluate_run, evaluation_data
 from drai.io import write_json
 from drai.metrics.evaluator import save_evaluator, train_evaluator
-from drai.settings import evaluation_settings, evaluator_settings, train_settings
-from drai.train import TrainSettings, load_training_set, train
+from drai.metrics.settings import EvaluationSettings, evaluation_settings, evaluator_settings
+from drai.train.run import load_training_set, train
+from drai.train.settings import TrainSettings, train_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

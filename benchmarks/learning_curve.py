@@ -42,11 +42,12 @@ import numpy as np
 import torch
 
 from drai.checkpoints import load_model
-from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
+from drai.evaluation import evaluate_run, evaluation_data
 from drai.io import atomic_path, write_json, write_text
 from drai.learning import learning_check, learning_markdown
-from drai.settings import evaluation_settings, train_settings
-from drai.train import TrainSettings, load_training_set, save_untrained, train
+from drai.metrics.settings import EvaluationSettings, evaluation_settings
+from drai.train.run import load_training_set, save_untrained, train
+from drai.train.settings import TrainSettings, train_settings
 from kl_reduction import demo_config  # beside this file
 
 REPORTED = ("fid", "cgacc", "cgacc_chance", "cifc")

@@ -29,7 +29,7 @@ from drai.data.lidc.labels import SIZE_BIN_LABELS
 from drai.evaluation import evaluation_data
 from drai.io import write_json
 from drai.metrics.evaluator import predict, train_evaluator
-from drai.settings import evaluator_settings
+from drai.metrics.settings import evaluator_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

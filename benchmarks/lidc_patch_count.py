@@ -14,8 +14,8 @@ import pandas as pd
 import yaml
 
 from drai.config import resolve
+from drai.data.lidc.labels import wanted
 from drai.data.lidc.patches import slices_per_nodule
-from drai.data.lidc.source import wanted
 from drai.pylidc_compat import all_scans
 
 table = sys.argv[1] if len(sys.argv) > 1 else "results/demo/data/lidc/nodules.csv"

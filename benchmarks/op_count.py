@@ -1,7 +1,7 @@
 """Benchmark: the operations one training step dispatches, and those of them that launch a kernel.
 
 Per variant and image type (LIDC: 1 channel, t of 17; HAM10000: 3 channels, t of 3) it runs
-:func:`drai.train.train_step` on the CPU with the `paper` preset's speed settings (fused Adam, the
+:func:`drai.train.step.train_step` on the CPU with the `paper` preset's speed settings (fused Adam, the
 loss terms kept as tensors, not read back), once to create Adam's state, then counts the second
 step with a :class:`~torch.utils._python_dispatch.TorchDispatchMode`: every ATen operation that
 reaches the kernels (forward, backward through autograd, both optimizer updates). A variant that
@@ -28,8 +28,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from drai.models.family import TRANSFORMS, transform
 from drai.models.variants import VARIANTS, get_variant
-from drai.settings import train_settings
-from drai.train import build, train_step
+from drai.train.run import build
+from drai.train.settings import train_settings
+from drai.train.step import train_step
 from train_throughput import IMAGE_TYPES, paper_config  # beside this file
 
 #: Operations that allocate, alias or describe a tensor without running a kernel on its data (besides

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import torch
 
-from drai.settings import train_settings
-from drai.train import train
+from drai.train.run import train
+from drai.train.settings import train_settings
 from train_throughput import IMAGE_TYPES, fake_patches, paper_config  # beside this file
 
 

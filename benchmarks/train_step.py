@@ -26,8 +26,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from drai.checkpoints import EAGER_SPEED_SETTINGS
 from drai.models.family import TRANSFORMS, transform
 from drai.models.variants import VARIANTS, get_variant
-from drai.settings import train_settings
-from drai.train import build, train_step
+from drai.train.run import build
+from drai.train.settings import train_settings
+from drai.train.step import train_step
 from train_throughput import paper_config  # beside this file
 
 IMAGE_TYPES = {"lidc (1x64x64, t=17)": (1, 17), "ham10000 (3x64x64, t=3)": (3, 3)}

@@ -58,8 +58,8 @@ import yaml
 from drai.checkpoints import EAGER_SPEED_SETTINGS
 from drai.config import resolve
 from drai.models.variants import VARIANTS, get_variant
-from drai.settings import train_settings
-from drai.train import train
+from drai.train.run import train
+from drai.train.settings import train_settings
 
 IMAGE_TYPES = {"lidc": (1, 17), "ham10000": (3, 3)}
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"

@@ -23,10 +23,10 @@ from drai.data.crops import centre_crop
 from drai.data.factors import FACTORS
 from drai.data.patchset import PatchSet
 from drai.data.registry import datasets, get_dataset
-from drai.evaluation import EvaluationData, EvaluationSettings, codes, generate_from_vectors
+from drai.evaluation import EvaluationData, codes, generate_from_vectors
 from drai.metrics import ground_truth, memorization
 from drai.metrics.evaluator import load_evaluator
-from drai.metrics.evaluator_settings import AuditSettings
+from drai.metrics.settings import AuditSettings, EvaluationSettings
 from drai.models.family import ModelFamily
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def memorization_of_run(
     """
     train, test = reference_images(data)
     reference = reference or {}
-    summary, nearest = memorization.audit(
+    summary, nearest = memorization.memorization_scores(
         generated, train, test, features, settings.flag_share, batch_size, reference.get("train"), reference.get("test")
     )
     summary.update(generated=int(len(generated)), train=int(len(train)), test=int(len(test)))

@@ -21,7 +21,7 @@ import torch
 from drai.io import atomic_path
 from drai.models.family import ModelFamily, Shape
 from drai.models.variants import get_variant
-from drai.train_settings import TrainSettings
+from drai.train.settings import TrainSettings
 
 
 class CheckpointError(ValueError):

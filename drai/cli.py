@@ -68,7 +68,7 @@ def _model(path: str):
 
 
 def cmd_sample(args) -> None:
-    from drai.figures.codes import content_of, generate, sample_styles
+    from drai.figures.arrays import content_of, generate, sample_styles
 
     model = _model(args.model)
     if args.vector is not None:
@@ -89,7 +89,7 @@ def cmd_sample(args) -> None:
 
 
 def cmd_hybrid(args) -> None:
-    from drai.figures.codes import content_of, generate, infer_codes
+    from drai.figures.arrays import content_of, generate, infer_codes
 
     model = _model(args.model)
     images, vectors = _load_patches(args.data)
@@ -108,7 +108,7 @@ def cmd_hybrid(args) -> None:
 
 
 def cmd_neighbours(args) -> None:
-    from drai.figures.codes import infer_codes
+    from drai.figures.arrays import infer_codes
     from drai.metrics.retrieval import nearest
 
     model = _model(args.model)

@@ -39,9 +39,9 @@ from drai.data.patchset import PatchSet
 from drai.data.registry import get_dataset
 from drai.metrics.disentanglement import cifc, random_pairs
 from drai.metrics.evaluator import load_evaluator, predict
-from drai.metrics.evaluator_settings import EvaluationSettings
 from drai.metrics.fidelity import fidelity_metrics
 from drai.metrics.retrieval import retrieval_scores
+from drai.metrics.settings import EvaluationSettings
 from drai.models.family import ModelFamily
 
 log = logging.getLogger(__name__)

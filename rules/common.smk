@@ -6,21 +6,17 @@ from snakemake.logging import logger
 
 from drai.config import ConfigError, load_schema, resolve
 from drai.models.variants import VARIANTS
-from drai.settings import (
-    as_params,
+from drai.settings import as_params
+from drai.metrics.settings import (
     audit_settings,
     downstream_settings,
     evaluation_settings,
     evaluator_settings,
-    ham_patch_set_settings,
-    label_settings,
-    lidc_patch_set_settings,
-    patch_settings,
-    raw_settings,
-    series_settings,
-    train_settings,
 )
-from drai.figure_specs import FIGURE_SPECS, planned
+from drai.data.ham10000.settings import ham_patch_set_settings, raw_settings
+from drai.data.lidc.settings import label_settings, lidc_patch_set_settings, patch_settings, series_settings
+from drai.train.settings import train_settings
+from drai.figures.specs import FIGURE_SPECS, planned
 from drai.tables import table_specs
 
 try:
@@ -83,7 +79,7 @@ if "lidc" in TRAIN["datasets"] and not os.path.exists(out("data/lidc/nodules.csv
 
 def lidc_cases(wildcards=None):
     """Cases to process, known once the nodules table exists (checkpoint)."""
-    from drai.data.lidc.source import select_cases
+    from drai.data.lidc.labels import select_cases
 
     table = checkpoints.lidc_nodules.get().output.table
     return select_cases(pd.read_csv(table), LIDC["source"], LIDC["synthetic_cases"])

@@ -1,6 +1,6 @@
 # Evaluation: the evaluator network per dataset, then the metrics of every run.
 
-from drai.metrics.evaluator_settings import imagenet_weights_path
+from drai.metrics.settings import imagenet_weights_path
 
 EVALUATE = SETTINGS["evaluate"]
 # The ImageNet weights file a preset downloads (empty when evaluate.weights is

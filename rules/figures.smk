@@ -1,7 +1,7 @@
 # Figures 10-19 of the paper, from the trained runs (no retraining).
 #
 # One rule per figure, named fig10 ... fig19 (`snakemake --cores 1 fig12`),
-# each writing one PNG (`drai.figure_specs.FIGURE_SPECS` holds its kind, dataset(s),
+# each writing one PNG (`drai.figures.specs.FIGURE_SPECS` holds its kind, dataset(s),
 # models and file name). A figure uses the preset's first training seed and
 # only the models the preset trains; FIGURES lists those with at least one.
 

@@ -1,8 +1,8 @@
 """The settings the unit tests start from: the settings dataclasses have no defaults of their own, so
 these spell out the values the tests assume; each test replaces the fields it tests."""
 
-from drai.data.lidc.patches import PatchSettings
-from drai.train import TrainSettings
+from drai.data.lidc.settings import PatchSettings
+from drai.train.settings import TrainSettings
 
 BASE = TrainSettings(
     steps=100,

@@ -5,7 +5,7 @@ discriminator's loss, generated attached for the generator side's), every
 term with its own function of :mod:`drai.models.losses`, the mismatched
 partners drawn with ``torch.multinomial`` and the items without one indexed
 out. The batched step (:func:`drai.models.family.training_losses`,
-:func:`drai.train.train_step`) must compute what this does, to float32
+:func:`drai.train.step.train_step`) must compute what this does, to float32
 rounding (tests/test_batched_step.py).
 """
 

@@ -10,20 +10,15 @@ import pytest
 import torch
 from PIL import Image
 
-from drai.audit import (
-    AuditSettings,
-    generated_for_evaluation,
-    ground_truth_table,
-    memorization_of_run,
-    reference_features,
-)
+from drai.audit import generated_for_evaluation, ground_truth_table, memorization_of_run, reference_features
 from drai.data.factors import FACTORS, NoFactorsError, factor_table, ham10000_factors
 from drai.data.ham10000 import synthetic as synthetic_derm
 from drai.data.lidc import synthetic as synthetic_ct
 from drai.data.lidc import synthetic_volume
-from drai.evaluation import EvaluationData, EvaluationSettings, LabelledSplit
+from drai.evaluation import EvaluationData, LabelledSplit
 from drai.metrics.ground_truth import probe_matrix, probe_score, separation
 from drai.metrics.memorization import distance_summary
+from drai.metrics.settings import AuditSettings, EvaluationSettings
 from toys import toy_patch_set
 
 SCAN_ID = 1

@@ -14,7 +14,8 @@ from base_settings import BASE
 from drai.models import losses
 from drai.models.family import TRANSFORMS, matching_aware_weights, mismatched_vectors, training_losses, transform
 from drai.models.variants import VARIANTS, get_variant
-from drai.train import build, train_step
+from drai.train.run import build
+from drai.train.step import train_step
 
 SETTINGS = replace(BASE, batch_size=6, width=4, z_dim=4, c_dim=5, lr=2e-4)
 # Every variant on LIDC-shaped data; the three-channel images (and D_cycle's six) on two of them.

@@ -10,7 +10,7 @@ import torch
 import drai.checkpoints as checkpoints
 from base_settings import BASE
 from drai.checkpoints import load_checkpoint, save_checkpoint
-from drai.train import train
+from drai.train.run import train
 from toys import fake_data
 
 # Averages the weights of both steps: on the old code a checkpoint past them ended in "weight average of 0 steps".
@@ -58,7 +58,7 @@ def test_a_checkpoint_past_the_runs_steps_is_set_aside_and_the_run_starts_afresh
     state = load_checkpoint(checkpoint)
     save_checkpoint(checkpoint, {**state, "step": 5})  # the run's own settings, a step it never reaches
     (run / "model.pt").unlink()
-    with caplog.at_level("WARNING", logger="drai.train"):
+    with caplog.at_level("WARNING", logger="drai.train.run"):
         model = train(images, vectors, "DAI", run, TINY, device="cpu", progress=False)
     assert f"{checkpoint}: holds step 5, outside this run's train.steps of 2" in caplog.text
     aside = list(run.glob("checkpoint.pt.unreadable-*"))

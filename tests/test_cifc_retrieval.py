@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from drai.metrics.disentanglement import cifc, random_pairs
-from drai.metrics.retrieval import attributes, nearest, retrieval_scores
+from drai.metrics.retrieval import nearest, retrieval_scores
 
 
 def invertible_pair(z_dim=3, c_dim=2, pixels=16, seed=0):
@@ -53,7 +53,9 @@ def test_retrieval_on_a_toy_set_with_a_known_answer():
     search_sizes = np.array([5.0, 8.0, 11.0, 20.0])
     query_vectors = np.array([[0, 1, 0], [0, 0, 1]], float)
     query_sizes = np.array([8.0, 11.0])
-    search_attrs, query_attrs = attributes(search_vectors, search_sizes), attributes(query_vectors, query_sizes)
+    search_attrs, query_attrs = (
+        np.column_stack([v, s]) for v, s in ((search_vectors, search_sizes), (query_vectors, query_sizes))
+    )
     perfect = retrieval_scores(query_attrs, search_attrs, query_attrs, search_attrs, query_vectors, search_vectors, n=1)
     assert perfect == {"disagreement_divergence": 0.0, "label_overlap_percent": 100.0}
     # Codes that point every query at search item 0: known divergence, no overlap.

@@ -14,7 +14,8 @@ import pytest
 import drai.data.lidc.dicom_series as dicom_series
 from drai.data.lidc.dicom_series import dicom_files, read_series
 from drai.data.lidc.dicom_slices import SeriesError
-from drai.data.lidc.source import SeriesSettings, prepare_series
+from drai.data.lidc.settings import SeriesSettings
+from drai.data.lidc.source import prepare_series
 from drai.data.lidc.synthetic import render_phantom
 
 SQUARE = (slice(10, 20), slice(10, 20))

@@ -13,7 +13,7 @@ from drai.metrics.downstream import (
     model_task,
     real_only,
 )
-from drai.metrics.evaluator_settings import DownstreamSettings
+from drai.metrics.settings import DownstreamSettings
 
 SETTINGS = DownstreamSettings(classifier="small_cnn", steps=120, batch_size=32, lr=3e-3, lidc_labels=None)
 CLASSES = ("small", "medium", "large")

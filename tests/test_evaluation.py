@@ -7,14 +7,7 @@ import torchvision
 
 from drai.data.lidc.labels import SIZE_BIN_LABELS
 from drai.data.patchset import PatchSet
-from drai.evaluation import (
-    EvaluationSettings,
-    chance_accuracy,
-    evaluate_run,
-    evaluation_data,
-    pixel_matched_retrieval,
-    retrieval_sets,
-)
+from drai.evaluation import chance_accuracy, evaluate_run, evaluation_data, pixel_matched_retrieval, retrieval_sets
 from drai.metrics.evaluator import (
     Evaluator,
     EvaluatorSettings,
@@ -22,7 +15,7 @@ from drai.metrics.evaluator import (
     save_evaluator,
     train_evaluator,
 )
-from drai.settings import evaluation_settings, evaluator_settings
+from drai.metrics.settings import EvaluationSettings, evaluation_settings, evaluator_settings
 from toys import tiny_model, toy_patch_set
 
 # The old dataclass defaults, spelled out: the settings have none; each test changes what it tests.

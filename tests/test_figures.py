@@ -7,31 +7,27 @@ import pytest
 import torch
 
 from base_settings import BASE
-from drai import figures
 from drai.data.patchset import PatchSet
-from drai.figures import (
-    FIGURE_SPECS,
-    MosaicGrid,
-    choose_references,
+from drai.figures import kinds as figure_kinds
+from drai.figures.arrays import (
     conditional_grid,
-    draw_grids,
     generate,
     hybrid_grid,
     infer_codes,
     interpolation,
-    load_image_sets,
-    make_figure,
-    mosaic,
     pixel_match,
-    planned,
     retrieval_panel,
     sample_styles,
     target_image,
     tsne_embedding,
 )
-from drai.figures import kinds as figure_kinds
+from drai.figures.drawing import draw_grids
+from drai.figures.kinds import make_figure
+from drai.figures.layout import GAP, PAD, MosaicGrid, mosaic
+from drai.figures.selection import choose_references, load_image_sets
+from drai.figures.specs import FIGURE_SPECS, planned
 from drai.models.variants import VARIANTS
-from drai.train import save_untrained
+from drai.train.run import save_untrained
 from toys import one_hot, random_images, tiny_model, toy_patch_set
 
 TINY = replace(BASE, width=4, z_dim=4, c_dim=4)
@@ -208,7 +204,7 @@ def test_mosaic_places_cells_with_gaps():
     cells = np.full((2, 3, 1, 4, 4), np.nan, np.float32)
     cells[1, 2] = 1.0
     canvas, xs, ys = mosaic(MosaicGrid(cells, split_row=True, split_col=True))
-    pad, gap = figures.PAD, figures.GAP
+    pad, gap = PAD, GAP
     assert canvas.shape == (2 * 4 + pad + gap, 3 * 4 + 2 * pad + gap, 3)
     assert len(xs) == 3 and len(ys) == 2
     y0, x0 = 4 + pad + gap, 2 * (4 + pad) + gap
@@ -282,7 +278,7 @@ def test_a_figure_of_models_given_as_files(tmp_path, patch_sets):
 
 def test_a_figure_without_models_says_so(tmp_path, patch_sets, monkeypatch):
     messages = []
-    draw_message = figures.draw_message
+    draw_message = figure_kinds.draw_message
     monkeypatch.setattr(figure_kinds, "draw_message", lambda *args: messages.append(args) or draw_message(*args))
     output = tmp_path / "fig10.png"
     make_figure(FIGURE_SPECS[10], patch_sets, {"lidc": {}}, output)
@@ -346,7 +342,7 @@ def test_figures_and_the_command_see_the_centre_crops_of_modelled_rows(tmp_path)
 
 
 def test_every_figure_kind_is_dispatched_and_an_unknown_one_named(tmp_path, patch_sets, trained):
-    assert {spec.kind for spec in FIGURE_SPECS.values()} == set(figures.FIGURE_KINDS)
+    assert {spec.kind for spec in FIGURE_SPECS.values()} == set(figure_kinds.FIGURE_KINDS)
     spec = replace(FIGURE_SPECS[10], kind="mosaic")
     with pytest.raises(ValueError, match="unknown figure kind 'mosaic'"):
         make_figure(spec, patch_sets, {"lidc": {"DRAI": trained["lidc"]["DRAI"]}}, tmp_path / "fig.png")

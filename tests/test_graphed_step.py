@@ -15,9 +15,10 @@ import torch
 
 from base_settings import BASE
 from drai.checkpoints import load_checkpoint
-from drai.graphed_step import GraphedStep
 from drai.models.variants import get_variant, loss_terms
-from drai.train import LossReadback, build, draw_batch, train
+from drai.train.graphed import GraphedStep
+from drai.train.run import LossReadback, build, train
+from drai.train.step import draw_batch
 from toys import fake_data
 
 SETTINGS = replace(BASE, steps=4, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, augment=True, seed=3)

@@ -7,8 +7,6 @@ from PIL import Image
 
 from drai.data.ham10000.metadata import DataError, find_files, read_metadata
 from drai.data.ham10000.patches import (
-    LesionPatchSettings,
-    PatchSetSettings,
     apply_flip,
     build_patches,
     crop_patch,
@@ -18,7 +16,8 @@ from drai.data.ham10000.patches import (
     from_medmnist,
     lesion_from_mask,
 )
-from drai.data.ham10000.synthetic import SyntheticDermSettings, render_image, write_dataset
+from drai.data.ham10000.settings import LesionPatchSettings, PatchSetSettings, SyntheticDermSettings
+from drai.data.ham10000.synthetic import render_image, write_dataset
 
 # The ci preset's settings (the old dataclass and keyword defaults), changed per test.
 LESION = LesionPatchSettings(

@@ -11,9 +11,9 @@ import pytest
 from drai.data.download import DownloadError
 from drai.data.ham10000.metadata import find_files
 from drai.data.ham10000.patches import build_patches
+from drai.data.ham10000.settings import SyntheticDermSettings, ham_patch_set_settings
 from drai.data.ham10000.source import HAM10000_DOI, download_dataset
-from drai.data.ham10000.synthetic import SyntheticDermSettings, write_dataset
-from drai.settings import ham_patch_set_settings
+from drai.data.ham10000.synthetic import write_dataset
 from fault_server import FaultyServer
 
 LISTING = "/api/datasets/:persistentId/"

@@ -9,7 +9,8 @@ import pytest
 from drai.data.download import DownloadError
 from drai.data.lidc.dicom_series import read_series
 from drai.data.lidc.idc import bytes_under, download_series_idc, series_record
-from drai.data.lidc.source import SeriesSettings, prepare_series
+from drai.data.lidc.settings import SeriesSettings
+from drai.data.lidc.source import prepare_series
 from drai.data.lidc.synthetic import render_phantom
 from s3_server import LocalS3
 

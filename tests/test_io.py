@@ -117,7 +117,7 @@ def test_every_loss_term_has_a_colour_of_its_own_and_a_readable_legend():
     import pandas as pd
 
     from drai.models.variants import get_variant, loss_terms
-    from drai.train import draw_losses
+    from drai.train.run import draw_losses
 
     terms = loss_terms(get_variant("DRAI"))
     assert len(terms) > 10  # more than matplotlib's default colour cycle

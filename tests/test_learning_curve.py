@@ -11,9 +11,9 @@ import torch
 
 from base_settings import BASE
 from drai.checkpoints import load_checkpoint
-from drai.evaluation import EvaluationSettings
 from drai.metrics.evaluator import Evaluator, save_evaluator
-from drai.train import save_untrained
+from drai.metrics.settings import EvaluationSettings
+from drai.train.run import save_untrained
 from toys import toy_patch_set
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -98,7 +98,7 @@ def test_bad_inputs_are_named():
 
 @pytest.fixture(scope="module")
 def some_nodules(ci_config):
-    from drai.settings import label_settings
+    from drai.data.lidc.settings import label_settings
 
     # scan ids 1-30 hold cases on both sides of the 899 split
     return extract_nodules(label_settings(ci_config), scan_ids=list(range(1, 31)), progress=False)
@@ -128,7 +128,7 @@ def test_z_extent_holds_the_centroid_and_spans_the_mask_slices(some_nodules):
 def test_min_annotations_is_applied(ci_config):
     from dataclasses import replace
 
-    from drai.settings import label_settings
+    from drai.data.lidc.settings import label_settings
 
     loose = extract_nodules(replace(label_settings(ci_config), min_annotations=1), scan_ids=[1, 2, 3], progress=False)
     strict = extract_nodules(replace(label_settings(ci_config), min_annotations=4), scan_ids=[1, 2, 3], progress=False)

@@ -11,7 +11,8 @@ import pytest
 from base_settings import PATCH
 from drai.data.lidc.dicom_series import dicom_files
 from drai.data.lidc.pipeline import case_patches_file
-from drai.data.lidc.source import SeriesSettings, prepare_series
+from drai.data.lidc.settings import SeriesSettings
+from drai.data.lidc.source import prepare_series
 from drai.data.lidc.synthetic import render_phantom
 
 SPACING = 4.0  # mm, in-plane

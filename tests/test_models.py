@@ -19,13 +19,8 @@ from drai.models.family import (
 )
 from drai.models.networks import reverse_gradient
 from drai.models.variants import VARIANTS, get_variant, loss_terms
-from drai.train import (
-    NonFiniteLoss,
-    augment_indices,
-    crop_and_flip,
-    load_training_set,
-    train,
-)
+from drai.train.run import NonFiniteLoss, load_training_set, train
+from drai.train.step import augment_indices, crop_and_flip
 from toys import fake_data, save_without, toy_patch_set
 
 TINY = replace(BASE, steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
@@ -213,17 +208,17 @@ def test_augmentation_shifts_and_flips_the_same_pixels(stored):
 
 
 def test_training_batches_are_windows_of_their_own_patches_with_their_vectors(tmp_path, monkeypatch):
-    import drai.train
+    import drai.train.run
 
     images, vectors = fake_data(1, 17, n=6, size=72)
     seen = []
-    real_step = drai.train.train_step
+    real_step = drai.train.run.train_step
 
     def recording_step(model, opt_g, opt_d, x, t, *args, **kwargs):
         seen.append((x.clone().numpy(), t.clone().numpy()))
         return real_step(model, opt_g, opt_d, x, t, *args, **kwargs)
 
-    monkeypatch.setattr(drai.train, "train_step", recording_step)
+    monkeypatch.setattr(drai.train.run, "train_step", recording_step)
     settings = replace(BASE, steps=4, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=4, augment=True)
     train(images, vectors, "DAI", tmp_path / "augmented", settings, device="cpu", progress=False)
     placements = []
@@ -328,7 +323,7 @@ def test_a_truncated_checkpoint_is_set_aside_and_the_run_starts_afresh(tmp_path,
     checkpoint = train(images, vectors, "DAI", tmp_path / "run", TINY, device="cpu", stop_after=1, progress=False)
     damaged = checkpoint.read_bytes()[: checkpoint.stat().st_size // 2]
     checkpoint.write_bytes(damaged)
-    with caplog.at_level("WARNING", logger="drai.train"):
+    with caplog.at_level("WARNING", logger="drai.train.run"):
         resumed = train(images, vectors, "DAI", tmp_path / "run", TINY, device="cpu", progress=False)
     aside = list((tmp_path / "run").glob("checkpoint.pt.unreadable-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == damaged

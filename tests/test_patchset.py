@@ -81,8 +81,7 @@ def test_a_third_dataset_is_one_package_away(tmp_path, monkeypatch, make_patch_s
     (package / "__init__.py").write_text("")
     (package / "dataset.py").write_text(
         "import numpy as np\n"
-        "from drai.data.patchset import Field\n"
-        "from drai.data.registry import Dataset\n"
+        "from drai.data.registry import Dataset, Field\n"
         "class Toy(Dataset):\n"
         "    key, name, full_name, channels, order = 'toy', 'Toy', 'Toy set', 1, 5\n"
         "    fields = (Field('colour', 'str: a colour'),)\n"

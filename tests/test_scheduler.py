@@ -15,8 +15,8 @@ import torch
 from drai.checkpoints import load_checkpoint
 from drai.progress import MilestoneLog
 from drai.scheduler import JobClock, StopForNow, parse_slurm_duration, stop_margin
-from drai.settings import train_settings
-from drai.train import train
+from drai.train.run import train
+from drai.train.settings import train_settings
 from toys import fake_data
 
 

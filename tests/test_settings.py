@@ -8,26 +8,17 @@ import pytest
 import yaml
 
 from drai.config import load_schema, resolve
-from drai.settings import (
-    JOB_LIST_KEYS,
-    TRANSPORT_KEYS,
-    as_params,
-    audit_settings,
-    downstream_settings,
-    evaluation_settings,
-    evaluator_settings,
-    from_params,
-    ham_download,
-    ham_patch_set_settings,
+from drai.data.ham10000.settings import ham_download, ham_patch_set_settings, raw_settings
+from drai.data.lidc.settings import (
     label_settings,
     lidc_download,
     lidc_patch_set_settings,
     patch_settings,
-    raw_settings,
     series_settings,
-    train_settings,
-    transport,
 )
+from drai.metrics.settings import audit_settings, downstream_settings, evaluation_settings, evaluator_settings
+from drai.settings import JOB_LIST_KEYS, TRANSPORT_KEYS, as_params, from_params, transport
+from drai.train.settings import train_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ("lidc", "ham10000")

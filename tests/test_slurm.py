@@ -498,8 +498,8 @@ def seconds_per_step(patches: Path, variant: str, tmp: Path) -> float:
     from dataclasses import replace
 
     from drai.config import resolve
-    from drai.settings import train_settings
-    from drai.train import load_training_set, train
+    from drai.train.run import load_training_set, train
+    from drai.train.settings import train_settings
 
     config = yaml.safe_load((ROOT / "config.yaml").read_text()) | {"preset": "ci"}
     settings = replace(train_settings(resolve(config), "lidc", 0), steps=40, checkpoint_every=40, average_window=0)

@@ -11,15 +11,15 @@ from PIL import Image
 from drai.data.ham10000.metadata import DataError
 from drai.data.ham10000.patches import build_patches
 from drai.data.ham10000.pipeline import prepare_raw
-from drai.data.ham10000.synthetic import SyntheticDermSettings, is_synthetic_image, write_dataset
+from drai.data.ham10000.settings import SyntheticDermSettings, ham_patch_set_settings, raw_settings
+from drai.data.ham10000.synthetic import is_synthetic_image, write_dataset
 from drai.data.lidc.dicom_series import dicom_files
 from drai.data.lidc.dicom_slices import SeriesError
-from drai.data.lidc.source import SeriesSettings, prepare_series
+from drai.data.lidc.settings import SeriesSettings, SyntheticSettings
+from drai.data.lidc.source import prepare_series
 from drai.data.lidc.synthetic import PRIVATE_CREATOR, SYNTHETIC_MANUFACTURER, render_case
-from drai.data.lidc.synthetic_volume import SyntheticSettings
 from drai.io import SYNTHETIC_MARKER
 from drai.pylidc_compat import pylidc
-from drai.settings import ham_patch_set_settings, raw_settings
 
 SCAN_ID = 1
 SETTINGS = SyntheticSettings(matrix=48, slice_spacing_mm=5.0, seed=0)

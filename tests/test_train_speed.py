@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import torch
 
-import drai.train
+import drai.train.run
 from base_settings import BASE
 from drai.checkpoints import EAGER_SPEED_SETTINGS, load_checkpoint, load_model, run_meta
-from drai.train import NonFiniteLoss, train
+from drai.train.run import NonFiniteLoss, train
 from toys import fake_data
 
 SETTINGS = replace(BASE, steps=7, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=4, seed=2, augment=True)
@@ -73,7 +73,7 @@ def test_eager_speed_settings_leave_the_run_description_as_before(tmp_path):
 
 def test_a_nan_found_at_readback_names_its_step_and_no_checkpoint_holds_it(tmp_path, monkeypatch):
     images, vectors = fake_data(1, 17, size=72)
-    real_step = drai.train.train_step
+    real_step = drai.train.run.train_step
     calls = []
 
     def nan_from_step_6(*args, **kwargs):
@@ -83,7 +83,7 @@ def test_a_nan_found_at_readback_names_its_step_and_no_checkpoint_holds_it(tmp_p
             values["g/kl_z"] = values["g/kl_z"] * float("nan")
         return values
 
-    monkeypatch.setattr(drai.train, "train_step", nan_from_step_6)
+    monkeypatch.setattr(drai.train.run, "train_step", nan_from_step_6)
     settings = replace(SETTINGS, steps=12, checkpoint_every=5, loss_readback_every=3)
     with pytest.raises(
         NonFiniteLoss,
@@ -100,7 +100,7 @@ def test_a_nan_found_at_readback_names_its_step_and_no_checkpoint_holds_it(tmp_p
 def test_fused_adam_trains_as_the_loop_does_within_rounding(tmp_path):
     images, vectors = fake_data(1, 17, size=72)
     settings = replace(SETTINGS, steps=3)
-    model, opt_g, _ = drai.train.build("DAI", 1, 17, replace(settings, fused_adam=True))
+    model, opt_g, _ = drai.train.run.build("DAI", 1, 17, replace(settings, fused_adam=True))
     assert opt_g.defaults["fused"] is True
     loop = train(images, vectors, "DAI", tmp_path / "loop", settings, device="cpu", progress=False)
     fused = train(
@@ -173,7 +173,8 @@ SHARING_RUN = """
 import sys
 import numpy as np
 from drai.devices import claim_device
-from drai.train import TrainSettings, train
+from drai.train.run import train
+from drai.train.settings import TrainSettings
 
 lock_dir, data, run_dir, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 with np.load(data) as arrays:
@@ -258,7 +259,7 @@ def test_demo_and_ci_train_as_plain_eager_code(preset):
 
     config = yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yaml").read_text())
     config["preset"] = preset
-    from drai.settings import train_settings
+    from drai.train.settings import train_settings
 
     resolved = resolve(config)["train"]
     assert {k: resolved[k] for k in EAGER_SPEED_SETTINGS} == EAGER_SPEED_SETTINGS

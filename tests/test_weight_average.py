@@ -8,7 +8,7 @@ import torch
 
 from base_settings import BASE
 from drai.checkpoints import load_checkpoint, load_model, run_meta
-from drai.train import train
+from drai.train.run import train
 from toys import fake_data
 
 # Averages the weights after steps 3, 5 and 7.

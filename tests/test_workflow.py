@@ -144,7 +144,7 @@ def dry_run_jobs(workdir: Path, *config: str) -> dict[str, int]:
 
 
 def test_only_a_setting_that_changes_an_output_reruns_its_jobs(ci_run):
-    from drai.figure_specs import FIGURE_SPECS
+    from drai.figures.specs import FIGURE_SPECS
     from drai.models.variants import VARIANTS
     from drai.tables import table_specs
 

@@ -41,7 +41,7 @@ def downstream_job(snakemake):
 
     from drai.devices import claim_device, pick_device
     from drai.evaluation import evaluation_data
-    from drai.metrics.evaluator_settings import DownstreamSettings
+    from drai.metrics.settings import DownstreamSettings
     from drai.settings import from_params, transport
 
     torch.set_num_threads(snakemake.threads)

@@ -5,18 +5,13 @@ import pandas as pd
 import torch
 
 from _common import setup_logging
-from drai.audit import (
-    AuditSettings,
-    evaluator_features,
-    generated_for_evaluation,
-    ground_truth_of_run,
-    memorization_of_run,
-)
+from drai.audit import evaluator_features, generated_for_evaluation, ground_truth_of_run, memorization_of_run
 from drai.checkpoints import load_model
 from drai.data.factors import no_factors_message
 from drai.devices import claim_device, pick_device
-from drai.evaluation import EvaluationSettings, evaluation_data
+from drai.evaluation import evaluation_data
 from drai.io import write_json, write_npz
+from drai.metrics.settings import AuditSettings, EvaluationSettings
 from drai.settings import from_params, transport
 
 log = setup_logging(snakemake)

@@ -6,7 +6,7 @@ import pandas as pd
 
 from _common import setup_logging
 from drai.data.factors import factor_table
-from drai.data.lidc.synthetic_volume import SyntheticSettings
+from drai.data.lidc.settings import SyntheticSettings
 from drai.io import write_csv
 from drai.settings import from_params
 

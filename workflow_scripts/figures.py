@@ -3,7 +3,8 @@
 import torch
 
 from _common import setup_logging
-from drai.figures import FIGURE_SPECS, make_figure
+from drai.figures.kinds import make_figure
+from drai.figures.specs import FIGURE_SPECS
 
 log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)

@@ -3,8 +3,8 @@
 import json
 
 from _common import setup_logging
-from drai.data.ham10000.patches import PatchSetSettings
 from drai.data.ham10000.pipeline import make_patch_set
+from drai.data.ham10000.settings import PatchSetSettings
 from drai.settings import from_params
 
 log = setup_logging(snakemake)

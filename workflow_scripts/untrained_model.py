@@ -2,7 +2,8 @@
 
 from _common import setup_logging
 from drai.settings import from_params
-from drai.train import TrainSettings, load_training_set, save_untrained
+from drai.train.run import load_training_set, save_untrained
+from drai.train.settings import TrainSettings
 
 log = setup_logging(snakemake)
 settings = from_params(TrainSettings, snakemake.params.settings)

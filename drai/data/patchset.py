@@ -12,11 +12,12 @@ One row per patch. Every patch set has
 
 and, for the whole set, ``dataset`` (the key of its :class:`drai.data.registry.Dataset`)
 and ``source`` (where the data came from: ``synthetic``, or the archive or
-folder it was read from, as the dataset's ``source`` setting names it). Each dataset declares its further per-row fields
-(:attr:`Dataset.fields`: LIDC's nodule ids and size bins, HAM10000's labels and
-copies ...); the selections that readers need (training items, the evaluation
-split, figure images, retrieval sets) are the dataset's too, so that no reader
-branches on a dataset's name.
+folder it was read from, as the dataset's ``source`` setting names it). Each
+dataset declares its further per-row fields (:attr:`drai.data.registry.Dataset.fields`,
+each a :class:`drai.data.registry.Field`: LIDC's nodule ids and size bins,
+HAM10000's labels and copies ...); the selections that readers need (training
+items, the evaluation split, figure images, retrieval sets) are the dataset's
+too, so that no reader branches on a dataset's name.
 
 :meth:`PatchSet.load` enforces all of this (and each dataset's own rules,
 :meth:`drai.data.registry.Dataset.contract_errors`: its vector width, labels
@@ -30,11 +31,11 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from drai.data.crops import centre_crop
+from drai.data.registry import datasets, get_dataset
 from drai.io import write_npz
 
 #: The per-row fields of every patch set, with what they mean.
@@ -47,20 +48,6 @@ COMMON_FIELDS = {
 
 class PatchSetError(ValueError):
     """A file that does not hold a patch set as the contract describes it; the message names it."""
-
-
-@dataclass(frozen=True)
-class Field:
-    """A field a dataset adds to the common ones: one value per row, or (``per_row`` False) one for the set.
-
-    ``default`` (rows -> array) fills the field in for a patch set written
-    before the field existed; None makes the field required.
-    """
-
-    name: str
-    meaning: str
-    default: Callable[[int], np.ndarray] | None = None
-    per_row: bool = True  # False: one value for the set (e.g. HAM10000's class names)
 
 
 @dataclass(frozen=True)
@@ -105,8 +92,6 @@ class PatchSet:
 
     def save(self, path: str | Path) -> None:
         """Written atomically; the dataset's declared fields must all be there."""
-        from drai.data.registry import get_dataset
-
         missing = [f.name for f in get_dataset(self.dataset).fields if f.name not in self.fields]
         if missing:
             raise PatchSetError(f"{path}: {self.dataset} patch set without its field(s) {', '.join(missing)}")
@@ -127,8 +112,6 @@ class PatchSet:
         A file written before patch sets named their dataset is recognised by
         the dataset whose required fields it has.
         """
-        from drai.data.registry import datasets, get_dataset
-
         arrays = _read_arrays(path)
         missing = [name for name in (*COMMON_FIELDS, "source") if name not in arrays]
         if missing:
@@ -193,8 +176,6 @@ SPLITS = ("train", "test")
 
 def contract_errors(patches: PatchSet) -> list[str]:
     """What in ``patches`` breaks the contract (module docstring), each said in a sentence; [] when nothing."""
-    from drai.data.registry import get_dataset
-
     spec = get_dataset(patches.dataset)
     images, vectors = patches.images, patches.vectors
     errors = []

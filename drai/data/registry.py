@@ -15,16 +15,30 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 import drai.data
-from drai.data.patchset import Field
 
 if TYPE_CHECKING:
     from drai.data.patchset import PatchSet
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field a dataset adds to the common ones: one value per row, or (``per_row`` False) one for the set.
+
+    ``default`` (rows -> array) fills the field in for a patch set written
+    before the field existed; None makes the field required.
+    """
+
+    name: str
+    meaning: str
+    default: Callable[[int], np.ndarray] | None = None
+    per_row: bool = True  # False: one value for the set (e.g. HAM10000's class names)
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from drai.data.registry import get_dataset
-from drai.figure_specs import FigureSpec
-from drai.figures.codes import infer_codes, tsne_embedding
+from drai.figures.arrays import infer_codes, tsne_embedding
 from drai.figures.drawing import draw_grids, draw_message, draw_tsne
 from drai.figures.layout import conditional_grids, hybrid_grids, interpolation_grid, retrieval_grids
 from drai.figures.selection import SEED, load_image_sets
+from drai.figures.specs import FigureSpec
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 :class:`MosaicGrid` is a panel of images (rows x columns, empty cells NaN) with its
 labels; :func:`mosaic` tiles one into a single RGB image. The ``*_grids``
 functions lay out every model's panel of one figure kind from the test images
-(:mod:`drai.figures.selection`) and the computations (:mod:`drai.figures.codes`).
+(:mod:`drai.figures.selection`) and the computations (:mod:`drai.figures.arrays`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from drai.data.registry import get_dataset
-from drai.figures.codes import (
+from drai.figures.arrays import (
     INTERPOLATIONS,
     conditional_grid,
     hybrid_grid,
@@ -25,7 +25,6 @@ from drai.figures.codes import (
     target_image,
 )
 from drai.figures.selection import SEED, FigureImages, choose_references
-from drai.metrics.retrieval import attributes
 
 
 @dataclass
@@ -136,10 +135,8 @@ def retrieval_grids(
     note = f"{get_dataset(tests.dataset).full_name}: {where}; search set: {len(tests)} {tests.note}."
     like = query.images
     header = None
-    if tests.sizes is not None:  # LIDC: the attribute-based target and the pixel-space neighbour
-        target = target_image(
-            attributes(query.vectors, query.sizes)[0], attributes(tests.vectors, tests.sizes), exclude
-        )
+    if tests.attributes is not None:  # a dataset with retrieval: the attribute-based target, the pixel neighbour
+        target = target_image(query.attributes[0], tests.attributes, exclude)
         matched = pixel_match(query.images[0], tests.images, exclude)
         first = np.stack([query.images[0], tests.images[target], tests.images[matched]])[None]
         header = MosaicGrid(

@@ -33,6 +33,7 @@ class FigureImages:
     captions: list[str]  # a short label per image
     sizes: np.ndarray | None = None  # LIDC nodule size, mm
     note: str = ""  # which images these are
+    attributes: np.ndarray | None = None  # the retrieval attributes, where the dataset has retrieval (Table IV)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -48,6 +49,7 @@ class FigureImages:
             [self.captions[i] for i in np.arange(len(self))[index]],
             None if self.sizes is None else self.sizes[index],
             self.note if note is None else note,
+            None if self.attributes is None else self.attributes[index],
         )
 
 
@@ -56,7 +58,8 @@ def load_image_sets(patches_path: str | Path, dataset: str) -> tuple[FigureImage
     :meth:`~drai.data.registry.Dataset.figure_selection`: LIDC's curated test nodules at their
     central slice and Table IV's queries; HAM10000's modelled test images without the copies)."""
     patches = PatchSet.load(patches_path, dataset)
-    chosen = get_dataset(dataset).figure_selection(patches)
+    spec = get_dataset(dataset)
+    chosen = spec.figure_selection(patches)
     if chosen.warning:
         log.warning("%s: %s", patches_path, chosen.warning)
     everything = FigureImages(
@@ -67,6 +70,7 @@ def load_image_sets(patches_path: str | Path, dataset: str) -> tuple[FigureImage
         chosen.group_names,
         chosen.captions,
         chosen.sizes,
+        attributes=spec.retrieval_attributes(patches, slice(None)) if spec.retrieval else None,
     )
     if not chosen.test.any():
         raise ValueError(f"{patches_path}: no test images for the figures")

@@ -43,7 +43,7 @@ from torch.nn import functional as F
 
 from drai.data.crops import centre_crop
 from drai.metrics.evaluator import _random_dihedral, recalibrate_batch_norm
-from drai.metrics.evaluator_settings import CLASSIFIERS, DownstreamSettings
+from drai.metrics.settings import CLASSIFIERS, DownstreamSettings
 
 #: How the generated images' conditions are drawn: the real training set's class mix, or balanced classes.
 MIXES = ("real_mix", "balanced")

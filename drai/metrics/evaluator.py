@@ -25,12 +25,8 @@ from torch import nn
 from torch.nn import functional as F
 
 # Torch-free, for the workflow's parse: the settings and where the ImageNet weights go.
-from drai.metrics.evaluator_settings import (  # noqa: F401
-    IMAGENET_FOLDER,
-    IMAGENET_URL,
+from drai.metrics.settings import (
     EvaluatorSettings,
-    imagenet_weights_path,
-    resolve_weights,
 )
 
 #: torchvision InceptionV3 children up to and including Mixed_6a (Keras' mixed3).

@@ -28,7 +28,9 @@ import torch
 PERCENTILE = 1.0
 
 
-def nearest(queries: np.ndarray, references: np.ndarray, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+def nearest_references(
+    queries: np.ndarray, references: np.ndarray, batch_size: int = 512
+) -> tuple[np.ndarray, np.ndarray]:
     """Euclidean distance from each query to its nearest reference, and that reference's index (rows flattened)."""
     q = torch.as_tensor(np.asarray(queries, np.float32).reshape(len(queries), -1), dtype=torch.float64)
     r = torch.as_tensor(np.asarray(references, np.float32).reshape(len(references), -1), dtype=torch.float64)
@@ -60,7 +62,7 @@ def embed(features, images: np.ndarray, batch_size: int = 250) -> np.ndarray:
     return np.concatenate([features(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
-def audit(
+def memorization_scores(
     generated: np.ndarray,
     train: np.ndarray,
     test: np.ndarray,
@@ -86,8 +88,8 @@ def audit(
     }
     summary, nearest_of = {}, {}
     for name, (gen, real, reference) in spaces.items():
-        gen_distance, gen_index = nearest(gen, reference)
-        test_distance, _ = nearest(real, reference)
+        gen_distance, gen_index = nearest_references(gen, reference)
+        test_distance, _ = nearest_references(real, reference)
         summary[name] = distance_summary(gen_distance, test_distance)
         nearest_of[f"{name}_distance"], nearest_of[f"{name}_index"] = gen_distance, gen_index
     summary["flag_share"] = flag_share

@@ -2,10 +2,9 @@
 
 For each query image, the top-N (3) search images by mean absolute error
 between codes (the content code; the single code of one-variable models;
-the pixels for "Pixel Matched"). Each image has an attribute vector: its
-conditioning vector and its nodule size in millimetres, as the paper builds
-it (it rescales nothing; with sizes in mm the divergences land on the paper's
-scale, about 1.5 to 3).
+the pixels for "Pixel Matched"). Each image has an attribute vector, its
+dataset's :meth:`~drai.data.registry.Dataset.retrieval_attributes` (LIDC: its
+conditioning vector and its nodule size in millimetres).
 
 * disagreement divergence: the mean squared error between the query's
   attribute vector and each retrieved image's, averaged over the top-N and
@@ -19,11 +18,6 @@ scale, about 1.5 to 3).
 from __future__ import annotations
 
 import numpy as np
-
-
-def attributes(vectors: np.ndarray, sizes_mm: np.ndarray) -> np.ndarray:
-    """The attribute vector of each nodule: its conditioning vector and its size in mm."""
-    return np.concatenate([vectors, sizes_mm[:, None]], axis=1).astype(np.float64)
 
 
 def disagreement(query_attributes: np.ndarray, search_attributes: np.ndarray) -> np.ndarray:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from drai.data.patchset import Field, PatchSet
-from drai.data.registry import Dataset, EvaluationSelection, FigureSelection, index_errors
+from drai.data.patchset import PatchSet
+from drai.data.registry import Dataset, EvaluationSelection, Field, FigureSelection, index_errors
 
 
 class Ham10000(Dataset):

@@ -56,6 +56,7 @@ from drai.data.ham10000.metadata import (
     read_metadata,
     refuse_synthetic,
 )
+from drai.data.ham10000.settings import LesionPatchSettings, PatchSetSettings
 from drai.data.ham10000.synthetic import HAM_CLASSES
 from drai.parallel import progress_map
 
@@ -65,17 +66,6 @@ DEFAULT_CLASSES = ("nv", "mel", "bkl")
 CROPS = ("fixed", "per_lesion")  # ham10000.crop
 # DermaMNIST's label order (MedMNIST v2).
 MEDMNIST_CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
-
-
-@dataclass(frozen=True)
-class LesionPatchSettings:
-    patch_size: int
-    output_size: int
-    crop: str  # fixed (crop_fraction of the short side for every lesion) or per_lesion (lesion_margin x extent)
-    crop_fraction: float
-    lesion_margin: float
-    min_crop_fraction: float
-    stored_size: int  # pixels stored per side: output_size plus a margin of context at the same scale
 
 
 @dataclass(frozen=True)
@@ -121,18 +111,6 @@ def crop_window(
     x = float(np.clip(cx + 0.5, half, width - half)) - 0.5
     y = float(np.clip(cy + 0.5, half, height - half)) - 0.5
     return CropWindow(x, y, float(side))
-
-
-@dataclass(frozen=True)
-class PatchSetSettings:
-    """The patch set of a HAM10000 folder: modelled classes, their augmentation, the fallback split, each patch."""
-
-    classes: tuple[str, ...]  # modelled, in the order of the one-hot vector
-    augment_classes: tuple[str, ...]
-    augment_copies: int
-    test_fraction: float
-    seed: int
-    lesion: LesionPatchSettings
 
 
 def lesion_from_mask(mask: np.ndarray) -> tuple[float, float, float]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +12,6 @@ import pandas as pd
 from drai.data.ham10000.metadata import DataError, all_classes, find_files, refuse_synthetic
 from drai.data.ham10000.patches import (
     CROPS,
-    LesionPatchSettings,
-    PatchSetSettings,
     augment,
     build_patches,
     class_counts,
@@ -22,28 +20,14 @@ from drai.data.ham10000.patches import (
     from_medmnist,
     load_rgb,
 )
+from drai.data.ham10000.settings import LesionPatchSettings, PatchSetSettings, RawSettings
 from drai.data.ham10000.source import download_dataset
-from drai.data.ham10000.synthetic import SyntheticDermSettings, write_dataset
+from drai.data.ham10000.synthetic import write_dataset
 from drai.data.patchset import PatchSet
 from drai.io import write_csv, write_json, write_text
 from drai.qc import panel_grid, patch_grid
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RawSettings:
-    """Where HAM10000's files come from: what the raw manifest depends on.
-
-    ``root``: the folder read (``raw_dir`` for dataverse; ``synthetic_dir``
-    for synthetic, whose images ``synthetic`` describes); ``medmnist_npz`` for
-    medmnist. How missing files are fetched is no part of it (see :func:`prepare_raw`).
-    """
-
-    source: str
-    root: str | None
-    medmnist_npz: str | None
-    synthetic: SyntheticDermSettings | None
 
 
 def prepare_raw(settings: RawSettings, manifest_path: str | Path, download: dict | None = None) -> dict:

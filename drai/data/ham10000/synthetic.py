@@ -29,6 +29,7 @@ import pandas as pd
 from PIL import Image, PngImagePlugin
 from scipy import ndimage
 
+from drai.data.ham10000.settings import SyntheticDermSettings
 from drai.io import atomic_dir, mark_synthetic
 
 HAM_CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
@@ -86,15 +87,6 @@ def save_mask(mask: np.ndarray, path: Path) -> None:
 
 #: Each image's style factors as drawn, beside the images (a file HAM10000 does not have).
 FACTORS_FILE = "synthetic_factors.csv"
-
-
-@dataclass(frozen=True)
-class SyntheticDermSettings:
-    train_images: int
-    test_images: int
-    width: int
-    height: int
-    seed: int
 
 
 #: Images per lesion on average (HAM10000: 10015 images of 7470 lesions, about 1.34).

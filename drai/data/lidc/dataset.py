@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from drai.data.lidc.labels import BINARY_CLASSES, BINARY_CUTS, SIZE_BIN_LABELS, VECTOR_NAMES
-from drai.data.patchset import Field, PatchSet
-from drai.data.registry import Dataset, EvaluationSelection, FigureSelection, index_errors
-from drai.metrics.retrieval import attributes
+from drai.data.patchset import PatchSet
+from drai.data.registry import Dataset, EvaluationSelection, Field, FigureSelection, index_errors
 
 LABELS = ("size", "malignancy")  # evaluate.lidc_labels
 EVALUATOR_SLICES = ("central", "all")  # evaluate.lidc_evaluator_slices
@@ -82,7 +81,9 @@ class Lidc(Dataset):
         return central_test & patches["query"], central_test & patches["curated"]
 
     def retrieval_attributes(self, patches: PatchSet, rows: np.ndarray) -> np.ndarray:
-        return attributes(patches.vectors[rows], patches["sizes"][rows])
+        """Each nodule's conditioning vector and its size in mm, as the paper builds the attribute vector (it
+        rescales nothing; with sizes in mm the divergences land on the paper's scale, about 1.5 to 3)."""
+        return np.concatenate([patches.vectors[rows], patches["sizes"][rows, None]], axis=1).astype(np.float64)
 
     def figure_selection(self, patches: PatchSet) -> FigureSelection:
         """Curated test nodules at their central slice (all test nodules should a small preset have no curated

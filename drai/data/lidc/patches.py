@@ -38,20 +38,10 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from drai.data.lidc.dicom_series import SeriesGeometry
+from drai.data.lidc.settings import PatchSettings
 
 AIR_HU = -1000.0
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PatchSettings:
-    volume_size: int
-    patch_size: int
-    output_size: int
-    hu_window: tuple[float, float]
-    patch_slices: int | str  # an odd number, or "all" (the consensus mask's z-extent)
-    stored_size: int  # pixels stored per side: output_size plus a margin of context
-    max_slice_gap_mm: float  # slices farther apart form a gap; a nodule whose patch needs it is left out
 
 
 # The lung box: air inside the body (HU below the threshold), widened by the margin. Never config

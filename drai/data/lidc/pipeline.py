@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,8 @@ import pandas as pd
 
 from drai.data.lidc.dicom_series import read_series
 from drai.data.lidc.labels import SIZE_BIN_LABELS, VECTOR_COLUMNS
-from drai.data.lidc.patches import PatchSettings, annotation_to_world, case_patches, refuse_nodules_in_gaps
+from drai.data.lidc.patches import annotation_to_world, case_patches, refuse_nodules_in_gaps
+from drai.data.lidc.settings import LidcPatchSetSettings, PatchSettings
 from drai.data.patchset import PatchSet
 from drai.io import write_npz
 from drai.qc import patch_grid
@@ -60,15 +60,8 @@ def case_patches_file(
     return int(len(made.images))
 
 
-@dataclass(frozen=True)
-class PatchSetSettings:
-    """What patches.npz records beyond the cases' patches and the nodule table."""
-
-    source: str
-
-
 def assemble(
-    case_files: list[str], nodules: pd.DataFrame, output: str | Path, settings: PatchSetSettings
+    case_files: list[str], nodules: pd.DataFrame, output: str | Path, settings: LidcPatchSetSettings
 ) -> pd.DataFrame:
     """Gather per-case patches into one ``patches.npz`` with labels and flags.
 

@@ -1,16 +1,13 @@
 """Where a LIDC-IDRI case's CT series comes from.
 
-``select_cases`` picks the cases the workflow processes; ``prepare_series``
-makes one case's series available (rendered, found in a local NBIA or IDC
+``prepare_series`` makes one case's series available (rendered, found in a local NBIA or IDC
 folder, or downloaded) and writes its manifest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from drai.data.lidc.dicom_series import (
@@ -23,56 +20,9 @@ from drai.data.lidc.dicom_series import (
 from drai.data.lidc.dicom_slices import SeriesError, read_header
 from drai.data.lidc.idc import IDC_ENDPOINT, download_series_idc
 from drai.data.lidc.nbia import NBIA_API, download_series
+from drai.data.lidc.settings import SOURCES, SeriesSettings
 from drai.data.lidc.synthetic import SYNTHETIC_MANUFACTURER, render_case
-from drai.data.lidc.synthetic_volume import SyntheticSettings
 from drai.io import SYNTHETIC_MARKER, is_synthetic, write_json
-
-SOURCES = ("synthetic", "nbia", "idc")
-
-
-def wanted(nodules: pd.DataFrame) -> pd.DataFrame:
-    """Nodules that become patches: the curated set and the retrieval query set."""
-    return nodules[nodules["curated"] | nodules["query"]]
-
-
-def select_cases(nodules: pd.DataFrame, source: str, synthetic_cases: int | None) -> list[str]:
-    """The cases the workflow processes.
-
-    With real data, every case with a curated or query nodule. With synthetic
-    data, ``synthetic_cases`` of them, evenly spread over the case numbers, a
-    quarter (at least one) from the test cases so that both splits exist.
-    """
-    if source not in SOURCES:
-        raise ValueError(f"lidc.source must be one of {SOURCES}, got {source!r}")
-    kept = wanted(nodules)
-    cases = kept.groupby("case")["case_index"].first().sort_values()
-    if source != "synthetic" or synthetic_cases is None or synthetic_cases >= len(cases):
-        return list(cases.index)
-    split = kept.groupby("case")["split"].first()
-    test = [c for c in cases.index if split[c] == "test"]
-    train = [c for c in cases.index if split[c] == "train"]
-    n_test = min(len(test), max(1, synthetic_cases // 4))
-    n_train = min(len(train), synthetic_cases - n_test)
-
-    def spread(items, n):
-        return [items[i] for i in np.linspace(0, len(items) - 1, n).round().astype(int)] if n else []
-
-    return sorted(spread(train, n_train) + spread(test, n_test), key=lambda c: cases[c])
-
-
-@dataclass(frozen=True)
-class SeriesSettings:
-    """Where a case's series comes from: what its manifest depends on.
-
-    ``root``: the folder read (``series_dir`` for nbia and idc) or rendered
-    into (``synthetic_dir`` for synthetic, whose series ``synthetic``
-    describes). How a missing series is fetched is no part of it (see
-    :func:`prepare_series`).
-    """
-
-    source: str
-    root: str
-    synthetic: SyntheticSettings | None
 
 
 def prepare_series(

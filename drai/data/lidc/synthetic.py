@@ -26,7 +26,8 @@ import numpy as np
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
-from drai.data.lidc.synthetic_volume import SyntheticSettings, VoxelGrid, render_volume
+from drai.data.lidc.settings import SyntheticSettings
+from drai.data.lidc.synthetic_volume import VoxelGrid, render_volume
 from drai.io import atomic_dir, mark_synthetic
 
 RESCALE_INTERCEPT = -1024.0

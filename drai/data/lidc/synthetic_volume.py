@@ -23,16 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from drai.data.lidc.settings import SyntheticSettings
 from drai.pylidc_compat import consensus, pylidc
 
 ORIGINAL_MATRIX = 512  # every LIDC series is 512x512
-
-
-@dataclass(frozen=True)
-class SyntheticSettings:
-    matrix: int
-    slice_spacing_mm: float
-    seed: int
 
 
 @dataclass(frozen=True)

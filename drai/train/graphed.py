@@ -32,7 +32,7 @@ import torch
 
 from drai.data.crops import MODEL_SIZE
 from drai.models.family import TRANSFORMS, transform
-from drai.train import crop_and_flip, train_step
+from drai.train.step import crop_and_flip, train_step
 
 
 class GraphedStep:
@@ -68,7 +68,7 @@ class GraphedStep:
     def __call__(
         self, index: np.ndarray, rows: np.ndarray | None, cols: np.ndarray | None, transform_index: int | None
     ) -> list[dict[str, torch.Tensor]]:
-        """The step on the batch of these draws (:func:`drai.train.draw_batch`); the terms of each pass,
+        """The step on the batch of these draws (:func:`drai.train.step.draw_batch`); the terms of each pass,
         as tensors on the device (a replay's are overwritten by the next: copy them before it)."""
         self._feed(index, rows, cols, transform_index)
         if not self.capture:

@@ -1,7 +1,7 @@
 """What each of the paper's Figures 10-19 shows: kind, datasets, models, file.
 
 Torch-free, so that the workflow can build its figure rules when it parses the
-Snakefile (for every job) without importing torch; :mod:`drai.figures` draws them.
+Snakefile (for every job) without importing torch; :mod:`drai.figures.kinds` draws them.
 """
 
 from __future__ import annotations

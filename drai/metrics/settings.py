@@ -1,9 +1,10 @@
-"""The evaluator's training settings, per dataset, and the settings of a run's metrics (Section III-C).
+"""The evaluator's training settings, per dataset, the settings of a run's metrics (Section III-C) and of
+the audits beyond the paper, with their builders from the resolved config (sections ``evaluate``, ``audit``).
 
 Torch-free, so that the workflow can compute a rule's settings when it parses
 the Snakefile (for every job) without importing torch; :mod:`drai.metrics.evaluator`
 trains the network, :mod:`drai.evaluation` computes the metrics. No defaults:
-``config.yaml`` and its schema are the one source of every value (:mod:`drai.settings`).
+``config.yaml`` and its schema are the one source of every value.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from drai.settings import per_dataset, pick
 
 #: torchvision's ImageNet InceptionV3 weights; the file name ends in the first 8 hex digits of its SHA-256.
 IMAGENET_URL = "https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth"
@@ -36,7 +39,7 @@ def resolve_weights(evaluate_config: dict) -> str | None:
 
 @dataclass(frozen=True)
 class EvaluatorSettings:
-    """One dataset's evaluator (Section III-C); built by :func:`drai.settings.evaluator_settings`."""
+    """One dataset's evaluator (Section III-C); built by :func:`evaluator_settings`."""
 
     steps: int
     batch_size: int
@@ -50,7 +53,7 @@ class EvaluatorSettings:
 
 @dataclass(frozen=True)
 class EvaluationSettings:
-    """The metrics of one run (Section III-C); built by :func:`drai.settings.evaluation_settings`."""
+    """The metrics of one run (Section III-C); built by :func:`evaluation_settings`."""
 
     samples: int
     cifc_pairs: int
@@ -63,7 +66,7 @@ class EvaluationSettings:
 @dataclass(frozen=True)
 class AuditSettings:
     """Beyond the paper, per run: the ground-truth probes and the memorization audit (config section ``audit``);
-    built by :func:`drai.settings.audit_settings`."""
+    built by :func:`audit_settings`."""
 
     probe: str  # audit.ground_truth_probe: linear or tree
     folds: int  # audit.ground_truth_folds
@@ -78,10 +81,57 @@ CLASSIFIERS = ("small_cnn", "resnet18")
 @dataclass(frozen=True)
 class DownstreamSettings:
     """Not in the paper, per run: the classifier trained on real and generated images (config section
-    ``downstream``); built by :func:`drai.settings.downstream_settings`."""
+    ``downstream``); built by :func:`downstream_settings`."""
 
     classifier: str  # downstream.classifier: small_cnn or resnet18
     steps: int  # downstream.steps, the same for every training set
     batch_size: int  # downstream.batch_size
     lr: float  # downstream.lr
     lidc_labels: str | None  # the classes: the LIDC evaluator's (None for HAM10000: lesion type)
+
+
+def evaluator_settings(config: dict, dataset: str) -> EvaluatorSettings:
+    """Rule train_evaluator: one dataset's evaluator (``evaluate.steps`` may be per dataset)."""
+    evaluate = config["evaluate"]
+    return pick(
+        EvaluatorSettings,
+        evaluate,
+        "evaluate",
+        steps=per_dataset(evaluate["steps"], dataset),
+        weights=resolve_weights(evaluate),
+        lidc_labels=evaluate["lidc_labels"] if dataset == "lidc" else None,
+        lidc_evaluator_slices=evaluate["lidc_evaluator_slices"] if dataset == "lidc" else None,
+    )
+
+
+def evaluation_settings(config: dict, dataset: str) -> EvaluationSettings:
+    """Rule run_metrics: the metrics of one run; its batch size is ``evaluate.batch_size_eval``."""
+    evaluate = config["evaluate"]
+    return pick(
+        EvaluationSettings,
+        evaluate,
+        "evaluate",
+        batch_size=evaluate["batch_size_eval"],
+        lidc_labels=evaluate["lidc_labels"] if dataset == "lidc" else None,
+    )
+
+
+def audit_settings(config: dict) -> AuditSettings:
+    """Rule audit_run: the ground-truth probes and the memorization audit (section ``audit``)."""
+    audit = config["audit"]
+    return AuditSettings(
+        probe=audit["ground_truth_probe"],
+        folds=audit["ground_truth_folds"],
+        max_items=audit["ground_truth_max_items"],
+        flag_share=audit["memorization_flag_share"],
+    )
+
+
+def downstream_settings(config: dict, dataset: str) -> DownstreamSettings:
+    """Rules downstream_real and downstream_run: the classifier and its task, the evaluator's classes."""
+    return pick(
+        DownstreamSettings,
+        config["downstream"],
+        "downstream",
+        lidc_labels=config["evaluate"]["lidc_labels"] if dataset == "lidc" else None,
+    )

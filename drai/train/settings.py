@@ -1,14 +1,16 @@
-"""The settings of one training run.
+"""The settings of one training run, and their builder from the resolved config (section ``train``).
 
 Torch-free, so that the workflow can build a rule's settings when it parses
-the Snakefile (for every job) without importing torch; :mod:`drai.train`
+the Snakefile (for every job) without importing torch; :mod:`drai.train.run`
 trains with them. No defaults: ``config.yaml`` and its schema are the one
-source of every value (:func:`drai.settings.train_settings` builds them).
+source of every value (:func:`train_settings` builds them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from drai.settings import per_dataset, pick
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,17 @@ class TrainSettings:
         if not self.average_window:
             return []
         return list(range(self.steps - self.average_window, self.steps + 1, self.average_every))
+
+
+def train_settings(config: dict, dataset: str, seed: int) -> TrainSettings:
+    """Rules train and untrained_model: one run's settings (its dataset and seed from the run's name;
+    ``train.steps`` and ``train.average_window`` may be per dataset)."""
+    train = config["train"]
+    return pick(
+        TrainSettings,
+        train,
+        "train",
+        steps=per_dataset(train["steps"], dataset),
+        average_window=per_dataset(train["average_window"], dataset),
+        seed=seed,
+    )

@@ -12,8 +12,14 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
-include: "rules/lidc.smk"
-include: "rules/ham10000.smk"
+
+
+# Each registered dataset's own rules (drai/data/<key>/rules.smk): its patches, and its synthetic data's factors.
+for _dataset_rules in DATASET_RULES:
+
+    include: _dataset_rules
+
+
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/tables.smk"
@@ -25,23 +31,8 @@ include: "rules/downstream.smk"
 # run it where there is internet (a cluster's login node) before the rest.
 rule download:
     input:
-        downloaded_lidc_series,
-        DOWNLOADED_HAM10000,
+        DOWNLOADS,
         IMAGENET_WEIGHTS,
-    localrule: True
-
-
-rule lidc:
-    input:
-        out("data/lidc/patches.npz"),
-        out("data/lidc/qc_patches.png"),
-    localrule: True
-
-
-rule ham10000:
-    input:
-        out("data/ham10000/patches.npz"),
-        out("data/ham10000/qc_patches.png"),
     localrule: True
 
 
@@ -54,8 +45,8 @@ rule train_all:
 rule all:
     default_target: True
     input:
-        rules.lidc.input,
-        rules.ham10000.input,
+        # The patches and QC figure of each dataset trained on (`snakemake <dataset>` makes one's alone).
+        [DATA_TARGETS[dataset] for dataset in TRAIN["datasets"] if dataset in DATA_TARGETS],
         rules.train_all.input,
         TABLES,
         FIGURES,

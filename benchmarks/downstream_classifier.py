@@ -45,7 +45,7 @@ def main() -> None:
     dataset = patches.parent.name
     base = downstream_settings(config, dataset)
     base = replace(base, batch_size=args.batch_size or base.batch_size)
-    data = evaluation_data(patches, dataset, base.lidc_labels)
+    data = evaluation_data(patches, dataset, base.options)
     task = model_task(data)
     counts = task.test_labels.tolist()
     majority = max(counts.count(k) for k in set(counts)) / len(counts)

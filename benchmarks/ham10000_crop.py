@@ -36,7 +36,7 @@ from sklearn.model_selection import GroupKFold, cross_val_predict
 from drai.audit import ground_truth_of_run, probed_items
 from drai.checkpoints import load_model
 from drai.config import resolve
-from drai.data.factors import factor_table
+from drai.data.ham10000.factors import factor_table
 from drai.data.ham10000.patches import CROPS
 from drai.data.ham10000.pipeline import make_patch_set
 from drai.data.ham10000.settings import ham_patch_set_settings, raw_settings
@@ -176,7 +176,7 @@ def main(argv=None) -> None:
         evaluators[crop] = evaluator_of(patches, folder, config, args.evaluator_steps)
         factors = folder / "factors.csv"
         if not factors.exists():
-            factor_table(DATASET, patches, root=raw).to_csv(factors, index=False)
+            factor_table(patches, root=raw).to_csv(factors, index=False)
         audit = audit_settings(config)
         rows, groups = probed_items(PatchSet.load(patches, DATASET), audit.max_items, config["evaluate"]["seed"])
         class_share[crop] = size_from_class(pd.read_csv(factors), rows, groups, audit.folds)

@@ -51,7 +51,7 @@ def one_run(job: dict) -> dict:
     images, vectors = load_training_set(job["patches"])
     settings = TrainSettings(**job["settings"])
     model_path = train(images, vectors, job["variant"], run_dir, settings, device="cpu", progress=False)
-    data = evaluation_data(job["patches"], "lidc", job["lidc_labels"])
+    data = evaluation_data(job["patches"], "lidc", job["evaluation"]["options"])
     metrics = evaluate_run(
         load_model(model_path), data, job["evaluator"], EvaluationSettings(**job["evaluation"]), job["patches"]
     )
@@ -85,7 +85,7 @@ def main(argv=None) -> None:
     evaluator_path = out / "evaluator.pt"
     if not evaluator_path.exists():
         torch.set_num_threads(args.jobs)
-        data = evaluation_data(args.patches, "lidc", config["evaluate"]["lidc_labels"])
+        data = evaluation_data(args.patches, "lidc", evaluator_settings(config, "lidc").options)
         evaluator, report = train_evaluator(
             data.train.images,
             data.train.labels,
@@ -108,7 +108,6 @@ def main(argv=None) -> None:
             "patches": args.patches,
             "variant": variant,
             "settings": asdict(replace(base, steps=args.steps, kl_reduction=reduction, seed=seed)),
-            "lidc_labels": config["evaluate"]["lidc_labels"],
             "evaluator": str(evaluator_path),
             "evaluation": asdict(evaluation_settings(config, "lidc")),
         }

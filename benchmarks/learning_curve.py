@@ -83,7 +83,7 @@ def one_seed(job: dict) -> list[dict]:
 
     if not (run_dir / "model.pt").exists():
         train(images, vectors, job["variant"], run_dir, settings, device="cpu", progress=False, after_step=keep)
-    data = evaluation_data(job["patches"], job["dataset"], job["lidc_labels"])
+    data = evaluation_data(job["patches"], job["dataset"], job["evaluation"]["options"])
     evaluation = EvaluationSettings(**job["evaluation"])
     rows = []
     for step in job["steps"]:
@@ -202,7 +202,6 @@ def main(argv=None) -> None:
                 # Checkpoints on every snapshot step; they change no arithmetic of the run.
                 "settings": asdict(replace(settings, checkpoint_every=int(np.gcd.reduce(steps[1:])))),
                 "steps": steps,
-                "lidc_labels": config["evaluate"]["lidc_labels"],
                 "evaluation": asdict(evaluation_settings(config, args.dataset)),
             }
         )

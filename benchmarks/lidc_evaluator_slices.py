@@ -1,4 +1,4 @@
-"""The LIDC evaluator trained and tested on central slices only or on every slice (evaluate.lidc_evaluator_slices).
+"""The LIDC evaluator trained and tested on central slices only or on every slice (lidc.evaluator_slices).
 
 With ``lidc.patch_slices: all`` every slice a nodule crosses carries the whole
 nodule's size bin, so an edge slice of a large nodule is labelled large. This
@@ -65,7 +65,10 @@ def main(argv=None) -> None:
     config = demo_config()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    data = {slices: evaluation_data(args.patches, "lidc", "size", slices) for slices in EVALUATOR_SLICES}
+    data = {
+        slices: evaluation_data(args.patches, "lidc", {"evaluator_labels": "size", "evaluator_slices": slices})
+        for slices in EVALUATOR_SLICES
+    }
     classes = len(SIZE_BIN_LABELS)
     print("Training / test images per size bin", *SIZE_BIN_LABELS, sep=" | ")
     for slices, d in data.items():
@@ -78,7 +81,11 @@ def main(argv=None) -> None:
         for slices in EVALUATOR_SLICES:
             path = out / f"{slices}-seed{seed}.json"
             if not path.exists():
-                settings = replace(evaluator_settings(config, "lidc"), seed=seed, lidc_evaluator_slices=slices)
+                settings = replace(
+                    evaluator_settings(config, "lidc"),
+                    seed=seed,
+                    options={"evaluator_labels": "size", "evaluator_slices": slices},
+                )
                 if args.steps:
                     settings = replace(settings, steps=args.steps)
                 d = data[slices]

@@ -20,7 +20,6 @@ import pandas as pd
 import torch
 
 from drai.data.crops import centre_crop
-from drai.data.factors import FACTORS
 from drai.data.patchset import PatchSet
 from drai.data.registry import datasets, get_dataset
 from drai.evaluation import EvaluationData, codes, generate_from_vectors
@@ -73,7 +72,7 @@ def ground_truth_of_run(
     z, c = codes(model.to(device).eval(), images, batch_size, device)
     table = factors.set_index("row").loc[rows]
     matrix = ground_truth.probe_matrix(
-        {"style": z, "content": c}, table, FACTORS[dataset], groups, settings.probe, settings.folds, seed
+        {"style": z, "content": c}, table, get_dataset(dataset).factors, groups, settings.probe, settings.folds, seed
     )
     return {
         "two_codes": True,

@@ -15,26 +15,65 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from drai.data import registry
+from drai.models.variants import VARIANTS
+
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
-SECTIONS = ("lidc", "ham10000", "train", "evaluate", "audit", "downstream")
+#: The sections every configuration has; each registered dataset adds its own, under its key.
+COMMON_SECTIONS = ("train", "evaluate", "audit", "downstream")
 #: The generative networks take 64x64 images only (drai/models/networks.py).
 NETWORK_IMAGE_SIZE = 64
-#: The keys naming where data is read or rendered: none may lie inside another (:func:`_nesting_errors`).
-DATA_PATH_KEYS = (
-    ("lidc", "series_dir"),
-    ("lidc", "synthetic_dir"),
-    ("ham10000", "raw_dir"),
-    ("ham10000", "synthetic_dir"),
-    ("ham10000", "medmnist_npz"),
-)
+#: Marks in a dataset's schema (``drai/data/<key>/config.schema.json``) on keys that change how data is
+#: fetched (no rule's params), which jobs exist, or where data is read or rendered (none may nest).
+MARKS = ("transport", "job_list", "data_path")
 
 
 class ConfigError(ValueError):
     """An invalid configuration; the message names the key."""
 
 
+def sections() -> tuple[str, ...]:
+    """The configuration's sections: one per registered dataset (its key), then the common ones."""
+    return (*registry.datasets(), *COMMON_SECTIONS)
+
+
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
-    return json.loads(Path(path).read_text())
+    """The workflow's schema: the common one (``path``) with each registered dataset's section added.
+
+    A dataset's section is its package's ``config.schema.json`` (:func:`drai.data.registry.dataset_schema`),
+    under its key at the top level and in every preset; the dataset enum (``train.datasets``, the keys of a
+    per-dataset value) and the variant enum are the registry's and :data:`drai.models.variants.VARIANTS`, so
+    that nothing repeats them.
+    """
+    schema = json.loads(Path(path).read_text())
+    keys = list(registry.datasets())
+    defs = schema["$defs"]
+    defs["dataset"] = {"enum": keys}
+    defs["variant"] = {"enum": list(VARIANTS)}
+    for key in keys:
+        section = registry.dataset_schema(key)
+        defs[key] = {name: value for name, value in section.items() if name not in MARKS}
+        defs[key]["properties"] = {
+            name: {k: v for k, v in prop.items() if k not in MARKS} for name, prop in section["properties"].items()
+        }
+        schema["properties"][key] = {
+            "$ref": f"#/$defs/{key}",
+            "description": f"{section.get('title', key)} settings that override the preset's.",
+        }
+        defs["preset"]["properties"][key] = {"$ref": f"#/$defs/{key}"}
+    for per_dataset in ("steps", "window"):
+        by_dataset = defs[per_dataset]["oneOf"][1]
+        # Only a registered dataset's key; each trained dataset's is checked once the preset is filled in.
+        by_dataset["propertyNames"] = {"$ref": "#/$defs/dataset"}
+    return schema
+
+
+def marked_keys(mark: str) -> dict[str, tuple[str, ...]]:
+    """The keys of each dataset's section that its schema marks with ``mark`` (one of :data:`MARKS`)."""
+    return {
+        key: tuple(name for name, prop in registry.dataset_schema(key)["properties"].items() if prop.get(mark))
+        for key in registry.datasets()
+    }
 
 
 def _raise_all(errors: list[str]) -> None:
@@ -75,45 +114,51 @@ def _validate(config: dict, schema: dict) -> None:
     _raise_all(_schema_errors(config, schema) + _non_finite_errors(config))
 
 
+def stored_size_errors(section_name: str, section: dict) -> list[str]:
+    """A dataset's ``stored_size`` (the patch with its margin of context) against its ``output_size``."""
+    stored, output = section["stored_size"], section["output_size"]
+    if stored < output or (stored - output) % 2:
+        return [
+            f"config key {section_name}.stored_size: must be at least {section_name}.output_size ({output}) "
+            f"and differ from it by an even number, got {stored}"
+        ]
+    return []
+
+
 def _relation_errors(resolved: dict) -> list[str]:
-    """Values that pass the schema one by one but not together."""
+    """Values that pass the schema one by one but not together: each dataset's own checks (its settings
+    module's ``config_errors``), the image size the networks take, and data folders that nest."""
     errors = []
-    lidc, ham = resolved["lidc"], resolved["ham10000"]
-    if lidc["patch_slices"] != "all" and lidc["patch_slices"] % 2 == 0:
-        errors.append(f"config key lidc.patch_slices: must be odd or 'all', got {lidc['patch_slices']}")
-    for section in ("lidc", "ham10000"):
-        stored, output = resolved[section]["stored_size"], resolved[section]["output_size"]
-        if stored < output or (stored - output) % 2:
+    for key in registry.datasets():
+        section = resolved[key]
+        settings = registry.dataset_module(key, "settings")
+        if settings is not None and hasattr(settings, "config_errors"):
+            errors += settings.config_errors(section)
+        if section.get("output_size", NETWORK_IMAGE_SIZE) != NETWORK_IMAGE_SIZE:
             errors.append(
-                f"config key {section}.stored_size: must be at least {section}.output_size ({output}) "
-                f"and differ from it by an even number, got {stored}"
+                f"config key {key}.output_size: the networks take "
+                f"{NETWORK_IMAGE_SIZE}x{NETWORK_IMAGE_SIZE} images, got {section['output_size']}"
             )
-    if not lidc["hu_window"][0] < lidc["hu_window"][1]:
-        errors.append(f"config key lidc.hu_window: must be increasing, got {lidc['hu_window']}")
-    if lidc["patch_size"] > lidc["volume_size"]:
-        errors.append(
-            f"config key lidc.patch_size: {lidc['patch_size']} voxels do not fit in the "
-            f"lidc.volume_size of {lidc['volume_size']} voxels"
-        )
-    for section in ("lidc", "ham10000"):
-        size = resolved[section]["output_size"]
-        if size != NETWORK_IMAGE_SIZE:
-            errors.append(
-                f"config key {section}.output_size: the networks take "
-                f"{NETWORK_IMAGE_SIZE}x{NETWORK_IMAGE_SIZE} images, got {size}"
-            )
-    if ham["crop_fraction"] * ham["stored_size"] / ham["output_size"] > 1:
-        errors.append(
-            f"config key ham10000.crop_fraction: {ham['crop_fraction']} of the short side with the stored margin "
-            f"(ham10000.stored_size {ham['stored_size']} / output_size {ham['output_size']}) is larger than the image; "
-            f"at most {ham['output_size'] / ham['stored_size']:.3f}"
-        )
-    stray = sorted(set(ham["augment_classes"]) - set(ham["classes"]))
-    if stray:
-        errors.append(f"config key ham10000.augment_classes: {stray} not among ham10000.classes")
-    if ham["source"] == "medmnist" and not ham["medmnist_npz"]:
-        errors.append("config key ham10000.medmnist_npz: must name dermamnist_64.npz when source is medmnist")
-    return errors + _nesting_errors(resolved)
+    return errors + _per_dataset_errors(resolved) + _nesting_errors(resolved)
+
+
+#: Keys whose value may be one per dataset ({<dataset>: N, ...}).
+PER_DATASET_KEYS = (("train", "steps"), ("train", "average_window"), ("evaluate", "steps"))
+
+
+def _per_dataset_errors(resolved: dict) -> list[str]:
+    """A per-dataset value without a value for some dataset trained on."""
+    errors = []
+    for section, key in PER_DATASET_KEYS:
+        value = resolved[section][key]
+        if isinstance(value, dict):
+            missing = [d for d in resolved["train"]["datasets"] if d not in value]
+            if missing:
+                errors.append(
+                    f"config key {section}.{key}: no value for {', '.join(missing)} (train.datasets); "
+                    f"give one number for every dataset or one per dataset trained"
+                )
+    return errors
 
 
 def _nesting_errors(resolved: dict) -> list[str]:
@@ -126,7 +171,8 @@ def _nesting_errors(resolved: dict) -> list[str]:
     """
     paths = {
         f"{section}.{key}": (resolved[section][key], Path(resolved[section][key]).expanduser().resolve())
-        for section, key in DATA_PATH_KEYS
+        for section, keys in marked_keys("data_path").items()
+        for key in keys
         if resolved[section].get(key)
     }
     errors = []
@@ -207,6 +253,8 @@ def resolve(config: dict, schema: dict | None = None) -> dict:
     The result has the same sections, each complete: every key the schema
     lists is present, which is checked.
     """
+    # Dataset packages outside drai/data/ join the registry before the schema is built from it.
+    registry.add_dataset_folders(config.get("dataset_folders") or [])
     schema = schema or load_schema()
     config = coerce_command_line_values(config, schema, schema)
     _validate(config, schema)
@@ -214,7 +262,7 @@ def resolve(config: dict, schema: dict | None = None) -> dict:
     results_root = config.get("results_root", schema["properties"]["results_root"]["default"])
     resolved = {"preset": preset, "results_root": results_root, "results_dir": f"{results_root.rstrip('/')}/{preset}"}
     missing = []
-    for section in SECTIONS:
+    for section in sections():
         merged = copy.deepcopy(config["presets"][preset].get(section, {}))
         merged.update(copy.deepcopy(config.get(section, {}) or {}))
         required = set(schema["$defs"][section]["properties"])

@@ -74,21 +74,20 @@ class EvaluationData:
     evaluator_labels: str  # what the evaluator classifies, in words
 
 
-def evaluation_data(
-    patches_path: str | Path, dataset: str, lidc_labels: str = "size", lidc_evaluator_slices: str = "all"
-) -> EvaluationData:
+def evaluation_data(patches_path: str | Path, dataset: str, options: dict | None = None) -> EvaluationData:
     """The model's and the evaluator's train and test sets of a patch set, with the evaluator's labels.
 
-    The rows and labels are the dataset's :meth:`~drai.data.registry.Dataset.evaluation`: LIDC's
-    curated nodules (median malignancy other than 3), labelled by size bin or by benign (median < 3) /
-    malignant (> 3), the evaluator's on every slice or the central ones (``lidc_evaluator_slices``);
-    HAM10000's lesion type, seven-way for the evaluator ("a 7 way classification on lesion type",
-    Section III-C), the models' items being the modelled rows. Images are the centre 64x64 crops of
-    the stored patches.
+    The rows and labels are the dataset's :meth:`~drai.data.registry.Dataset.evaluation` with its
+    evaluator ``options`` (the settings' ``options``): LIDC's curated nodules (median malignancy other
+    than 3), labelled by size bin or by benign (median < 3) / malignant (> 3), the evaluator's on every
+    slice or the central ones; HAM10000's lesion type, seven-way for the evaluator ("a 7 way
+    classification on lesion type", Section III-C), the models' items being the modelled rows. Images
+    are the centre 64x64 crops of the stored patches.
     """
     patches = PatchSet.load(patches_path, dataset)
     spec = get_dataset(dataset)
-    chosen = spec.evaluation(patches, lidc_labels, lidc_evaluator_slices)
+    options = options or {}
+    chosen = spec.evaluation(patches, options)
 
     def part(rows):
         return LabelledSplit(patches.crops(rows), patches.vectors[rows].astype(np.float32), chosen.labels[rows])
@@ -106,7 +105,7 @@ def evaluation_data(
         patches.source,
         evaluator_train,
         evaluator_test,
-        spec.evaluator_labels(patches, lidc_labels, lidc_evaluator_slices),
+        spec.evaluator_labels(patches, options),
     )
 
 

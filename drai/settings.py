@@ -8,10 +8,10 @@ reruns a job whose params changed); its adapter rebuilds the dataclass with
 :func:`from_params` and hands it to the library unchanged.
 
 Settings that change only how data is fetched or where a job computes
-(:data:`TRANSPORT_KEYS`: endpoints, timeouts, retries, whether to download,
+(:func:`transport_keys`: endpoints, timeouts, retries, whether to download,
 the device) are no rule's params, so changing them reruns nothing: an adapter
 reads them from the workflow's config with :func:`transport`. The keys of
-:data:`JOB_LIST_KEYS` decide which jobs exist, not what one job writes.
+:func:`job_list_keys` decide which jobs exist, not what one job writes.
 
 Torch-free: the workflow builds every rule's params when it parses the Snakefile.
 """
@@ -22,17 +22,24 @@ import types
 import typing
 from dataclasses import asdict, fields, is_dataclass
 
-from drai.config import resolve
+from drai.config import marked_keys, resolve
 
-#: Keys that change how data is fetched or where a job computes, never what it writes: no rule's params.
-TRANSPORT_KEYS = {
-    "lidc": ("download", "api_url", "idc_endpoint_url", "download_retries", "download_timeout_s"),
-    "ham10000": ("download", "server", "doi", "download_retries", "download_timeout_s"),
-    "train": ("device", "runs_per_gpu"),
-    "evaluate": ("device", "imagenet_url"),
-}
-#: Keys that decide which jobs exist (cases, datasets, variants, seeds), not what one job writes.
-JOB_LIST_KEYS = {"lidc": ("synthetic_cases",), "train": ("datasets", "variants", "seeds")}
+#: The common sections' keys that change how data is fetched or where a job computes, never what it writes:
+#: no rule's params. A dataset marks its own in its schema ("transport": true).
+COMMON_TRANSPORT_KEYS = {"train": ("device", "runs_per_gpu"), "evaluate": ("device", "imagenet_url")}
+#: The common sections' keys that decide which jobs exist (datasets, variants, seeds), not what one job writes;
+#: a dataset marks its own in its schema ("job_list": true).
+COMMON_JOB_LIST_KEYS = {"train": ("datasets", "variants", "seeds")}
+
+
+def transport_keys() -> dict[str, tuple[str, ...]]:
+    """Every section's transport keys: the common ones and those each dataset's schema marks."""
+    return {**marked_keys("transport"), **COMMON_TRANSPORT_KEYS}
+
+
+def job_list_keys() -> dict[str, tuple[str, ...]]:
+    """Every section's keys that decide which jobs exist: the common ones and those each dataset marks."""
+    return {**marked_keys("job_list"), **COMMON_JOB_LIST_KEYS}
 
 
 def pick(cls, section: dict, section_name: str, **given):
@@ -94,9 +101,9 @@ def from_params(cls, params: dict):
 
 
 def transport(config: dict, section: str) -> dict:
-    """``section``'s :data:`TRANSPORT_KEYS` from the workflow's config (a job's ``snakemake.config``).
+    """``section``'s transport keys (:func:`transport_keys`) from the workflow's config (a job's ``snakemake.config``).
 
     Resolved here: a job sees the config as given, before the preset fills it in.
     """
     resolved = resolve(config)[section]
-    return {key: resolved[key] for key in TRANSPORT_KEYS[section]}
+    return {key: resolved[key] for key in transport_keys()[section]}

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from drai.data.registry import datasets, get_dataset
 
@@ -49,13 +50,14 @@ METRIC_LABELS = {
 #: Columns of ours alone (no published value) that follow a published metric's columns.
 COMPANIONS = {"FID": ("FID_pooled",)}
 NUMERALS = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
+#: The paper's table titles; ``{datasets}`` is the names of the datasets the table shows (the paper's data).
 TITLES = {
-    1: "Image generation metrics on LIDC: single and double variable baselines",
-    2: "Image generation metrics on HAM10000: single and double variable baselines",
+    1: "Image generation metrics on {datasets}: single and double variable baselines",
+    2: "Image generation metrics on {datasets}: single and double variable baselines",
     3: "Content-style disentanglement: CIFC error",
-    4: "Content-based retrieval on LIDC: top-3 nearest neighbours",
-    5: "Ablation study on LIDC",
-    6: "Ablation study on HAM10000",
+    4: "Content-based retrieval on {datasets}: top-3 nearest neighbours",
+    5: "Ablation study on {datasets}",
+    6: "Ablation study on {datasets}",
 }
 #: Rows of Table IV that are not trained models.
 
@@ -64,20 +66,9 @@ TITLES = {
 #: selfReg ablations, which the paper trains twice per batch.
 EXTRA_METHODS = {5: ("DAI+twice",), 6: ("DAI+twice",)}
 NOT_IN_PAPER = " (not in the paper)"
-#: What the printed paper gets wrong or leaves inconsistent in a table's published column.
-PAPER_NOTES = {
-    1: "The paper prints cVAE and D-cVAE as cAAVE and D-cAAVE in this table.",
-    2: "The paper prints cVAE and D-cVAE as cAAVE and D-cAAVE in this table. DRAI's published CGAcc is "
-    "0.630 in this table and 0.618 in the paper's Table VI; the paper column gives this table's value.",
-    3: "The paper calls this metric CIFIC in this table; it is the CIFC of Section III-C (eq. 19). DRAI's "
-    "published LIDC CIFC is 0.456 ± 0.06 in this table and 0.456 ± 0.069 in Table V, whose std does not round "
-    "to 0.06; the paper column gives this table's value.",
-    5: "DRAI's published CIFC is 0.456 ± 0.069 in this table and 0.456 ± 0.06 in Table III, where 0.069 would "
-    "round to 0.07; the paper column gives this table's value.",
-    6: "The printed Table VI's header reads FID, IS, CGAcc, CIFC, but its 2nd and 3rd columns hold CGAcc "
-    "and IS (compare Table II): the paper column puts each published value under the metric it measures. "
-    "DRAI's published CGAcc is 0.618 in this table and 0.630 in Table II.",
-}
+#: What the printed paper gets wrong or leaves inconsistent in a table's published column, by table number
+#: (``paper_notes.yaml``, beside the published numbers).
+PAPER_NOTES: dict[int, str] = yaml.safe_load(PAPER_RESULTS.with_name("paper_notes.yaml").read_text())
 
 
 @dataclass(frozen=True)
@@ -96,6 +87,12 @@ class TableSpec:
         return tuple(
             (dataset, shown) for dataset, metric in self.columns for shown in (metric, *COMPANIONS.get(metric, ()))
         )
+
+
+def table_title(spec: TableSpec) -> str:
+    """The paper's title of table ``spec``, naming the datasets it shows."""
+    names = " and ".join(get_dataset(key).name for key in spec.datasets)
+    return TITLES[spec.number].format(datasets=names)
 
 
 def paper_results(path: str | Path = PAPER_RESULTS) -> pd.DataFrame:
@@ -262,7 +259,7 @@ def caption(spec: TableSpec, table: pd.DataFrame, context: dict) -> str:
         for d in spec.datasets
     )
     seeds = int(table["n"].max()) if len(table) else 0
-    parts = [f"Table {NUMERALS[spec.number]}: {TITLES[spec.number]}.", f"Reproduced on {described}"]
+    parts = [f"Table {NUMERALS[spec.number]}: {table_title(spec)}.", f"Reproduced on {described}"]
     if seeds:
         parts[-1] += f", preset {context.get('preset', '?')}, {seeds} seed{'s' if seeds != 1 else ''} per cell."
     else:

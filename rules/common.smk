@@ -1,23 +1,18 @@
 import os
 import re
+from pathlib import Path
 
 import pandas as pd
 from snakemake.logging import logger
 
-from drai.config import ConfigError, load_schema, resolve
+from drai.config import ConfigError, resolve
+from drai.data import registry
+from drai.figures.specs import FIGURE_SPECS, planned
+from drai.metrics.settings import audit_settings, downstream_settings, evaluation_settings, evaluator_settings
 from drai.models.variants import VARIANTS
 from drai.settings import as_params
-from drai.metrics.settings import (
-    audit_settings,
-    downstream_settings,
-    evaluation_settings,
-    evaluator_settings,
-)
-from drai.data.ham10000.settings import ham_patch_set_settings, raw_settings
-from drai.data.lidc.settings import label_settings, lidc_patch_set_settings, patch_settings, series_settings
-from drai.train.settings import train_settings
-from drai.figures.specs import FIGURE_SPECS, planned
 from drai.tables import table_specs
+from drai.train.settings import train_settings
 
 try:
     SETTINGS = resolve(config)
@@ -34,18 +29,28 @@ def out(path):
     return f"{RESULTS}/{path}"
 
 
-LIDC = SETTINGS["lidc"]
-HAM = SETTINGS["ham10000"]
 TRAIN = SETTINGS["train"]
-# Every dataset the schema knows (drai/data/<key>/), not only the ones trained on.
-KNOWN_DATASETS = load_schema()["$defs"]["train"]["properties"]["datasets"]["items"]["enum"]
+# Every registered dataset (drai/data/<key>/ and the config's dataset_folders), not only the ones trained on.
+KNOWN_DATASETS = list(registry.datasets())
 # A rule's params are its stage's settings and nothing else (drai/settings.py): only
 # what changes its output reruns it; transport settings (endpoints, timeouts,
 # retries, download, device) are read by the adapters from the config instead.
 
+# What each dataset's rules.smk (in drai/data/<key>/) names: the environment, the script that runs its
+# steps and the report's captions, from the workflow's own folder wherever the rule file lies.
+WORKFLOW_ROOT = Path(workflow.basedir)
+CONDA_ENV = str(WORKFLOW_ROOT / "envs" / "drai.yaml")
+DATASET_STEP = str(WORKFLOW_ROOT / "workflow_scripts" / "dataset_step.py")
+REPORT_CAPTIONS = str(WORKFLOW_ROOT / "report")
+# The rule files of the registered datasets, in the registry's order (the Snakefile includes them).
+DATASET_RULES = [str(registry.rule_file(key)) for key in KNOWN_DATASETS if registry.rule_file(key) is not None]
+# Filled by the datasets' rules.smk files; what the `download` target fetches (of the datasets trained) and each
+# dataset's data targets (its patches and QC figure).
+DOWNLOADS = []
+DATA_TARGETS = {}
+
 
 wildcard_constraints:
-    case=r"LIDC-IDRI-\d{4}(_\d)?",
     dataset="|".join(KNOWN_DATASETS),
     variant="|".join(re.escape(name) for name in VARIANTS),
     seed=r"\d+",
@@ -68,44 +73,13 @@ def dataset_runs(name):
     )
 
 
-# A plan made before the nodule table exists cannot count the per-case LIDC jobs: say so where it is read.
-if "lidc" in TRAIN["datasets"] and not os.path.exists(out("data/lidc/nodules.csv")):
-    logger.info(
-        f"Note: {out('data/lidc/nodules.csv')} does not exist yet; the per-case LIDC jobs (lidc_series and "
-        "lidc_case_patches, two per case) are planned once the checkpoint lidc_nodules has written it, so job "
-        "counts shown before then leave them out (the paper preset: 557 cases, 1114 jobs more)."
-    )
-
-
-def lidc_cases(wildcards=None):
-    """Cases to process, known once the nodules table exists (checkpoint)."""
-    from drai.data.lidc.labels import select_cases
-
-    table = checkpoints.lidc_nodules.get().output.table
-    return select_cases(pd.read_csv(table), LIDC["source"], LIDC["synthetic_cases"])
-
-
-def downloaded_lidc_series(wildcards):
-    """The `download` target's LIDC part: every series manifest the preset uses."""
-    if "lidc" not in TRAIN["datasets"]:
-        return []
-    return expand(out("data/lidc/series/{case}.json"), case=lidc_cases())
-
-
-# The `download` target's HAM10000 part: its raw files' manifest.
-DOWNLOADED_HAM10000 = [out("data/ham10000/raw.json")] if "ham10000" in TRAIN["datasets"] else []
-
-
-def lidc_case_patch_files(wildcards):
-    return expand(out("data/lidc/cases/{case}.npz"), case=lidc_cases())
-
-
 TABLE_SPECS = table_specs()
 TABLE_FORMATS = ("md", "tex", "csv", "html")
 
 
 def table_metrics(wildcards):
-    """metrics.json of every run a table shows that the preset trains (and Pixel Matched)."""
+    """metrics.json of every run a table shows that the preset trains (and Pixel Matched, on the datasets
+    with retrieval)."""
     spec = TABLE_SPECS[int(wildcards.number)]
     datasets = [d for d in spec.datasets if d in TRAIN["datasets"]]
     variants = [m for m in spec.methods if m in TRAIN["variants"]]
@@ -115,8 +89,8 @@ def table_metrics(wildcards):
         variant=variants,
         seed=TRAIN["seeds"],
     )
-    if "Pixel Matched" in spec.methods and "lidc" in datasets:
-        files.append(out("metrics/lidc/pixel_matched.json"))
+    if "Pixel Matched" in spec.methods:
+        files += [out(f"metrics/{d}/pixel_matched.json") for d in datasets if registry.get_dataset(d).retrieval]
     return files
 
 
@@ -126,17 +100,6 @@ def table_evaluators(wildcards):
         out("evaluators/{dataset}/evaluator.json"),
         dataset=[d for d in spec.datasets if d in TRAIN["datasets"]],
     )
-
-
-def factor_inputs(wildcards):
-    """The inputs of a dataset's factor table: its patches and what its synthetic data was made from."""
-    if wildcards.dataset == "lidc":
-        return {
-            "patches": out("data/lidc/patches.npz"),
-            "table": out("data/lidc/nodules.csv"),
-            "manifests": expand(out("data/lidc/series/{case}.json"), case=lidc_cases()),
-        }
-    return {"patches": out("data/ham10000/patches.npz"), "manifest": out("data/ham10000/raw.json")}
 
 
 FIGURE_RUN_SEED = TRAIN["seeds"][0]

@@ -42,7 +42,7 @@ rule train_evaluator:
     benchmark:
         out("benchmarks/evaluator/{dataset}.tsv")
     conda:
-        "../envs/drai.yaml"
+        CONDA_ENV
     threads: 2
     resources:
         mem_mb=6000,
@@ -65,7 +65,7 @@ rule untrained_model:
     benchmark:
         out("benchmarks/untrained/{dataset}/{variant}/seed{seed}.tsv")
     conda:
-        "../envs/drai.yaml"
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
@@ -89,7 +89,7 @@ rule run_metrics:
     benchmark:
         out("benchmarks/metrics/{stage}/{dataset}/{variant}/seed{seed}.tsv")
     conda:
-        "../envs/drai.yaml"
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=6000,
@@ -102,17 +102,18 @@ rule run_metrics:
         "../workflow_scripts/run_metrics.py"
 
 
+# Table IV's "Pixel Matched" row, on a dataset with retrieval sets.
 rule pixel_matched:
     input:
-        patches=out("data/lidc/patches.npz"),
+        patches=out("data/{dataset}/patches.npz"),
     output:
-        metrics=out("metrics/lidc/pixel_matched.json"),
+        metrics=out("metrics/{dataset}/pixel_matched.json"),
     log:
-        out("logs/metrics/pixel_matched.log"),
+        out("logs/metrics/{dataset}/pixel_matched.log"),
     benchmark:
-        out("benchmarks/metrics/pixel_matched.tsv")
+        out("benchmarks/metrics/{dataset}/pixel_matched.tsv")
     conda:
-        "../envs/drai.yaml"
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
@@ -123,32 +124,12 @@ rule pixel_matched:
         "../workflow_scripts/pixel_matched.py"
 
 
-# Beyond the paper: the synthetic data's known factors, and per run the ground-truth
-# disentanglement and the memorization audit (docs/beyond-the-paper.md).
-# Datasets whose factors are known: the embedded synthetic data; real data has none.
-SYNTHETIC_DATASETS = [d for d in TRAIN["datasets"] if SETTINGS[d]["source"] == "synthetic"]
-
-
-rule factors:
-    input:
-        unpack(factor_inputs),
-    output:
-        factors=out("data/{dataset}/factors.csv"),
-    log:
-        out("logs/factors/{dataset}.log"),
-    benchmark:
-        out("benchmarks/factors/{dataset}.tsv")
-    conda:
-        "../envs/drai.yaml"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    params:
-        # LIDC: how the synthetic series were rendered (each case's style is drawn again from it).
-        synthetic=lambda w: as_params(series_settings(SETTINGS).synthetic) if w.dataset == "lidc" else None,
-    script:
-        "../workflow_scripts/factors.py"
+# Beyond the paper: per run the ground-truth disentanglement and the memorization audit
+# (docs/beyond-the-paper.md). Datasets whose factors are known: those that declare factors, on their
+# embedded synthetic data (each one's rule file writes data/<key>/factors.csv); real data has none.
+SYNTHETIC_DATASETS = [
+    d for d in TRAIN["datasets"] if SETTINGS[d].get("source") == "synthetic" and registry.get_dataset(d).factors
+]
 
 
 rule reference_features:
@@ -162,13 +143,14 @@ rule reference_features:
     benchmark:
         out("benchmarks/audit/{dataset}/reference_features.tsv")
     conda:
-        "../envs/drai.yaml"
+        CONDA_ENV
     threads: 2
     resources:
         mem_mb=4000,
         runtime=30,
     params:
-        lidc_labels=lambda w: evaluation_settings(SETTINGS, w.dataset).lidc_labels,
+        # The dataset's label options (what the evaluator's classes are), as the metrics read them.
+        options=lambda w: evaluation_settings(SETTINGS, w.dataset).options,
         batch_size=SETTINGS["evaluate"]["batch_size_eval"],
     script:
         "../workflow_scripts/reference_features.py"
@@ -190,7 +172,7 @@ rule audit_run:
     benchmark:
         out("benchmarks/audit/{dataset}/{variant}/seed{seed}.tsv")
     conda:
-        "../envs/drai.yaml"
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=4000,

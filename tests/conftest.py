@@ -1,20 +1,17 @@
 import os
-from pathlib import Path
 
 import pytest
-import yaml
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(scope="session")
 def ci_config():
-    """The resolved config of the ci preset: settings dataclasses have no defaults, so tests build them
-    from it (drai.settings) and change the fields they test with dataclasses.replace."""
-    from drai.config import resolve
+    """The resolved config of the ci preset (:func:`toys.ci_config`): settings dataclasses have no defaults, so
+    tests build them from it and change the fields they test with dataclasses.replace."""
+    from toys import ci_config
 
-    config = yaml.safe_load((Path(__file__).resolve().parent.parent / "config.yaml").read_text())
-    return resolve({**config, "preset": "ci"})
+    return ci_config()
 
 
 @pytest.fixture

@@ -11,10 +11,13 @@ import torch
 from PIL import Image
 
 from drai.audit import generated_for_evaluation, ground_truth_table, memorization_of_run, reference_features
-from drai.data.factors import FACTORS, NoFactorsError, factor_table, ham10000_factors
+from drai.data.factors import NoFactorsError
 from drai.data.ham10000 import synthetic as synthetic_derm
+from drai.data.ham10000.factors import factor_table as ham10000_factors
 from drai.data.lidc import synthetic as synthetic_ct
 from drai.data.lidc import synthetic_volume
+from drai.data.lidc.factors import factor_table as lidc_factors
+from drai.data.registry import get_dataset
 from drai.evaluation import EvaluationData, LabelledSplit
 from drai.metrics.ground_truth import probe_matrix, probe_score, separation
 from drai.metrics.memorization import distance_summary
@@ -52,7 +55,7 @@ def test_recording_ct_factors_changes_no_voxel_and_no_draw():
         volumes.append(volume)
         states.append(rng.bit_generator.state)
     assert np.array_equal(volumes[0], volumes[1]) and states[0] == states[1]
-    assert set(factors) == {f.name for f in FACTORS["lidc"] if f.group == "style"}
+    assert set(factors) == {f.name for f in get_dataset("lidc").factors if f.group == "style"}
 
 
 def test_recording_derm_factors_changes_no_pixel_and_no_draw():
@@ -63,7 +66,7 @@ def test_recording_derm_factors_changes_no_pixel_and_no_draw():
         states.append(rng.bit_generator.state)
     assert np.array_equal(images[0], images[1]) and states[0] == states[1]
     # every factor but the class, which the metadata holds: the style and the lesion's size
-    assert set(factors) == {f.name for f in FACTORS["ham10000"] if f.name != "lesion_class"}
+    assert set(factors) == {f.name for f in get_dataset("ham10000").factors if f.name != "lesion_class"}
     low, high = synthetic_derm.LOOKS["mel"].size
     assert 2 * low <= factors["lesion_size"] <= 2 * high
 
@@ -127,7 +130,7 @@ def _lidc_inputs(tmp_path, folder):
 
 def test_lidc_factor_table_is_keyed_like_the_patches(tmp_path, rendered_case):
     nodules, manifests, patches = _lidc_inputs(tmp_path, rendered_case)
-    table = factor_table("lidc", patches, nodules=nodules, manifests=manifests, synthetic=CT_SETTINGS)
+    table = lidc_factors(patches, nodules=nodules, manifests=manifests, synthetic=CT_SETTINGS)
     assert list(table["row"]) == [0, 1, 2, 3] and list(table["nodule_id"]) == ["C1_n01", "C2_n00", "C1_n00", "C1_n01"]
     assert list(table["slice_offset"]) == [0, 0, 0, 1] and list(table["case"]) == ["C1", "C2", "C1", "C1"]
     recorded = json.loads((rendered_case / synthetic_ct.FACTORS_FILE).read_text())["style"]
@@ -137,7 +140,7 @@ def test_lidc_factor_table_is_keyed_like_the_patches(tmp_path, rendered_case):
     # Content as NoduleLook draws it: texture 1 -> -650 HU, 5 -> +40 HU; calcification < 6 -> calcified.
     assert table.loc[2, "density_hu"] == pytest.approx(-650.0) and table.loc[0, "density_hu"] == pytest.approx(40.0)
     assert list(table["calcified"]) == [1, 0, 0, 1] and list(table["spicules"]) == [4, 2, 0, 4]
-    assert list(table.columns[5:]) == [f.name for f in FACTORS["lidc"]]
+    assert list(table.columns[5:]) == [f.name for f in get_dataset("lidc").factors]
 
 
 def test_ham10000_factor_table_flips_position_and_orientation_with_the_copy(tmp_path, rendered_derm):
@@ -176,7 +179,7 @@ def test_real_data_has_no_factors(tmp_path):
     patches = tmp_path / "patches.npz"
     toy_patch_set("lidc", n=2, source="idc").save(patches)
     with pytest.raises(NoFactorsError, match="source 'idc' is real data, whose generative factors are unknown"):
-        factor_table("lidc", patches)
+        lidc_factors(patches, nodules=None, manifests=[], synthetic=None)
 
 
 def _codes_and_factors(n=120, seed=0):
@@ -271,7 +274,7 @@ AUDIT = AuditSettings(probe="linear", folds=5, max_items=2000, flag_share=0.05)
 @pytest.mark.parametrize("model, flagged", [(CopyModel, True), (NoiseModel, False)])
 def test_the_memorization_audit_flags_a_copying_model_and_not_a_noise_model(blob_data, model, flagged):
     data, features = blob_data
-    settings = EvaluationSettings(samples=60, cifc_pairs=60, retrieval_top_n=3, batch_size=32, seed=0, lidc_labels=None)
+    settings = EvaluationSettings(samples=60, cifc_pairs=60, retrieval_top_n=3, batch_size=32, seed=0, options={})
     generated = generated_for_evaluation(model(data.train.images), data, settings)
     summary, pairs = memorization_of_run(generated, data, features, AUDIT)
     assert summary["flagged"] is flagged

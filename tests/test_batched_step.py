@@ -10,14 +10,14 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import per_call_step
-from base_settings import BASE
 from drai.models import losses
 from drai.models.family import TRANSFORMS, matching_aware_weights, mismatched_vectors, training_losses, transform
 from drai.models.variants import VARIANTS, get_variant
 from drai.train.run import build
 from drai.train.step import train_step
+from toys import tiny_settings
 
-SETTINGS = replace(BASE, batch_size=6, width=4, z_dim=4, c_dim=5, lr=2e-4)
+SETTINGS = tiny_settings(batch_size=6, c_dim=5)
 # Every variant on LIDC-shaped data; the three-channel images (and D_cycle's six) on two of them.
 CASES = [(name, 1, 17) for name in VARIANTS] + [("DRAI", 3, 3), ("cVAE", 3, 3)]
 

@@ -1,22 +1,18 @@
 """Checkpoints on a full disk and checkpoints of a step the run never reaches."""
 
 import errno
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 import drai.checkpoints as checkpoints
-from base_settings import BASE
 from drai.checkpoints import load_checkpoint, save_checkpoint
 from drai.train.run import train
-from toys import fake_data
+from toys import fake_data, tiny_settings
 
 # Averages the weights of both steps: on the old code a checkpoint past them ended in "weight average of 0 steps".
-TINY = replace(
-    BASE, steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1, average_window=1, average_every=1
-)
+TINY = tiny_settings(average_window=1, augment=False)
 
 
 def _full_disk_from_torch(monkeypatch):

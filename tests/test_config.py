@@ -79,7 +79,7 @@ def test_top_level_section_overrides_the_preset(config):
         (lambda c: c["train"].update(datasets=["lidc", "chestxray"]), "train.datasets.1"),
         (lambda c: c["train"].update(kl_reduction="max"), "train.kl_reduction"),
         (lambda c: c["train"].update(augment="yes"), "train.augment"),
-        (lambda c: c["evaluate"].update(lidc_labels="colour"), "evaluate.lidc_labels"),
+        (lambda c: c["lidc"].update(evaluator_labels="colour"), "lidc.evaluator_labels"),
         (lambda c: c["evaluate"].update(samples="many"), "evaluate.samples"),
         (lambda c: c["evaluate"].update(steps={"lidc": 10}), "evaluate.steps"),
         (lambda c: c["train"].update(steps={"lidc": 10}), "train.steps"),
@@ -261,7 +261,7 @@ def test_paper_preset_trains_the_lidc_evaluator_on_central_slices_and_the_models
     """docs/measurements.md: on every slice the evaluator learns the majority class the edge slices inflate."""
     config["preset"] = "paper"
     paper = resolve(config)
-    assert paper["evaluate"]["lidc_evaluator_slices"] == "central" and paper["lidc"]["patch_slices"] == "all"
+    assert paper["lidc"]["evaluator_slices"] == "central" and paper["lidc"]["patch_slices"] == "all"
 
 
 # Keys whose value changes where data comes from, not what a run computes: no mark is asked of them.
@@ -309,7 +309,7 @@ def paper_table() -> dict[str, tuple[str, str, str]]:
 
 
 def test_every_paper_value_is_marked_the_papers_or_ours(config):
-    from drai.settings import TRANSPORT_KEYS
+    from drai.settings import transport_keys
 
     marks = marked_keys()
     config["preset"] = "paper"
@@ -319,7 +319,7 @@ def test_every_paper_value_is_marked_the_papers_or_ours(config):
         f"{s}.{k}"
         for s in ("lidc", "ham10000", "train", "evaluate")
         for k in config[s]
-        if k not in TRANSPORT_KEYS.get(s, ()) and k not in FOLDERS.get(s, ())
+        if k not in transport_keys().get(s, ()) and k not in FOLDERS.get(s, ())
     }
     assert sorted((preset_keys | shared) - set(marks)) == []
     for key, (whose, text) in marks.items():

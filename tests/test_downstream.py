@@ -15,7 +15,7 @@ from drai.metrics.downstream import (
 )
 from drai.metrics.settings import DownstreamSettings
 
-SETTINGS = DownstreamSettings(classifier="small_cnn", steps=120, batch_size=32, lr=3e-3, lidc_labels=None)
+SETTINGS = DownstreamSettings(classifier="small_cnn", steps=120, batch_size=32, lr=3e-3, options={})
 CLASSES = ("small", "medium", "large")
 
 

@@ -26,11 +26,10 @@ EVALUATOR = EvaluatorSettings(
     input_size=128,
     seed=0,
     weights=None,
-    lidc_labels="size",
-    lidc_evaluator_slices="all",
+    options={"evaluator_labels": "size", "evaluator_slices": "all"},
 )
 EVALUATION = EvaluationSettings(
-    samples=5000, cifc_pairs=5000, retrieval_top_n=3, batch_size=250, seed=0, lidc_labels="size"
+    samples=5000, cifc_pairs=5000, retrieval_top_n=3, batch_size=250, seed=0, options={"evaluator_labels": "size"}
 )
 
 
@@ -78,20 +77,20 @@ def toy_lidc(path, nodules=12, slices=(0,)):
 
 def test_lidc_labels_size_or_malignancy(tmp_path):
     path = toy_lidc(tmp_path / "p.npz", nodules=30)
-    size = evaluation_data(path, "lidc", "size")
+    size = evaluation_data(path, "lidc", {"evaluator_labels": "size"})
     assert size.class_names == SIZE_BIN_LABELS
     # Median malignancy 3 is not curated: it is in neither split.
     assert len(size.train.labels) + len(size.test.labels) == 24
-    malignancy = evaluation_data(path, "lidc", "malignancy")
+    malignancy = evaluation_data(path, "lidc", {"evaluator_labels": "malignancy"})
     assert set(np.unique(malignancy.test.labels)) <= {0, 1} and malignancy.class_names == ("benign", "malignant")
-    with pytest.raises(ValueError, match="lidc_labels"):
-        evaluation_data(path, "lidc", "colour")
+    with pytest.raises(ValueError, match="lidc.evaluator_labels"):
+        evaluation_data(path, "lidc", {"evaluator_labels": "colour"})
 
 
 def test_lidc_evaluator_sees_every_slice_or_the_central_ones_and_the_models_every_slice(tmp_path):
     path = toy_lidc(tmp_path / "p.npz", nodules=30, slices=(-1, 0, 1))
-    every = evaluation_data(path, "lidc", "size", "all")
-    central = evaluation_data(path, "lidc", "size", "central")
+    every = evaluation_data(path, "lidc", {"evaluator_labels": "size", "evaluator_slices": "all"})
+    central = evaluation_data(path, "lidc", {"evaluator_labels": "size", "evaluator_slices": "central"})
     # the models' sets do not depend on the evaluator's slices
     for name in ("train", "test"):
         np.testing.assert_array_equal(getattr(every, name).labels, getattr(central, name).labels)
@@ -101,8 +100,8 @@ def test_lidc_evaluator_sees_every_slice_or_the_central_ones_and_the_models_ever
     centre_rows = (patches["slice_offsets"] == 0) & patches["curated"] & patches.is_test
     np.testing.assert_array_equal(central.evaluator_test.images, patches.crops(centre_rows))
     assert "central slices" in central.evaluator_labels and "every slice" in every.evaluator_labels
-    with pytest.raises(ValueError, match="lidc_evaluator_slices"):
-        evaluation_data(path, "lidc", "size", "edge")
+    with pytest.raises(ValueError, match="lidc.evaluator_slices"):
+        evaluation_data(path, "lidc", {"evaluator_labels": "size", "evaluator_slices": "edge"})
 
 
 def test_ham10000_evaluator_sets_hold_seven_types_and_model_sets_the_modelled(tmp_path):
@@ -191,7 +190,7 @@ def toy_setting(tmp_path_factory):
     patches = toy_lidc(folder / "p.npz", nodules=30, slices=(-1, 0, 1))
     torch.manual_seed(0)
     save_evaluator(Evaluator(5, 64), folder / "evaluator.pt")
-    return patches, folder / "evaluator.pt", evaluation_data(patches, "lidc")
+    return patches, folder / "evaluator.pt", evaluation_data(patches, "lidc", {"evaluator_labels": "size"})
 
 
 def test_run_metrics_do_not_depend_on_the_batch_size(toy_setting):
@@ -273,21 +272,30 @@ def test_settings_from_the_evaluate_section():
         "cifc_pairs": 50,
         "retrieval_top_n": 3,
         "batch_size_eval": 250,
-        "lidc_labels": "malignancy",
-        "lidc_evaluator_slices": "central",
         "imagenet_url": "https://example.org/inception-0cc3c7bd.pth",
     }
-    assert evaluator_settings({"evaluate": section}, "ham10000").steps == 80
-    assert evaluator_settings({"evaluate": {**section, "steps": 7}}, "lidc").steps == 7
-    assert evaluator_settings({"evaluate": section}, "lidc").seed == 3
-    # The LIDC label choice is the LIDC evaluator's alone: HAM10000's classifies lesion type.
-    assert evaluator_settings({"evaluate": section}, "lidc").lidc_labels == "malignancy"
-    assert evaluator_settings({"evaluate": section}, "ham10000").lidc_labels is None
-    # and so is the choice of slices
-    assert evaluator_settings({"evaluate": section}, "lidc").lidc_evaluator_slices == "central"
-    assert evaluator_settings({"evaluate": section}, "ham10000").lidc_evaluator_slices is None
-    assert evaluation_settings({"evaluate": section}, "lidc") == EvaluationSettings(
-        samples=500, cifc_pairs=50, retrieval_top_n=3, batch_size=250, seed=3, lidc_labels="malignancy"
+    config = {
+        "evaluate": section,
+        "lidc": {"evaluator_labels": "malignancy", "evaluator_slices": "central"},
+        "ham10000": {},
+    }
+    assert evaluator_settings(config, "ham10000").steps == 80
+    assert evaluator_settings({**config, "evaluate": {**section, "steps": 7}}, "lidc").steps == 7
+    assert evaluator_settings(config, "lidc").seed == 3
+    # The LIDC evaluator's options are LIDC's own: HAM10000's classifies lesion type, on every image.
+    assert evaluator_settings(config, "lidc").options == {
+        "evaluator_labels": "malignancy",
+        "evaluator_slices": "central",
+    }
+    assert evaluator_settings(config, "ham10000").options == {}
+    # The metrics need the classes, not the evaluator's images.
+    assert evaluation_settings(config, "lidc") == EvaluationSettings(
+        samples=500,
+        cifc_pairs=50,
+        retrieval_top_n=3,
+        batch_size=250,
+        seed=3,
+        options={"evaluator_labels": "malignancy"},
     )
 
 
@@ -300,7 +308,8 @@ def test_imagenet_weights_are_fetched_checked_and_refused_offline(tmp_path):
 
     sys.path.insert(0, str(Path(__file__).parent))
     from drai.data.download import DownloadError
-    from drai.metrics.evaluator import fetch_imagenet_weights, imagenet_weights_path, resolve_weights
+    from drai.metrics.evaluator import fetch_imagenet_weights
+    from drai.metrics.settings import imagenet_weights_path, resolve_weights
     from fault_server import FaultyServer
 
     buffer = io.BytesIO()
@@ -326,9 +335,8 @@ def test_imagenet_weights_are_fetched_checked_and_refused_offline(tmp_path):
                 "lr": 1e-3,
                 "input_size": 64,
                 "seed": 0,
-                "lidc_labels": "size",
-                "lidc_evaluator_slices": "all",
-            }
+            },
+            "lidc": {"evaluator_labels": "size", "evaluator_slices": "all"},
         },
         "lidc",
     )
@@ -363,7 +371,7 @@ def with_noise_margin(source, path, margin=4, seed=5):
 def test_the_evaluation_sees_exactly_the_centre_crops(toy_setting, tmp_path):
     patches, evaluator, data = toy_setting
     wide = with_noise_margin(patches, tmp_path / "wide.npz")
-    wide_data = evaluation_data(wide, "lidc")
+    wide_data = evaluation_data(wide, "lidc", {"evaluator_labels": "size"})
     settings = replace(EVALUATION, samples=40, cifc_pairs=20)
     assert evaluate_run(tiny_model("DRAI"), wide_data, evaluator, settings, wide) == evaluate_run(
         tiny_model("DRAI"), data, evaluator, settings, patches

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from base_settings import BASE
 from drai.data.patchset import PatchSet
 from drai.figures import kinds as figure_kinds
 from drai.figures.arrays import (
@@ -28,9 +27,9 @@ from drai.figures.selection import choose_references, load_image_sets
 from drai.figures.specs import FIGURE_SPECS, planned
 from drai.models.variants import VARIANTS
 from drai.train.run import save_untrained
-from toys import one_hot, random_images, tiny_model, toy_patch_set
+from toys import one_hot, random_images, tiny_model, tiny_settings, toy_patch_set
 
-TINY = replace(BASE, width=4, z_dim=4, c_dim=4)
+TINY = tiny_settings()
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

@@ -1,13 +1,11 @@
-from dataclasses import replace
-
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from base_settings import PATCH
 from drai.data.lidc.dicom_series import SeriesGeometry, dicom_files, read_series
 from drai.data.lidc.patches import annotation_to_world, case_patches, window_to_unit
 from drai.data.lidc.synthetic import render_phantom
+from toys import lidc_patch_settings
 
 
 @pytest.mark.parametrize(
@@ -32,7 +30,7 @@ def test_nodule_at_known_world_point_is_at_patch_centre(tmp_path, matrix, pixel_
         z0=-110.0,
     )
     series = read_series(dicom_files(folder))
-    settings = replace(PATCH, volume_size=128, patch_size=24, output_size=64, stored_size=64)
+    settings = lidc_patch_settings(volume_size=128, patch_size=24, output_size=64, stored_size=64)
     image = case_patches(series.to_sitk(), np.array([nodule]), settings).images[0]
     blob = ndimage.label(image > 0.0)[0]
     centre_label = blob[32, 32]
@@ -104,7 +102,7 @@ def test_patch_of_a_nodule_on_the_chest_wall_holds_only_scan_values(tmp_path):
     from drai.data.lidc.patches import ResampledGrid, resample_to_size
 
     image, points = chest_wall_phantom(tmp_path)
-    settings = replace(PATCH, volume_size=256, patch_size=48, output_size=64, stored_size=72, patch_slices=3)
+    settings = lidc_patch_settings(volume_size=256, patch_size=48, output_size=64, stored_size=72, patch_slices=3)
     made = case_patches(image, points, settings)
     # The lung box ends inside the patch: the window reaches past it into the wall.
     assert made.lung_box_distance[0] < settings.stored_size * 0.75 / 2
@@ -124,8 +122,8 @@ def test_centre_crop_of_the_stored_patch_is_the_64_pixel_patch(tmp_path):
     from drai.data.crops import centre_crop
 
     image, points = chest_wall_phantom(tmp_path)
-    wide = case_patches(image, points, replace(PATCH, volume_size=256, stored_size=72, patch_slices=3))
-    narrow = case_patches(image, points, replace(PATCH, volume_size=256, stored_size=64, patch_slices=3))
+    wide = case_patches(image, points, lidc_patch_settings(volume_size=256, stored_size=72, patch_slices=3))
+    narrow = case_patches(image, points, lidc_patch_settings(volume_size=256, stored_size=64, patch_slices=3))
     assert wide.images.shape == (3, 72, 72) and narrow.images.shape == (3, 64, 64)
     np.testing.assert_array_equal(centre_crop(wide.images), narrow.images)
 
@@ -136,7 +134,7 @@ def test_all_slices_are_those_within_the_nodule_z_extent(tmp_path):
     image, points = chest_wall_phantom(tmp_path)
     grid = ResampledGrid.of(image, 256)
     extent_mm = np.array([[points[0, 2] - 5.0, points[0, 2] + 7.0]])
-    made = case_patches(image, points, replace(PATCH, volume_size=256, patch_slices="all"), extent_mm)
+    made = case_patches(image, points, lidc_patch_settings(volume_size=256, patch_slices="all"), extent_mm)
     z = grid.origin[2] + (int(np.round(grid.index_of(points[0])[0])) + made.slice_offsets) * grid.spacing[2]
     assert 0 in made.slice_offsets
     assert np.all((z >= extent_mm[0, 0] - 1e-6) & (z <= extent_mm[0, 1] + 1e-6))
@@ -152,6 +150,6 @@ def test_all_slices_are_those_within_the_nodule_z_extent(tmp_path):
     assert list(slice_offsets(10.0, (10.4, 10.4), "all")) == [0]
     assert list(slice_offsets(10.0, None, 3)) == [-1, 0, 1]
     with pytest.raises(ValueError, match="patch_slices"):
-        case_patches(image, points, replace(PATCH, volume_size=256, patch_slices=2))
+        case_patches(image, points, lidc_patch_settings(volume_size=256, patch_slices=2))
     with pytest.raises(ValueError, match="z-extent"):
-        case_patches(image, points, replace(PATCH, volume_size=256, patch_slices="all"))
+        case_patches(image, points, lidc_patch_settings(volume_size=256, patch_slices="all"))

@@ -13,15 +13,14 @@ import pandas as pd
 import pytest
 import torch
 
-from base_settings import BASE
 from drai.checkpoints import load_checkpoint
 from drai.models.variants import get_variant, loss_terms
 from drai.train.graphed import GraphedStep
 from drai.train.run import LossReadback, build, train
 from drai.train.step import draw_batch
-from toys import fake_data
+from toys import fake_data, tiny_settings
 
-SETTINGS = replace(BASE, steps=4, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, augment=True, seed=3)
+SETTINGS = tiny_settings(steps=4, checkpoint_every=2, seed=3)
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 

@@ -3,18 +3,17 @@
 import importlib.util
 import json
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import torch
 
-from base_settings import BASE
 from drai.checkpoints import load_checkpoint
 from drai.metrics.evaluator import Evaluator, save_evaluator
 from drai.metrics.settings import EvaluationSettings
 from drai.train.run import save_untrained
-from toys import toy_patch_set
+from toys import tiny_settings, toy_patch_set
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +54,7 @@ def test_kept_models_are_the_untrained_network_and_the_runs_own_weights(curve, t
     toy_patch_set("ham10000", n=24).save(patches)
     torch.manual_seed(0)
     save_evaluator(Evaluator(7, 64), tmp_path / "evaluator.pt")
-    settings = replace(BASE, steps=4, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2)
+    settings = tiny_settings(steps=4, checkpoint_every=2, augment=False)
     run_dir = tmp_path / "run"
     job = {
         "run_dir": str(run_dir),
@@ -67,9 +66,8 @@ def test_kept_models_are_the_untrained_network_and_the_runs_own_weights(curve, t
         "variant": "DAI",
         "settings": asdict(settings),
         "steps": [0, 2, 4],
-        "lidc_labels": None,
         "evaluation": asdict(
-            EvaluationSettings(samples=16, cifc_pairs=4, retrieval_top_n=3, batch_size=16, seed=0, lidc_labels=None)
+            EvaluationSettings(samples=16, cifc_pairs=4, retrieval_top_n=3, batch_size=16, seed=0, options={})
         ),
     }
     rows = curve.one_seed(job)

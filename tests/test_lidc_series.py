@@ -1,19 +1,18 @@
 """The LIDC series as the archive holds it: duplicated positions, wide gaps."""
 
 import shutil
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pydicom
 import pytest
 
-from base_settings import PATCH
 from drai.data.lidc.dicom_series import dicom_files
 from drai.data.lidc.pipeline import case_patches_file
 from drai.data.lidc.settings import SeriesSettings
 from drai.data.lidc.source import prepare_series
 from drai.data.lidc.synthetic import render_phantom
+from toys import lidc_patch_settings
 
 SPACING = 4.0  # mm, in-plane
 ORIGIN = -160.0
@@ -48,7 +47,7 @@ def test_nodule_inside_a_wide_gap_is_left_out_and_the_rest_kept(tmp_path, caplog
     manifest = {"files": [str(f) for f in dicom_files(folder)], "series_uid": "1.2.3", "expected_slices": None}
     with caplog.at_level("WARNING"):
         count = case_patches_file(
-            manifest, nodules, tmp_path / "case.npz", replace(PATCH, volume_size=64, max_slice_gap_mm=5.0)
+            manifest, nodules, tmp_path / "case.npz", lidc_patch_settings(volume_size=64, max_slice_gap_mm=5.0)
         )
     with np.load(tmp_path / "case.npz") as data:
         assert list(data["nodule_ids"]) == ["clear"]
@@ -57,7 +56,7 @@ def test_nodule_inside_a_wide_gap_is_left_out_and_the_rest_kept(tmp_path, caplog
     # A limit above the gap reads both nodules.
     assert (
         case_patches_file(
-            manifest, nodules, tmp_path / "both.npz", replace(PATCH, volume_size=64, max_slice_gap_mm=11.0)
+            manifest, nodules, tmp_path / "both.npz", lidc_patch_settings(volume_size=64, max_slice_gap_mm=11.0)
         )
         == 2
     )

@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 import torch
 
-from base_settings import BASE
 from drai.checkpoints import CheckpointError, load_checkpoint, load_model
 from drai.models import losses
 from drai.models.family import (
@@ -21,9 +20,9 @@ from drai.models.networks import reverse_gradient
 from drai.models.variants import VARIANTS, get_variant, loss_terms
 from drai.train.run import NonFiniteLoss, load_training_set, train
 from drai.train.step import augment_indices, crop_and_flip
-from toys import fake_data, save_without, toy_patch_set
+from toys import fake_data, save_without, tiny_settings, toy_patch_set
 
-TINY = replace(BASE, steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
+TINY = tiny_settings(augment=False)
 
 # What Section II and III-B of the paper say each model trains with, written
 # out independently of the registry.
@@ -157,7 +156,7 @@ def test_lsgan_terms_against_hand_computed_values():
 
 def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     images, vectors = fake_data(1, 17)
-    settings = replace(BASE, steps=5, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, seed=3)
+    settings = tiny_settings(steps=5, checkpoint_every=2, seed=3, augment=False)
     whole = train(images, vectors, "DRAI", tmp_path / "whole", settings, device="cpu", progress=False)
     stopped = train(images, vectors, "DRAI", tmp_path / "parts", settings, device="cpu", progress=False, stop_after=3)
     assert stopped.name == "checkpoint.pt" and not (tmp_path / "parts" / "model.pt").exists()
@@ -171,7 +170,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
 def test_resumed_augmented_run_equals_an_uninterrupted_one(tmp_path):
     """Crops and flips come from the run's seeded rng, which the checkpoint stores."""
     images, vectors = fake_data(1, 17, size=72)
-    settings = replace(BASE, steps=5, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=2, seed=3, augment=True)
+    settings = tiny_settings(steps=5, checkpoint_every=2, seed=3)
     whole = train(images, vectors, "DAI+twice", tmp_path / "whole", settings, device="cpu", progress=False)
     train(images, vectors, "DAI+twice", tmp_path / "parts", settings, device="cpu", progress=False, stop_after=3)
     resumed = train(images, vectors, "DAI+twice", tmp_path / "parts", settings, device="cpu", progress=False)
@@ -219,7 +218,7 @@ def test_training_batches_are_windows_of_their_own_patches_with_their_vectors(tm
         return real_step(model, opt_g, opt_d, x, t, *args, **kwargs)
 
     monkeypatch.setattr(drai.train.run, "train_step", recording_step)
-    settings = replace(BASE, steps=4, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=4, augment=True)
+    settings = tiny_settings(steps=4, checkpoint_every=4)
     train(images, vectors, "DAI", tmp_path / "augmented", settings, device="cpu", progress=False)
     placements = []
     for x, t in seen:
@@ -431,9 +430,9 @@ def test_a_variant_is_checked_when_it_is_defined():
 
 def test_a_checkpoint_from_other_settings_is_not_resumed(tmp_path):
     images, vectors = fake_data(1, 17)
-    old = replace(BASE, steps=3, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1)
+    old = tiny_settings(steps=3, augment=False)
     train(images, vectors, "DAI", tmp_path / "run", old, device="cpu", progress=False)
-    new = replace(BASE, steps=2, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=1, lr=1e-3)
+    new = tiny_settings(lr=1e-3, augment=False)
     changed = train(images, vectors, "DAI", tmp_path / "run", new, device="cpu", progress=False)
     fresh = train(images, vectors, "DAI", tmp_path / "fresh", new, device="cpu", progress=False)
     a, b = load_checkpoint(changed)["model"], load_checkpoint(fresh)["model"]
@@ -473,7 +472,7 @@ def test_generated_images_follow_the_condition(tmp_path, one_thread):
     0.02-0.08; the summed KL gave 0.03-0.05 and 0.000.
     """
     images, vectors = discs([3, 14], n_per_class=32)
-    settings = replace(BASE, steps=400, batch_size=16, width=4, lr=2e-4, checkpoint_every=400)
+    settings = tiny_settings(steps=400, batch_size=16, z_dim=32, c_dim=32, checkpoint_every=400, augment=False)
     model = load_model(train(images, vectors, "DAI", tmp_path, settings, device="cpu", progress=False))
     torch.manual_seed(1)
     with torch.no_grad():

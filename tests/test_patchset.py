@@ -83,7 +83,7 @@ def test_a_third_dataset_is_one_package_away(tmp_path, monkeypatch, make_patch_s
         "import numpy as np\n"
         "from drai.data.registry import Dataset, Field\n"
         "class Toy(Dataset):\n"
-        "    key, name, full_name, channels, order = 'toy', 'Toy', 'Toy set', 1, 5\n"
+        "    key, name, full_name, channels, order = 'toyset', 'Toy', 'Toy set', 1, 5\n"
         "    fields = (Field('colour', 'str: a colour'),)\n"
         "    def training_rows(self, patches):\n"
         "        return patches.is_train\n"
@@ -93,11 +93,19 @@ def test_a_third_dataset_is_one_package_away(tmp_path, monkeypatch, make_patch_s
     monkeypatch.setattr(sys, "path", [*sys.path])
     registry.datasets.cache_clear()
     try:
-        assert list(datasets()) == ["lidc", "ham10000", "toy"]
+        assert list(datasets()) == ["lidc", "ham10000", "toyset"]
         lidc = make_patch_set("lidc", n=4)
-        toy = PatchSet("toy", "synthetic", lidc.images, lidc.vectors, lidc.splits, {"colour": np.array(["red"] * 4)})
+        toy = PatchSet("toyset", "synthetic", lidc.images, lidc.vectors, lidc.splits, {"colour": np.array(["red"] * 4)})
         toy.save(tmp_path / "toy.npz")
-        assert list(get_dataset("toy").training_rows(PatchSet.load(tmp_path / "toy.npz"))) == list(lidc.is_train)
+        assert list(get_dataset("toyset").training_rows(PatchSet.load(tmp_path / "toy.npz"))) == list(lidc.is_train)
+        # The key names the package, its config section and its results folder: they may not differ.
+        (package / "dataset.py").write_text(
+            (package / "dataset.py").read_text().replace("'toyset', 'Toy'", "'toy', 'Toy'")
+        )
+        del sys.modules["drai.data.toyset.dataset"]
+        registry.datasets.cache_clear()
+        with pytest.raises(ValueError, match="DATASET.key is 'toy', not its package's name 'toyset'"):
+            datasets()
     finally:
         registry.datasets.cache_clear()
         for name in [m for m in sys.modules if m.startswith("drai.data.toyset")]:

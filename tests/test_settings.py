@@ -17,7 +17,7 @@ from drai.data.lidc.settings import (
     series_settings,
 )
 from drai.metrics.settings import audit_settings, downstream_settings, evaluation_settings, evaluator_settings
-from drai.settings import JOB_LIST_KEYS, TRANSPORT_KEYS, as_params, from_params, transport
+from drai.settings import as_params, from_params, job_list_keys, transport, transport_keys
 from drai.train.settings import train_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,8 +60,8 @@ def rule_params(config: dict) -> dict:
         "run_metrics": [as_params(evaluation_settings(config, d)) for d in DATASETS] + [config["preset"]],
         "pixel_matched": config["evaluate"]["retrieval_top_n"],
         "learning_check": config["evaluate"]["learning_cgacc_margin"],
-        "factors": series_settings(config).synthetic and as_params(series_settings(config).synthetic),
-        "reference_features": [evaluation_settings(config, d).lidc_labels for d in DATASETS]
+        "lidc_factors": series_settings(config).synthetic and as_params(series_settings(config).synthetic),
+        "reference_features": [evaluation_settings(config, d).options for d in DATASETS]
         + [config["evaluate"]["batch_size_eval"]],
         "audit_run": [as_params(audit_settings(config))]
         + [as_params(evaluation_settings(config, d)) for d in DATASETS],
@@ -97,6 +97,8 @@ CHANGED = {
         "hu_window": [-1100, 300],
         "patch_slices": 3,
         "seed": 1,
+        "evaluator_labels": "malignancy",
+        "evaluator_slices": "all",
     },
     "ham10000": {
         "source": "dataverse",
@@ -150,8 +152,6 @@ CHANGED = {
         "runs_per_gpu": 3,
     },
     "evaluate": {
-        "lidc_labels": "malignancy",
-        "lidc_evaluator_slices": "all",
         "weights": "local.pth",
         "imagenet_url": "https://mirror.example.org/models/inception_v3_google-0cc3c7bd.pth",
         "input_size": 128,
@@ -203,7 +203,7 @@ def test_every_config_key_has_a_changed_value_here():
 
 @pytest.mark.parametrize("section", list(CHANGED))
 def test_transport_keys_reach_no_rule_and_every_other_key_reaches_one(section):
-    transport_keys = set(TRANSPORT_KEYS.get(section, ())) | set(JOB_LIST_KEYS.get(section, ()))
+    unread = set(transport_keys().get(section, ())) | set(job_list_keys().get(section, ()))
     for key in CHANGED[section]:
         changes = [
             name
@@ -211,10 +211,10 @@ def test_transport_keys_reach_no_rule_and_every_other_key_reaches_one(section):
             for name, params in rule_params(config).items()
             if params != rule_params(changed(config, section, key))[name]
         ]
-        if key in transport_keys:
+        if key in unread:
             assert not changes, f"{section}.{key} changes the params of {changes}"
         else:
-            assert changes, f"{section}.{key} changes no rule's params: list it in TRANSPORT_KEYS or JOB_LIST_KEYS"
+            assert changes, f"{section}.{key} changes no rule's params: mark it transport or job_list"
 
 
 def test_a_key_reaches_only_the_rules_whose_output_it_changes():
@@ -225,13 +225,13 @@ def test_a_key_reaches_only_the_rules_whose_output_it_changes():
 
     assert rules_changed("lidc", "hu_window") == {"lidc_case_patches"}
     assert rules_changed("lidc", "min_annotations") == {"lidc_nodules"}
-    assert rules_changed("lidc", "source") == {"lidc_series", "lidc_patches", "factors"}
+    assert rules_changed("lidc", "source") == {"lidc_series", "lidc_patches", "lidc_factors"}
     assert rules_changed("lidc", "series_dir") == set()  # synthetic data: series_dir is not read
     assert rules_changed("lidc", "series_dir", "paper") == {"lidc_series"}
     assert rules_changed("ham10000", "raw_dir", "paper") == {"ham10000_raw"}
     assert rules_changed("ham10000", "seed") == {"ham10000_raw", "ham10000_patches"}
     assert rules_changed("train", "lr") == {"train"}
-    assert rules_changed("evaluate", "lidc_labels") == {
+    assert rules_changed("lidc", "evaluator_labels") == {
         "train_evaluator",
         "run_metrics",
         "reference_features",
@@ -244,15 +244,15 @@ def test_a_key_reaches_only_the_rules_whose_output_it_changes():
     assert rules_changed("downstream", "steps") == {"downstream_real", "downstream_run"}
     # The LIDC label choice reaches the LIDC evaluator and metrics only.
     config = CONTEXTS["ci"]
-    other = changed(config, "evaluate", "lidc_labels")
+    other = changed(config, "lidc", "evaluator_labels")
     assert evaluator_settings(other, "ham10000") == evaluator_settings(config, "ham10000")
     assert evaluation_settings(other, "ham10000") == evaluation_settings(config, "ham10000")
     assert downstream_settings(other, "ham10000") == downstream_settings(config, "ham10000")
     assert evaluator_settings(other, "lidc") != evaluator_settings(config, "lidc")
     # The LIDC evaluator's slices reach the LIDC evaluator alone (not the metrics, which read its file).
-    assert rules_changed("evaluate", "lidc_evaluator_slices") == {"train_evaluator"}
-    slices = changed(config, "evaluate", "lidc_evaluator_slices")
-    assert evaluator_settings(slices, "lidc").lidc_evaluator_slices == "all"
+    assert rules_changed("lidc", "evaluator_slices") == {"train_evaluator"}
+    slices = changed(config, "lidc", "evaluator_slices")
+    assert evaluator_settings(slices, "lidc").options["evaluator_slices"] == "all"
     assert evaluator_settings(slices, "ham10000") == evaluator_settings(config, "ham10000")
 
 
@@ -278,8 +278,8 @@ def test_settings_hold_the_resolved_values():
     # The downstream classifier: ResNet-18 for the paper preset, the small CNN for ci; the LIDC task is the evaluator's.
     assert downstream_settings(paper, "lidc").classifier == "resnet18" and downstream_settings(ci, "lidc").steps == 3
     assert (
-        downstream_settings(paper, "lidc").lidc_labels == "size"
-        and downstream_settings(paper, "ham10000").lidc_labels is None
+        downstream_settings(paper, "lidc").options == {"evaluator_labels": "size"}
+        and downstream_settings(paper, "ham10000").options == {}
     )
 
 

@@ -120,3 +120,76 @@ def test_building_settings_imports_no_heavy_library():
     assert result.returncode == 0, result.stderr
     heavy = sorted(m for m in json.loads(result.stdout) if m.split(".")[0] in HEAVY)
     assert heavy == [], heavy[:5]
+
+
+# What a dataset is: its package (drai/data/<key>/, its rule file inside it). Everything else reads datasets
+# from the registry, so no name of one may appear in its code: identifiers, attributes and string values
+# (docstrings and comments, which may describe the paper's datasets, aside).
+DATASET_NAMES = ("lidc", "ham10000")
+DATASET_PACKAGES = tuple(LIBRARY / "data" / name for name in DATASET_NAMES)
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    nodes = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    return {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, nodes) and node.body and isinstance(node.body[0], ast.Expr)
+    }
+
+
+def dataset_names_in_code(source: str) -> list[str]:
+    """The identifiers and string values of Python ``source`` that name a dataset (``pylidc``, the library, does
+    not)."""
+    tree = ast.parse(source)
+    docstrings = _docstrings(tree)
+    words = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            words.append(node.id)
+        elif isinstance(node, ast.Attribute):
+            words.append(node.attr)
+        elif isinstance(node, ast.alias):
+            words.append(node.name)
+        elif isinstance(node, ast.ImportFrom):
+            words.append(node.module or "")
+        elif isinstance(node, ast.arg):
+            words.append(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            words.append(node.name)
+        elif isinstance(node, ast.keyword) and node.arg:
+            words.append(node.arg)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            words.append(node.value)
+    return [word for word in words if any(name in word.lower().replace("pylidc", "") for name in DATASET_NAMES)]
+
+
+def snakemake_code(text: str) -> str:
+    """A rule file's lines without their comments (enough for the names it uses)."""
+    return "\n".join(line.split("#", 1)[0] for line in text.splitlines())
+
+
+def test_no_code_outside_a_dataset_package_names_a_dataset():
+    files = [
+        path
+        for folder in ("drai", "workflow_scripts", "rules")
+        for path in sorted((ROOT / folder).rglob("*"))
+        if path.suffix in (".py", ".smk") and not any(path.is_relative_to(p) for p in DATASET_PACKAGES)
+    ] + [ROOT / "Snakefile"]
+    found = {}
+    for path in files:
+        text = path.read_text()
+        if path.suffix == ".py":
+            names = dataset_names_in_code(text)
+        else:
+            names = [
+                w for w in snakemake_code(text).lower().replace("pylidc", "").split() if "lidc" in w or "ham10000" in w
+            ]
+        if names:
+            found[str(path.relative_to(ROOT))] = names[:3]
+    assert found == {}
+
+
+def test_the_name_finder_finds_names_in_code_and_not_in_docstrings():
+    source = '"""LIDC and HAM10000."""\nimport pylidc\nx = config["lidc"]\ndef f(ham10000_dir):\n    "HAM10000."\n'
+    assert sorted(dataset_names_in_code(source)) == ["ham10000_dir", "lidc"]

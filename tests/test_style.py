@@ -40,7 +40,7 @@ def test_the_python_code_is_formatted():
 
 
 def test_the_snakemake_files_are_formatted():
-    result = run(tool("snakefmt"), "--check", "Snakefile", "rules")
+    result = run(tool("snakefmt"), "--check", "Snakefile", "rules", "drai/data", "tests/datasets")
     assert result.returncode == 0, "snakefmt would change:\n" + result.stdout + result.stderr
 
 

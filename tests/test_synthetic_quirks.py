@@ -1,13 +1,10 @@
 """Each encoding quirk of the synthetic CT reaches the reader and gives what the plain encoding gives."""
 
-from dataclasses import replace
-
 import numpy as np
 import pydicom
 import pytest
 from pydicom.uid import ImplicitVRLittleEndian
 
-from base_settings import PATCH
 from drai.data.lidc.dicom_series import dicom_files, read_series
 from drai.data.lidc.patches import case_patches
 from drai.data.lidc.synthetic import (
@@ -19,6 +16,7 @@ from drai.data.lidc.synthetic import (
     draw_encoding,
     render_phantom,
 )
+from toys import lidc_patch_settings
 
 NODULE = (-40.0, 10.0, -80.0)
 QUIRKS = {
@@ -49,7 +47,9 @@ def _render(folder, encoding):
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory):
     series = read_series(dicom_files(_render(tmp_path_factory.mktemp("plain") / "s", PLAIN)), "1.2.3.4", 16)
-    patches = case_patches(series.to_sitk(), np.array([NODULE]), replace(PATCH, volume_size=64, patch_slices=3)).images
+    patches = case_patches(
+        series.to_sitk(), np.array([NODULE]), lidc_patch_settings(volume_size=64, patch_slices=3)
+    ).images
     return series, patches
 
 
@@ -79,7 +79,9 @@ def test_a_quirk_gives_the_plain_volume_and_patches(name, plain, tmp_path):
     plain_series, plain_patches = plain
     assert series.geometry == plain_series.geometry
     np.testing.assert_array_equal(series.hu, plain_series.hu)
-    patches = case_patches(series.to_sitk(), np.array([NODULE]), replace(PATCH, volume_size=64, patch_slices=3)).images
+    patches = case_patches(
+        series.to_sitk(), np.array([NODULE]), lidc_patch_settings(volume_size=64, patch_slices=3)
+    ).images
     np.testing.assert_array_equal(patches, plain_patches)
 
 

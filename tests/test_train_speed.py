@@ -12,12 +12,11 @@ import pytest
 import torch
 
 import drai.train.run
-from base_settings import BASE
 from drai.checkpoints import EAGER_SPEED_SETTINGS, load_checkpoint, load_model, run_meta
 from drai.train.run import NonFiniteLoss, train
-from toys import fake_data
+from toys import fake_data, tiny_settings
 
-SETTINGS = replace(BASE, steps=7, batch_size=4, width=4, z_dim=4, c_dim=4, checkpoint_every=4, seed=2, augment=True)
+SETTINGS = tiny_settings(steps=7, checkpoint_every=4, seed=2)
 
 
 def same_weights(a, b) -> bool:

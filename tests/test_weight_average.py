@@ -6,25 +6,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from base_settings import BASE
 from drai.checkpoints import load_checkpoint, load_model, run_meta
 from drai.train.run import train
-from toys import fake_data
+from toys import fake_data, tiny_settings
 
 # Averages the weights after steps 3, 5 and 7.
-SETTINGS = replace(
-    BASE,
-    steps=7,
-    batch_size=4,
-    width=4,
-    z_dim=4,
-    c_dim=4,
-    checkpoint_every=1,
-    seed=1,
-    average_window=4,
-    average_every=2,
-    augment=True,
-)
+SETTINGS = tiny_settings(steps=7, seed=1, average_window=4, average_every=2)
 
 
 def weights_at_each_step(tmp_path, settings, variant="DRAI"):

@@ -227,7 +227,7 @@ def test_only_a_setting_that_changes_an_output_reruns_its_jobs(ci_run):
 def test_ci_preset_audits_every_run_beyond_the_paper(ci_run):
     import json
 
-    from drai.data.factors import FACTORS
+    from drai.data.registry import get_dataset
     from drai.models.variants import VARIANTS
 
     results = ci_run / "results" / "ci"
@@ -236,13 +236,13 @@ def test_ci_preset_audits_every_run_beyond_the_paper(ci_run):
         with np.load(results / "data" / dataset / "patches.npz") as data:
             assert list(factors["row"]) == list(range(len(data["splits"])))
             assert list(factors["split"]) == list(data["splits"].astype(str))
-        assert not factors[[f.name for f in FACTORS[dataset]]].isna().any().any()
+        assert not factors[[f.name for f in get_dataset(dataset).factors]].isna().any().any()
         for name, variant in VARIANTS.items():
             run = results / "runs" / dataset / name / "seed0"
             truth = json.loads((run / "ground_truth.json").read_text())
             assert truth["available"] and truth["two_codes"] == variant.two_codes
             if variant.two_codes:
-                assert -1 <= truth["separation"] <= 1 and len(truth["scores"]) == len(FACTORS[dataset])
+                assert -1 <= truth["separation"] <= 1 and len(truth["scores"]) == len(get_dataset(dataset).factors)
             memorization = json.loads((run / "memorization.json").read_text())
             assert memorization["generated"] == 16 and isinstance(memorization["flagged"], bool)
             assert 0 <= memorization["features"]["share_closer"] <= 1

@@ -1,7 +1,46 @@
-"""What the tests share: random images, one-hot vectors, toy patch sets built through the patch-set type,
-and tiny models."""
+"""What the tests share: the settings they start from, random images, one-hot vectors, toy patch sets built
+through the patch-set type, and tiny models."""
+
+import functools
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@functools.cache
+def _ci_config() -> dict:
+    from drai.config import resolve
+
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    return resolve({**config, "preset": "ci"})
+
+
+def ci_config() -> dict:
+    """The resolved config of the ci preset (a fresh copy): settings dataclasses have no defaults, so the tests
+    build every settings object from it (the ``ci_config`` fixture is this) and change the fields they test."""
+    import copy
+
+    return copy.deepcopy(_ci_config())
+
+
+def tiny_settings(**changes):
+    """A training run's settings of the ci preset (HAM10000's, which averages no weights: width 4, batch 4, a
+    checkpoint every step, 2 steps, random crops and flips) with 4-dim codes, and ``changes``."""
+    from drai.train.settings import train_settings
+
+    return replace(train_settings(_ci_config(), "ham10000", 0), **{"z_dim": 4, "c_dim": 4, **changes})
+
+
+def lidc_patch_settings(**changes):
+    """LIDC's patch settings of the ci preset (256^3 grid, 48 voxels to 64 pixels stored at 72, one slice per
+    nodule, the lung window), and ``changes``."""
+    from drai.data.lidc.settings import patch_settings
+
+    return replace(patch_settings(_ci_config()), **changes)
 
 
 def random_images(n, channels=1, seed=0, size=64):
@@ -15,7 +54,7 @@ def one_hot(n, dim, seed=0):
 
 
 def fake_data(channels, t_dim, n=12, seed=0, size=64):
-    """Random images and one-hot vectors drawn from one generator (a training set for :func:`drai.train.train`)."""
+    """Random images and one-hot vectors drawn from one generator (a training set for :func:`drai.train.run.train`)."""
     rng = np.random.default_rng(seed)
     images = np.tanh(rng.normal(size=(n, channels, size, size))).astype(np.float32)
     vectors = np.eye(t_dim, dtype=np.float32)[rng.integers(0, t_dim, n)]

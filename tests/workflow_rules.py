@@ -24,11 +24,16 @@ def rules_declaring(line: str, paths: list[Path]) -> set[str]:
     return found
 
 
+def rule_files() -> list[Path]:
+    """The Snakefile, rules/*.smk and the rule files of the dataset packages (drai/data/<key>/*.smk)."""
+    return [ROOT / "Snakefile", *sorted((ROOT / "rules").glob("*.smk")), *sorted((ROOT / "drai/data").glob("*/*.smk"))]
+
+
 def gpu_rules() -> set[str]:
-    """The rules of rules/*.smk whose resources ask for a GPU (a ``gpu=`` line)."""
-    return rules_declaring(r"\s+gpu=", sorted((ROOT / "rules").glob("*.smk")))
+    """The rules whose resources ask for a GPU (a ``gpu=`` line)."""
+    return rules_declaring(r"\s+gpu=", rule_files())
 
 
 def local_rules() -> set[str]:
-    """The rules of the Snakefile and rules/*.smk that run on the submitting machine (``localrule: True``)."""
-    return rules_declaring(r"\s+localrule: True", [ROOT / "Snakefile", *sorted((ROOT / "rules").glob("*.smk"))])
+    """The rules that run on the submitting machine (``localrule: True``)."""
+    return rules_declaring(r"\s+localrule: True", rule_files())

@@ -27,7 +27,10 @@ def setup_logging(snakemake) -> logging.Logger:
         logger.error("%s failed: %s", snakemake.rule, value, exc_info=(kind, value, traceback))
 
     sys.excepthook = excepthook
+    from drai.data.registry import add_dataset_folders
     from drai.io import note_on_figures
+
+    add_dataset_folders(snakemake.config.get("dataset_folders") or [])  # the datasets kept outside drai/data/
 
     note_on_figures(f"preset: {snakemake.config.get('preset', 'demo')}")  # every figure says which preset made it
     return logger
@@ -46,6 +49,6 @@ def downstream_job(snakemake):
 
     torch.set_num_threads(snakemake.threads)
     settings = from_params(DownstreamSettings, snakemake.params.settings)
-    data = evaluation_data(snakemake.input.patches, snakemake.wildcards.dataset, settings.lidc_labels)
+    data = evaluation_data(snakemake.input.patches, snakemake.wildcards.dataset, settings.options)
     with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:
         yield settings, data, str(pick_device(requested, key="evaluate.device"))

@@ -1,13 +1,12 @@
 """Beyond the paper, one run: its codes probed for the known factors, and its memorization audit."""
 
 import numpy as np
-import pandas as pd
 import torch
 
 from _common import setup_logging
 from drai.audit import evaluator_features, generated_for_evaluation, ground_truth_of_run, memorization_of_run
 from drai.checkpoints import load_model
-from drai.data.factors import no_factors_message
+from drai.data.factors import no_factors_message, read_factor_table
 from drai.devices import claim_device, pick_device
 from drai.evaluation import evaluation_data
 from drai.io import write_json, write_npz
@@ -19,13 +18,13 @@ torch.set_num_threads(snakemake.threads)
 w = snakemake.wildcards
 settings = from_params(AuditSettings, snakemake.params.audit)
 evaluation = from_params(EvaluationSettings, snakemake.params.settings)
-data = evaluation_data(snakemake.input.patches, w.dataset, evaluation.lidc_labels)
+data = evaluation_data(snakemake.input.patches, w.dataset, evaluation.options)
 run = {"dataset": w.dataset, "variant": w.variant, "seed": int(w.seed), "data_source": data.source}
 with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:
     device = str(pick_device(requested, key="evaluate.device"))
     model = load_model(snakemake.input.model, device).eval()
     if snakemake.input.factors:
-        factors = pd.read_csv(snakemake.input.factors[0], dtype={"nodule_id": str, "image_id": str, "case": str})
+        factors = read_factor_table(snakemake.input.factors[0], w.dataset)
         truth = ground_truth_of_run(
             model, w.dataset, snakemake.input.patches, factors, settings, evaluation.seed, evaluation.batch_size, device
         )

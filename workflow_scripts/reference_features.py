@@ -11,7 +11,7 @@ from drai.settings import transport
 
 log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)
-data = evaluation_data(snakemake.input.patches, snakemake.wildcards.dataset, snakemake.params.lidc_labels)
+data = evaluation_data(snakemake.input.patches, snakemake.wildcards.dataset, snakemake.params.options)
 with claim_device(transport(snakemake.config, "evaluate")["device"]) as requested:
     device = str(pick_device(requested, key="evaluate.device"))
     features = reference_features(

@@ -15,7 +15,7 @@ log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)
 w = snakemake.wildcards
 settings = from_params(EvaluationSettings, snakemake.params.settings)
-data = evaluation_data(snakemake.input.patches, w.dataset, settings.lidc_labels)
+data = evaluation_data(snakemake.input.patches, w.dataset, settings.options)
 checkpoint = load_checkpoint(snakemake.input.model)
 steps = int(checkpoint["step"])
 log.info("%s %s seed %s (%s, %d steps): %s", w.dataset, w.variant, w.seed, w.stage, steps, settings)

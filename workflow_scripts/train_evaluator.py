@@ -14,7 +14,7 @@ log = setup_logging(snakemake)
 torch.set_num_threads(snakemake.threads)
 dataset = snakemake.wildcards.dataset
 settings = from_params(EvaluatorSettings, snakemake.params.settings)
-data = evaluation_data(snakemake.input.patches, dataset, settings.lidc_labels, settings.lidc_evaluator_slices or "all")
+data = evaluation_data(snakemake.input.patches, dataset, settings.options)
 log.info(
     "%s evaluator: %d training, %d test images, classes %s, %s",
     dataset,

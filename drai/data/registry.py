@@ -1,22 +1,35 @@
 """The datasets: everything that differs between them, declared in one place per dataset.
 
-A dataset is a package ``drai/data/<key>/`` whose module ``dataset.py`` defines
-``DATASET``, an instance of a :class:`Dataset` subclass: its names, channels,
-the fields its patch sets add to the common ones (:mod:`drai.data.patchset`),
-and the selections every reader needs. Readers (training, evaluation, figures,
-audit, tables, the ``drai`` command) look the dataset up here and never branch
-on its name. Adding a dataset means one such package plus its config section and
-the rules that make its ``patches.npz``; the packages are found by looking,
-not by a list to edit.
+A dataset is a package ``drai/data/<key>/`` (or ``<folder>/<key>/`` for a folder
+of the config's ``dataset_folders``) that holds all of it:
+
+* ``dataset.py`` defines ``DATASET``, an instance of a :class:`Dataset`
+  subclass: its names, channels, the fields its patch sets add to the common
+  ones (:mod:`drai.data.patchset`), the selections every reader needs, its
+  evaluator's options and its known factors;
+* ``config.schema.json``: its config section (:mod:`drai.config` adds it to the
+  schema under the key);
+* ``settings.py``: its rules' settings and their builders from that section,
+  and its relation checks (``config_errors``);
+* ``rules.smk``: the rules that make its ``patches.npz`` (and, for synthetic
+  data, its ``factors.csv``), included by the Snakefile; their jobs run its
+  ``steps`` module.
+
+Readers (training, evaluation, figures, audit, tables, the ``drai`` command)
+look the dataset up here and never branch on its name. The packages are found
+by looking, not by a list to edit.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
+import json
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,6 +37,7 @@ import numpy as np
 import drai.data
 
 if TYPE_CHECKING:
+    from drai.data.factors import Factor
     from drai.data.patchset import PatchSet
 
 
@@ -81,6 +95,15 @@ class Dataset:
     fields: tuple[Field, ...]  # per-row (and per-set) fields beyond the common ones
     retrieval: bool = False  # whether Table IV's retrieval is defined on it
     order: int = 100  # where tables and figures put it (the paper's order: LIDC, then HAM10000)
+    paper_figures: tuple[int, ...] = ()  # the paper's figures (10-19) that show it
+    # Keys of its config section that choose the evaluator's classes or images (``options`` of
+    # :meth:`evaluation`), and those of them that choose the classes, which the metrics need too.
+    evaluator_options: tuple[str, ...] = ()
+    label_options: tuple[str, ...] = ()
+    # The known factors of its synthetic data (drai.data.factors) and the keys of a factor table's rows;
+    # no factors: no ground-truth audit.
+    factors: tuple[Factor, ...] = ()
+    factor_keys: tuple[str, ...] = ("row", "split")
 
     def vector_names(self, patches: PatchSet) -> tuple[str, ...]:
         """A name per dimension of the conditioning vector."""
@@ -99,12 +122,13 @@ class Dataset:
         """Boolean mask of the rows whose vectors the models are conditioned on (the ``drai`` command)."""
         return np.ones(len(patches), bool)
 
-    def evaluation(self, patches: PatchSet, labels: str, evaluator_slices: str = "all") -> EvaluationSelection:
-        """The evaluation's rows and the evaluator's labels; ``labels`` is ``evaluate.lidc_labels``,
-        ``evaluator_slices`` ``evaluate.lidc_evaluator_slices`` (datasets without slices ignore both)."""
+    def evaluation(self, patches: PatchSet, options: dict) -> EvaluationSelection:
+        """The evaluation's rows and the evaluator's labels; ``options`` holds the values of the dataset's
+        :attr:`evaluator_options` (all of them for the evaluator's training, the :attr:`label_options` for the
+        metrics, which read only the labels and the models' rows)."""
         raise NotImplementedError
 
-    def evaluator_labels(self, patches: PatchSet, labels: str, evaluator_slices: str = "all") -> str:
+    def evaluator_labels(self, patches: PatchSet, options: dict) -> str:
         """What the evaluator classifies and on which images, in words (its report and the captions)."""
         raise NotImplementedError
 
@@ -113,7 +137,7 @@ class Dataset:
 
     def retrieval_rows(self, patches: PatchSet) -> tuple[np.ndarray, np.ndarray]:
         """Boolean masks of Table IV's query and search sets."""
-        raise ValueError(f"{self.name}: no retrieval sets (Table IV is defined on LIDC)")
+        raise ValueError(f"{self.name}: no retrieval sets (Table IV's retrieval is defined where a dataset has them)")
 
     def retrieval_attributes(self, patches: PatchSet, rows: np.ndarray) -> np.ndarray:
         """The attributes Table IV scores a retrieved item on, for ``rows``."""
@@ -141,10 +165,11 @@ def index_errors(values: np.ndarray, name: str, names) -> list[str]:
 
 @functools.cache
 def datasets() -> dict[str, Dataset]:
-    """The datasets by key, found on first use: every package of ``drai/data`` with a ``dataset`` module."""
+    """The datasets by key, found on first use: every package of ``drai/data`` (and of the folders added with
+    :func:`add_dataset_folders`) with a ``dataset`` module, whose ``DATASET.key`` is the package's name."""
     found = {}
     for module in pkgutil.iter_modules(drai.data.__path__):
-        if not module.ispkg:
+        if not module.ispkg or module.name in found:
             continue
         try:
             declared = importlib.import_module(f"drai.data.{module.name}.dataset")
@@ -152,7 +177,12 @@ def datasets() -> dict[str, Dataset]:
             if error.name != f"drai.data.{module.name}.dataset":
                 raise
             continue
-        found[declared.DATASET.key] = declared.DATASET
+        if declared.DATASET.key != module.name:
+            raise ValueError(
+                f"{declared.__file__}: DATASET.key is {declared.DATASET.key!r}, not its package's name "
+                f"{module.name!r} (the key names the package, its config section and its results folder)"
+            )
+        found[module.name] = declared.DATASET
     return dict(sorted(found.items(), key=lambda item: (item[1].order, item[0])))
 
 
@@ -161,3 +191,51 @@ def get_dataset(key: str) -> Dataset:
     if key not in known:
         raise ValueError(f"unknown dataset {key!r}; known: {', '.join(known)}")
     return known[key]
+
+
+def add_dataset_folders(folders) -> None:
+    """Make the dataset packages of ``folders`` (the config's ``dataset_folders``) part of the registry: each
+    ``<folder>/<key>/`` is then found, and imported, as ``drai.data.<key>``. Relative folders are taken from
+    the working directory; a folder already added is skipped."""
+    known = {str(Path(path).resolve()) for path in drai.data.__path__}
+    added = False
+    for folder in folders:
+        path = Path(folder).expanduser().resolve()
+        if not path.is_dir():
+            raise ValueError(f"config key dataset_folders: {folder} is not a folder")
+        if str(path) not in known:
+            drai.data.__path__.append(str(path))
+            known.add(str(path))
+            added = True
+    if added:
+        datasets.cache_clear()
+
+
+def package_folder(key: str) -> Path:
+    """The folder of dataset ``key``'s package."""
+    get_dataset(key)
+    return Path(importlib.util.find_spec(f"drai.data.{key}").submodule_search_locations[0])
+
+
+def dataset_module(key: str, name: str):
+    """The module ``name`` of dataset ``key``'s package (e.g. its ``settings``), or None where it has none."""
+    package = f"drai.data.{key}"
+    if importlib.util.find_spec(f"{package}.{name}") is None:
+        return None
+    return importlib.import_module(f"{package}.{name}")
+
+
+def dataset_schema(key: str) -> dict:
+    """The schema of dataset ``key``'s config section: its package's ``config.schema.json``."""
+    path = package_folder(key) / "config.schema.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: dataset {key!r} has no schema of its config section")
+    schema = json.loads(path.read_text())
+    schema.pop("$comment", None)
+    return schema
+
+
+def rule_file(key: str) -> Path | None:
+    """Dataset ``key``'s rule file (``rules.smk`` in its package), or None where it has none."""
+    path = package_folder(key) / "rules.smk"
+    return path if path.is_file() else None

@@ -1,5 +1,8 @@
 """What each of the paper's Figures 10-19 shows: kind, datasets, models, file.
 
+The datasets of a figure are those that declare it (:attr:`drai.data.registry.Dataset.paper_figures`),
+in the registry's order.
+
 Torch-free, so that the workflow can build its figure rules when it parses the
 Snakefile (for every job) without importing torch; :mod:`drai.figures.kinds` draws them.
 """
@@ -8,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from drai.data.registry import datasets
 
 MAIN_MODELS = ("cInfoGAN", "cVAE", "D-cInfoGAN", "D-cVAE", "DAI", "DRAI")
 TWO_CODE_MODELS = ("D-cInfoGAN", "D-cVAE", "DAI", "DRAI")
@@ -34,21 +39,32 @@ class FigureSpec:
         return f"figures/fig{self.number}_{stem}.png"
 
 
-FIGURE_SPECS: dict[int, FigureSpec] = {
-    spec.number: spec
-    for spec in (
-        FigureSpec(10, "conditional", ("lidc",), MAIN_MODELS, "Conditional generations"),
-        FigureSpec(11, "conditional", ("ham10000",), MAIN_MODELS, "Conditional generations"),
-        FigureSpec(12, "hybrid", ("lidc",), TWO_CODE_MODELS, "Hybrid images (style x content)"),
-        FigureSpec(13, "hybrid", ("ham10000",), TWO_CODE_MODELS, "Hybrid images (style x content)"),
-        FigureSpec(14, "retrieval", ("lidc",), MAIN_MODELS, "Style and content retrieval"),
-        FigureSpec(15, "retrieval", ("ham10000",), MAIN_MODELS, "Style and content retrieval"),
-        FigureSpec(16, "hybrid", ("lidc",), ABLATION_MODELS, "Ablations: hybrid images (style x content)"),
-        FigureSpec(17, "hybrid", ("ham10000",), ABLATION_MODELS, "Ablations: hybrid images (style x content)"),
-        FigureSpec(18, "interpolation", ("lidc", "ham10000"), ("DRAI",), "DRAI latent interpolations"),
-        FigureSpec(19, "tsne", ("lidc", "ham10000"), ("DRAI",), "t-SNE of DRAI's content and style codes"),
-    )
-}
+#: Each figure's kind, models and title, by number; its datasets come from the registry.
+PAPER_FIGURES = (
+    (10, "conditional", MAIN_MODELS, "Conditional generations"),
+    (11, "conditional", MAIN_MODELS, "Conditional generations"),
+    (12, "hybrid", TWO_CODE_MODELS, "Hybrid images (style x content)"),
+    (13, "hybrid", TWO_CODE_MODELS, "Hybrid images (style x content)"),
+    (14, "retrieval", MAIN_MODELS, "Style and content retrieval"),
+    (15, "retrieval", MAIN_MODELS, "Style and content retrieval"),
+    (16, "hybrid", ABLATION_MODELS, "Ablations: hybrid images (style x content)"),
+    (17, "hybrid", ABLATION_MODELS, "Ablations: hybrid images (style x content)"),
+    (18, "interpolation", ("DRAI",), "DRAI latent interpolations"),
+    (19, "tsne", ("DRAI",), "t-SNE of DRAI's content and style codes"),
+)
+
+
+def figure_specs() -> dict[int, FigureSpec]:
+    """The paper's figures that a registered dataset declares, by number."""
+    specs = {}
+    for number, kind, models, title in PAPER_FIGURES:
+        shown = tuple(key for key, spec in datasets().items() if number in spec.paper_figures)
+        if shown:
+            specs[number] = FigureSpec(number, kind, shown, models, title)
+    return specs
+
+
+FIGURE_SPECS: dict[int, FigureSpec] = figure_specs()
 
 
 def planned(spec: FigureSpec, datasets: Sequence[str], variants: Sequence[str]) -> tuple[list[str], list[str]]:

@@ -12,7 +12,7 @@ for three training sets:
 * **real plus generated**: both together.
 
 The task is the evaluator's on the models' classes: LIDC's 5 size bins (or
-benign/malignant with ``evaluate.lidc_labels: malignancy``), HAM10000's modelled
+benign/malignant with ``lidc.evaluator_labels: malignancy``), HAM10000's modelled
 lesion types (no model generates the others). Each classifier is tested on the
 models' real test split (the images FID is measured on) by accuracy and balanced
 accuracy (the mean recall over the classes, scikit-learn's). HAM10000's

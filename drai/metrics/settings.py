@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from drai.data.registry import get_dataset
 from drai.settings import per_dataset, pick
 
 #: torchvision's ImageNet InceptionV3 weights; the file name ends in the first 8 hex digits of its SHA-256.
@@ -47,8 +48,9 @@ class EvaluatorSettings:
     input_size: int
     seed: int
     weights: str | None  # the weights file it starts from (None: random initialization)
-    lidc_labels: str | None  # what the LIDC evaluator classifies (None for HAM10000: lesion type)
-    lidc_evaluator_slices: str | None  # the LIDC evaluator's slices: central or all (None for HAM10000)
+    # The dataset's evaluator options, by key of its config section (Dataset.evaluator_options: what the
+    # evaluator classifies and on which images; empty where the dataset has none).
+    options: dict
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ class EvaluationSettings:
     retrieval_top_n: int
     batch_size: int
     seed: int
-    lidc_labels: str | None  # the LIDC evaluator's classes, for CGAcc (None for HAM10000)
+    # The dataset's label options (Dataset.label_options: which classes CGAcc counts; empty where it has none).
+    options: dict
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,13 @@ class DownstreamSettings:
     steps: int  # downstream.steps, the same for every training set
     batch_size: int  # downstream.batch_size
     lr: float  # downstream.lr
-    lidc_labels: str | None  # the classes: the LIDC evaluator's (None for HAM10000: lesion type)
+    # The dataset's label options (Dataset.label_options: the classes, the evaluator's; empty where it has none).
+    options: dict
+
+
+def dataset_options(config: dict, dataset: str, keys: tuple[str, ...]) -> dict:
+    """The values of ``keys`` in the dataset's config section."""
+    return {key: config[dataset][key] for key in keys}
 
 
 def evaluator_settings(config: dict, dataset: str) -> EvaluatorSettings:
@@ -99,8 +108,7 @@ def evaluator_settings(config: dict, dataset: str) -> EvaluatorSettings:
         "evaluate",
         steps=per_dataset(evaluate["steps"], dataset),
         weights=resolve_weights(evaluate),
-        lidc_labels=evaluate["lidc_labels"] if dataset == "lidc" else None,
-        lidc_evaluator_slices=evaluate["lidc_evaluator_slices"] if dataset == "lidc" else None,
+        options=dataset_options(config, dataset, get_dataset(dataset).evaluator_options),
     )
 
 
@@ -112,7 +120,7 @@ def evaluation_settings(config: dict, dataset: str) -> EvaluationSettings:
         evaluate,
         "evaluate",
         batch_size=evaluate["batch_size_eval"],
-        lidc_labels=evaluate["lidc_labels"] if dataset == "lidc" else None,
+        options=dataset_options(config, dataset, get_dataset(dataset).label_options),
     )
 
 
@@ -133,5 +141,5 @@ def downstream_settings(config: dict, dataset: str) -> DownstreamSettings:
         DownstreamSettings,
         config["downstream"],
         "downstream",
-        lidc_labels=config["evaluate"]["lidc_labels"] if dataset == "lidc" else None,
+        options=dataset_options(config, dataset, get_dataset(dataset).label_options),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from drai.data.factors import Factor
 from drai.data.patchset import PatchSet
 from drai.data.registry import Dataset, EvaluationSelection, Field, FigureSelection, index_errors
 
@@ -14,6 +15,23 @@ class Ham10000(Dataset):
     full_name = "HAM10000"
     channels = 3
     order = 1
+    paper_figures = (11, 13, 15, 17, 18, 19)
+    # The synthetic images' factors (drai/data/ham10000/factors.py): style per image, content per lesion.
+    factors = (
+        Factor("centre_dx", "style"),
+        Factor("centre_dy", "style"),
+        Factor("orientation_cos", "style"),
+        Factor("orientation_sin", "style"),
+        Factor("elongation", "style"),
+        Factor("skin_r", "style"),
+        Factor("skin_g", "style"),
+        Factor("skin_b", "style"),
+        Factor("hairs", "style"),
+        Factor("vignetting", "style"),
+        Factor("lesion_class", "content", "discrete"),
+        Factor("lesion_size", "content"),
+    )
+    factor_keys = ("row", "image_id", "augmented", "flip", "split")
     fields = (
         Field("labels", "int: lesion type, an index into class_names"),
         Field(
@@ -65,7 +83,7 @@ class Ham10000(Dataset):
     def model_rows(self, patches: PatchSet) -> np.ndarray:
         return patches["modelled"].astype(bool)
 
-    def evaluation(self, patches: PatchSet, labels: str, evaluator_slices: str = "all") -> EvaluationSelection:
+    def evaluation(self, patches: PatchSet, options: dict) -> EvaluationSelection:
         """Lesion type, seven-way for the evaluator ("a 7 way classification on lesion type", Section III-C);
         the models' rows are the modelled types; test rows without the flipped copies."""
         modelled, original = patches["modelled"].astype(bool), ~patches["augmented"]
@@ -78,7 +96,7 @@ class Ham10000(Dataset):
             original & patches.is_test,
         )
 
-    def evaluator_labels(self, patches: PatchSet, labels: str, evaluator_slices: str = "all") -> str:
+    def evaluator_labels(self, patches: PatchSet, options: dict) -> str:
         return f"{len(patches['class_names'])}-way lesion type"
 
     def figure_selection(self, patches: PatchSet) -> FigureSelection:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from drai.config import stored_size_errors
 from drai.settings import pick, transport
 
 
@@ -102,3 +103,20 @@ def ham_download(config: dict) -> dict | None:
         "retries": ham["download_retries"],
         "timeout_s": ham["download_timeout_s"],
     }
+
+
+def config_errors(section: dict) -> list[str]:
+    """Values of the ``ham10000`` section that pass the schema one by one but not together."""
+    errors = stored_size_errors("ham10000", section)
+    if section["crop_fraction"] * section["stored_size"] / section["output_size"] > 1:
+        errors.append(
+            f"config key ham10000.crop_fraction: {section['crop_fraction']} of the short side with the stored "
+            f"margin (ham10000.stored_size {section['stored_size']} / output_size {section['output_size']}) is "
+            f"larger than the image; at most {section['output_size'] / section['stored_size']:.3f}"
+        )
+    stray = sorted(set(section["augment_classes"]) - set(section["classes"]))
+    if stray:
+        errors.append(f"config key ham10000.augment_classes: {stray} not among ham10000.classes")
+    if section["source"] == "medmnist" and not section["medmnist_npz"]:
+        errors.append("config key ham10000.medmnist_npz: must name dermamnist_64.npz when source is medmnist")
+    return errors

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from drai.data.factors import Factor
 from drai.data.lidc.labels import BINARY_CLASSES, BINARY_CUTS, SIZE_BIN_LABELS, VECTOR_NAMES
 from drai.data.patchset import PatchSet
 from drai.data.registry import Dataset, EvaluationSelection, Field, FigureSelection, index_errors
 
-LABELS = ("size", "malignancy")  # evaluate.lidc_labels
-EVALUATOR_SLICES = ("central", "all")  # evaluate.lidc_evaluator_slices
+LABELS = ("size", "malignancy")  # lidc.evaluator_labels
+EVALUATOR_SLICES = ("central", "all")  # lidc.evaluator_slices
 
 
 class Lidc(Dataset):
@@ -19,6 +20,29 @@ class Lidc(Dataset):
     channels = 1
     retrieval = True
     order = 0
+    paper_figures = (10, 12, 14, 16, 18, 19)
+    evaluator_options = ("evaluator_labels", "evaluator_slices")
+    label_options = ("evaluator_labels",)
+    # The synthetic series' factors (drai/data/lidc/factors.py): style per case, content per nodule.
+    factors = (
+        Factor("body_width_mm", "style"),
+        Factor("body_height_mm", "style"),
+        Factor("chest_wall_mm", "style"),
+        Factor("mediastinum_width_mm", "style"),
+        Factor("mediastinum_y_mm", "style"),
+        Factor("soft_tissue_hu", "style"),
+        Factor("fat_hu", "style"),
+        Factor("parenchyma_hu", "style"),
+        Factor("vessels", "style"),
+        Factor("noise_sd_hu", "style"),
+        Factor("density_hu", "content"),
+        Factor("edge_blur_mm", "content"),
+        Factor("contrast", "content"),
+        Factor("calcified", "content", "discrete"),
+        Factor("spicules", "content"),
+        Factor("size_mm", "content"),
+    )
+    factor_keys = ("row", "nodule_id", "slice_offset", "case", "split")
     fields = (
         Field("nodule_ids", "str: '<case>_n<k>', the nodule the patch shows"),
         Field("slice_offsets", "int: the patch's axial slice relative to the nodule's central one (0)"),
@@ -48,31 +72,31 @@ class Lidc(Dataset):
     def training_rows(self, patches: PatchSet) -> np.ndarray:
         return patches.is_train & patches["curated"]
 
-    def evaluation(self, patches: PatchSet, labels: str, evaluator_slices: str = "all") -> EvaluationSelection:
-        """The curated nodules labelled by size bin or benign (< 3) / malignant (> 3).
+    def evaluation(self, patches: PatchSet, options: dict) -> EvaluationSelection:
+        """The curated nodules labelled by size bin or benign (< 3) / malignant (> 3) (``evaluator_labels``).
 
         The models' rows are every slice of the patch set. The evaluator's are every slice too
-        (``evaluator_slices`` all) or each nodule's central slice alone (central): every slice carries
-        its whole nodule's label, so an edge slice of a large nodule, which shows a small cross-section,
-        is labelled large (docs/measurements.md compares the two evaluators).
+        (``evaluator_slices`` all, also when not given) or each nodule's central slice alone (central):
+        every slice carries its whole nodule's label, so an edge slice of a large nodule, which shows a
+        small cross-section, is labelled large (docs/measurements.md compares the two evaluators).
         """
+        labels, evaluator_slices = options["evaluator_labels"], options.get("evaluator_slices", "all")
         if labels == "size":
             classes, names = patches["size_bins"].astype(np.int64), SIZE_BIN_LABELS
         elif labels == "malignancy":
             classes = (patches["malignancy"] > BINARY_CUTS["malignancy"]).astype(np.int64)
             names = BINARY_CLASSES["malignancy"]
         else:
-            raise ValueError(f"evaluate.lidc_labels must be one of {LABELS}, got {labels!r}")
+            raise ValueError(f"lidc.evaluator_labels must be one of {LABELS}, got {labels!r}")
         if evaluator_slices not in EVALUATOR_SLICES:
-            raise ValueError(
-                f"evaluate.lidc_evaluator_slices must be one of {EVALUATOR_SLICES}, got {evaluator_slices!r}"
-            )
+            raise ValueError(f"lidc.evaluator_slices must be one of {EVALUATOR_SLICES}, got {evaluator_slices!r}")
         train, test = self.training_rows(patches), patches["curated"] & patches.is_test
         seen = patches["slice_offsets"] == 0 if evaluator_slices == "central" else np.ones(len(patches), bool)
         return EvaluationSelection(tuple(names), classes, train, test, train & seen, test & seen)
 
-    def evaluator_labels(self, patches: PatchSet, labels: str, evaluator_slices: str = "all") -> str:
-        return f"{labels}, {'central slices' if evaluator_slices == 'central' else 'every slice'}"
+    def evaluator_labels(self, patches: PatchSet, options: dict) -> str:
+        slices = "central slices" if options.get("evaluator_slices", "all") == "central" else "every slice"
+        return f"{options['evaluator_labels']}, {slices}"
 
     def retrieval_rows(self, patches: PatchSet) -> tuple[np.ndarray, np.ndarray]:
         """Table IV's query and search sets: central slices of the test split, of the query set and of the

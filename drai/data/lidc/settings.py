@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from drai.config import stored_size_errors
 from drai.settings import pick, transport
 
 #: Where the CT series come from (``lidc.source``).
@@ -99,3 +100,18 @@ def lidc_download(config: dict) -> dict:
         "idc_endpoint_url": lidc["idc_endpoint_url"],
         "download_options": {"retries": lidc["download_retries"], "timeout_s": lidc["download_timeout_s"]},
     }
+
+
+def config_errors(section: dict) -> list[str]:
+    """Values of the ``lidc`` section that pass the schema one by one but not together."""
+    errors = stored_size_errors("lidc", section)
+    if section["patch_slices"] != "all" and section["patch_slices"] % 2 == 0:
+        errors.append(f"config key lidc.patch_slices: must be odd or 'all', got {section['patch_slices']}")
+    if not section["hu_window"][0] < section["hu_window"][1]:
+        errors.append(f"config key lidc.hu_window: must be increasing, got {section['hu_window']}")
+    if section["patch_size"] > section["volume_size"]:
+        errors.append(
+            f"config key lidc.patch_size: {section['patch_size']} voxels do not fit in the "
+            f"lidc.volume_size of {section['volume_size']} voxels"
+        )
+    return errors

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from drai.data.patchset import PatchSet
-from drai.data.registry import get_dataset
+from drai.data.registry import UnknownDatasetError, add_dataset_folders, get_dataset
 from drai.models.variants import VARIANTS, get_variant, model_card
 
 
@@ -143,6 +143,14 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drai", description="Use trained DRAI-family models.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--dataset-folder",
+        action="append",
+        default=[],
+        metavar="FOLDER",
+        help="a folder of dataset packages beyond drai/data/ (the config's dataset_folders), for a model of one; "
+        "may be given more than once",
+    )
     sub = parser.add_subparsers(dest="command", required=True, help="what to do")
     sub.add_parser("variants", help="list the model variants")
     card = sub.add_parser("card", help="a variant's model card")
@@ -178,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        add_dataset_folders(args.dataset_folder)
+    except ValueError as error:
+        parser.exit(2, f"drai: {error}\n")
     if args.command == "variants":
         for variant in VARIANTS.values():
             print(f"{variant.name:20s} {variant.summary}")
@@ -194,7 +206,7 @@ def main(argv=None) -> None:
         command = {"sample": cmd_sample, "hybrid": cmd_hybrid, "neighbours": cmd_neighbours}[args.command]
         try:
             command(args)
-        except (CheckpointError, UsageError) as error:
+        except (CheckpointError, UsageError, UnknownDatasetError) as error:
             parser.exit(2, f"drai {args.command}: {error}\n")
 
 

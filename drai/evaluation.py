@@ -15,7 +15,7 @@ Section III-C of the paper. Everything is computed on the test split:
   of the test item whose vector made each one (Section III-C4); beside it,
   ``cgacc_chance`` (not in the paper): the accuracy the same predictions would
   have against classes drawn independently of them, which a model that
-  ignores its condition scores in expectation (:func:`chance_accuracy`);
+  ignores its condition scores in expectation (:func:`drai.metrics.cgacc.chance_accuracy`);
 * CIFC (eq. 19): see :mod:`drai.metrics.disentanglement`; two-code models only;
 * retrieval (LIDC, Table IV): queries are the central slices of the query set
   (test nodules of median malignancy 3), the search set the central slices of
@@ -37,6 +37,7 @@ import torch
 from drai.data.crops import centre_crop
 from drai.data.patchset import PatchSet
 from drai.data.registry import get_dataset
+from drai.metrics.cgacc import cgacc
 from drai.metrics.disentanglement import cifc, random_pairs
 from drai.metrics.evaluator import load_evaluator, predict
 from drai.metrics.fidelity import fidelity_metrics
@@ -190,20 +191,6 @@ def pixel_matched_retrieval(patches_path: str | Path, top_n: int = 3) -> dict:
     return retrieval(sets, flat(query), flat(search), top_n)
 
 
-def chance_accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
-    """Σ_k P(predicted = k) · P(label = k): the expected accuracy of ``predicted`` against ``labels`` shuffled.
-
-    CGAcc counts an image as right when the evaluator puts it in its
-    condition's class; images that all fall in one frequent class score that
-    class's share without following their conditions at all. This is that
-    share for the model's own predictions: CGAcc above it is what the
-    condition adds.
-    """
-    classes = int(max(predicted.max(initial=0), labels.max(initial=0))) + 1
-    predicted_share, label_share = (np.bincount(v, minlength=classes) / max(len(v), 1) for v in (predicted, labels))
-    return float(predicted_share @ label_share)
-
-
 def evaluate_run(
     model: ModelFamily,
     data: EvaluationData,
@@ -234,8 +221,7 @@ def evaluate_run(
     )
     evaluator = load_evaluator(evaluator_path, device)
     predicted = predict(evaluator, generated, settings.batch_size, device).argmax(1)
-    metrics["cgacc"] = float((predicted == test.labels[picks]).mean())
-    metrics["cgacc_chance"] = chance_accuracy(predicted, test.labels[picks])
+    metrics.update(cgacc(predicted, test.labels[picks]))
     if model.variant.two_codes:
         pairs = random_pairs(len(test.labels), settings.cifc_pairs, settings.seed)
         images = torch.as_tensor(test_images, device=device)

@@ -20,7 +20,7 @@ rule table:
     benchmark:
         out("benchmarks/tables/table{number}.tsv")
     wildcard_constraints:
-        number="[1-6]",
+        number="|".join(map(str, TABLE_SPECS)),
     localrule: True
     conda:
         "../envs/drai.yaml"

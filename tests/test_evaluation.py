@@ -7,7 +7,8 @@ import torchvision
 
 from drai.data.lidc.labels import SIZE_BIN_LABELS
 from drai.data.patchset import PatchSet
-from drai.evaluation import chance_accuracy, evaluate_run, evaluation_data, pixel_matched_retrieval, retrieval_sets
+from drai.evaluation import evaluate_run, evaluation_data, pixel_matched_retrieval, retrieval_sets
+from drai.metrics.cgacc import chance_accuracy
 from drai.metrics.evaluator import (
     Evaluator,
     EvaluatorSettings,

@@ -129,5 +129,17 @@ def test_the_toy_dataset_runs_through_training_evaluation_the_audit_and_a_figure
     assert figure.stat().st_size > 0 and "Toy" in table.read_text()
     factors = pd.read_csv(results / "data/toy/factors.csv")
     assert len(factors) == TOY["items"]
+    # The trained model is of use on its own: the drai command takes the dataset's folder.
+    sample = tmp_path / "toy_samples.png"
+    drai = [sys.executable, "-m", "drai.cli", "--dataset-folder", str(FOLDER), "sample"]
+    model, patches = results / "runs/toy/DRAI/seed0/model.pt", results / "data/toy/patches.npz"
+    done = subprocess.run(
+        [*drai, str(model), "--data", str(patches), "-n", "2", "-o", str(sample)], capture_output=True
+    )
+    assert done.returncode == 0 and sample.stat().st_size > 0, done.stderr.decode()[-2000:]
+    unknown = subprocess.run(
+        [sys.executable, "-m", "drai.cli", "sample", str(model), "--data", str(patches)], capture_output=True
+    )
+    assert unknown.returncode == 2 and "unknown dataset 'toy'" in unknown.stderr.decode()
     # Nothing of the paper's datasets was made.
     assert not (results / "data/lidc").exists() and not (results / "data/ham10000").exists()

@@ -186,10 +186,17 @@ def datasets() -> dict[str, Dataset]:
     return dict(sorted(found.items(), key=lambda item: (item[1].order, item[0])))
 
 
+class UnknownDatasetError(ValueError):
+    """A dataset key that no registered package has."""
+
+
 def get_dataset(key: str) -> Dataset:
     known = datasets()
     if key not in known:
-        raise ValueError(f"unknown dataset {key!r}; known: {', '.join(known)}")
+        raise UnknownDatasetError(
+            f"unknown dataset {key!r}; known: {', '.join(known)} (a package kept outside drai/data/ joins "
+            "through the config key dataset_folders, or the drai command's --dataset-folder)"
+        )
     return known[key]
 
 
@@ -202,7 +209,7 @@ def add_dataset_folders(folders) -> None:
     for folder in folders:
         path = Path(folder).expanduser().resolve()
         if not path.is_dir():
-            raise ValueError(f"config key dataset_folders: {folder} is not a folder")
+            raise ValueError(f"dataset folder {folder} (config key dataset_folders) is not a folder")
         if str(path) not in known:
             drai.data.__path__.append(str(path))
             known.add(str(path))

@@ -189,7 +189,7 @@ def main(argv=None) -> None:
     try:
         add_dataset_folders(args.dataset_folder)
     except ValueError as error:
-        parser.exit(2, f"drai: {error}\n")
+        parser.exit(2, f"drai: --dataset-folder {error}\n")
     if args.command == "variants":
         for variant in VARIANTS.values():
             print(f"{variant.name:20s} {variant.summary}")

@@ -254,8 +254,11 @@ def resolve(config: dict, schema: dict | None = None) -> dict:
     lists is present, which is checked.
     """
     # Dataset packages outside drai/data/ join the registry before the schema is built from it.
-    registry.add_dataset_folders(config.get("dataset_folders") or [])
-    schema = schema or load_schema()
+    try:
+        registry.add_dataset_folders(config.get("dataset_folders") or [])
+        schema = schema or load_schema()
+    except (ValueError, FileNotFoundError) as error:
+        raise ConfigError(f"config key dataset_folders: {error}") from error
     config = coerce_command_line_values(config, schema, schema)
     _validate(config, schema)
     preset = config.get("preset", "demo")

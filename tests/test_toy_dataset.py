@@ -74,6 +74,14 @@ def test_a_config_without_the_folder_knows_no_toy():
         resolve(config)
 
 
+def test_a_dataset_folder_that_is_not_one_is_refused_with_its_key(tmp_path):
+    config = toy_config()
+    config["dataset_folders"] = [str(tmp_path / "nowhere")]
+    with pytest.raises(ConfigError, match=r"config key dataset_folders: .*nowhere is not a folder"):
+        resolve(config)
+    assert "nowhere" not in " ".join(drai.data.__path__)
+
+
 def test_the_toy_patch_set_keeps_the_contract(with_toy, tmp_path):
     from drai.data.toy.draw import draw
 

@@ -1,1 +1,1 @@
-"""Data paths: LIDC-IDRI annotations, DICOM series, patches."""
+"""The data layer: the dataset registry, the patch-set contract, downloads, and one package per dataset."""

@@ -209,7 +209,7 @@ def add_dataset_folders(folders) -> None:
     for folder in folders:
         path = Path(folder).expanduser().resolve()
         if not path.is_dir():
-            raise ValueError(f"dataset folder {folder} (config key dataset_folders) is not a folder")
+            raise ValueError(f"{folder} is not a folder")
         if str(path) not in known:
             drai.data.__path__.append(str(path))
             known.add(str(path))

@@ -196,7 +196,7 @@ def test_only_a_setting_that_changes_an_output_reruns_its_jobs(ci_run):
         **lidc_figures,
         "table": lidc_tables,
         "learning_check": 1,
-        "factors": 1,
+        "lidc_factors": 1,
         "reference_features": 1,
         "audit_run": runs,
         **audits,

@@ -193,10 +193,11 @@ def test_config_on_the_command_line_sets_nested_numbers_and_booleans(config):
             "config key train.steps: 'true' is not valid under any of the given schemas: "
             "'true' is not of type 'integer'",
         ),
+        ("train={steps: {lidc: 10}}", "config key train.steps: no value for ham10000 (train.datasets)"),
         (
-            "train={steps: {lidc: 10}}",
-            "config key train.steps: {'lidc': 10} is not valid under any of the given "
-            "schemas: {'lidc': 10} is not of type 'integer'; 'ham10000' is a required property",
+            "train={steps: {lidc: 10, mnist: 4}}",
+            "config key train.steps: {'lidc': 10, 'mnist': 4} is not valid under any of the given "
+            "schemas: {'lidc': 10, 'mnist': 4} is not of type 'integer'; 'mnist' is not one of ['lidc', 'ham10000']",
         ),
         ("lidc={download: 5}", "config key lidc.download: '5' is not of type 'boolean'"),
     ],

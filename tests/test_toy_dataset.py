@@ -94,6 +94,7 @@ def test_the_toy_patch_set_keeps_the_contract(with_toy, tmp_path):
     assert list(factors.columns) == ["row", "item", "split", "brightness", "shape"]
 
 
+@pytest.mark.slow
 def test_the_toy_dataset_runs_through_training_evaluation_the_audit_and_a_figure(tmp_path):
     overlay = tmp_path / "toy.yaml"
     toy = toy_config()

@@ -23,9 +23,12 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
 COMMON_SECTIONS = ("train", "evaluate", "audit", "downstream")
 #: The generative networks take 64x64 images only (drai/models/networks.py).
 NETWORK_IMAGE_SIZE = 64
-#: Marks in a dataset's schema (``drai/data/<key>/config.schema.json``) on keys that change how data is
-#: fetched (no rule's params), which jobs exist, or where data is read or rendered (none may nest).
+#: Marks on a key in a section's schema (the common sections' in drai/config.schema.json, a dataset's in
+#: ``drai/data/<key>/config.schema.json``): it changes how data is fetched or where a job computes (no rule's
+#: params), which jobs exist, or where data is read or rendered (none may nest). The assembled schema drops them.
 MARKS = ("transport", "job_list", "data_path")
+#: The schema's definitions of a value that may be one per dataset ({<dataset>: N, ...}).
+PER_DATASET_DEFS = ("steps", "window")
 
 
 class ConfigError(ValueError):
@@ -35,6 +38,21 @@ class ConfigError(ValueError):
 def sections() -> tuple[str, ...]:
     """The configuration's sections: one per registered dataset (its key), then the common ones."""
     return (*registry.datasets(), *COMMON_SECTIONS)
+
+
+def _unmarked(section: dict) -> dict:
+    """A section's schema without the :data:`MARKS` on its keys."""
+    properties = {
+        name: {k: v for k, v in prop.items() if k not in MARKS} for name, prop in section["properties"].items()
+    }
+    return {**section, "properties": properties}
+
+
+def _marked_sections(path: str | Path = SCHEMA_PATH) -> dict[str, dict]:
+    """Every section's schema as written, marks and all: each registered dataset's, then the common ones."""
+    common = json.loads(Path(path).read_text())["$defs"]
+    datasets = {key: registry.dataset_schema(key) for key in registry.datasets()}
+    return {**datasets, **{section: common[section] for section in COMMON_SECTIONS}}
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
@@ -50,18 +68,16 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
     defs = schema["$defs"]
     defs["dataset"] = {"enum": keys}
     defs["variant"] = {"enum": list(VARIANTS)}
+    for name, section in _marked_sections(path).items():
+        defs[name] = _unmarked(section)
     for key in keys:
-        section = registry.dataset_schema(key)
-        defs[key] = {name: value for name, value in section.items() if name not in MARKS}
-        defs[key]["properties"] = {
-            name: {k: v for k, v in prop.items() if k not in MARKS} for name, prop in section["properties"].items()
-        }
+        title = defs[key].get("title", key)
         schema["properties"][key] = {
             "$ref": f"#/$defs/{key}",
-            "description": f"{section.get('title', key)} settings that override the preset's.",
+            "description": f"{title} settings that override the preset's.",
         }
         defs["preset"]["properties"][key] = {"$ref": f"#/$defs/{key}"}
-    for per_dataset in ("steps", "window"):
+    for per_dataset in PER_DATASET_DEFS:
         by_dataset = defs[per_dataset]["oneOf"][1]
         # Only a registered dataset's key; each trained dataset's is checked once the preset is filled in.
         by_dataset["propertyNames"] = {"$ref": "#/$defs/dataset"}
@@ -69,10 +85,11 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
 
 
 def marked_keys(mark: str) -> dict[str, tuple[str, ...]]:
-    """The keys of each dataset's section that its schema marks with ``mark`` (one of :data:`MARKS`)."""
+    """The keys of each section (every dataset's, then the common ones) that its schema marks with ``mark``
+    (one of :data:`MARKS`)."""
     return {
-        key: tuple(name for name, prop in registry.dataset_schema(key)["properties"].items() if prop.get(mark))
-        for key in registry.datasets()
+        name: tuple(key for key, prop in section["properties"].items() if prop.get(mark))
+        for name, section in _marked_sections().items()
     }
 
 
@@ -142,14 +159,22 @@ def _relation_errors(resolved: dict) -> list[str]:
     return errors + _per_dataset_errors(resolved) + _nesting_errors(resolved)
 
 
-#: Keys whose value may be one per dataset ({<dataset>: N, ...}).
-PER_DATASET_KEYS = (("train", "steps"), ("train", "average_window"), ("evaluate", "steps"))
+def per_dataset_keys() -> list[tuple[str, str]]:
+    """The (section, key) pairs whose value may be one per dataset: those defined by :data:`PER_DATASET_DEFS`."""
+    refs = {f"#/$defs/{name}" for name in PER_DATASET_DEFS}
+    common = json.loads(SCHEMA_PATH.read_text())["$defs"]
+    return [
+        (section, key)
+        for section in COMMON_SECTIONS
+        for key, prop in common[section]["properties"].items()
+        if prop.get("$ref") in refs
+    ]
 
 
 def _per_dataset_errors(resolved: dict) -> list[str]:
     """A per-dataset value without a value for some dataset trained on."""
     errors = []
-    for section, key in PER_DATASET_KEYS:
+    for section, key in per_dataset_keys():
         value = resolved[section][key]
         if isinstance(value, dict):
             missing = [d for d in resolved["train"]["datasets"] if d not in value]

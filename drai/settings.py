@@ -24,22 +24,17 @@ from dataclasses import asdict, fields, is_dataclass
 
 from drai.config import marked_keys, resolve
 
-#: The common sections' keys that change how data is fetched or where a job computes, never what it writes:
-#: no rule's params. A dataset marks its own in its schema ("transport": true).
-COMMON_TRANSPORT_KEYS = {"train": ("device", "runs_per_gpu"), "evaluate": ("device", "imagenet_url")}
-#: The common sections' keys that decide which jobs exist (datasets, variants, seeds), not what one job writes;
-#: a dataset marks its own in its schema ("job_list": true).
-COMMON_JOB_LIST_KEYS = {"train": ("datasets", "variants", "seeds")}
-
 
 def transport_keys() -> dict[str, tuple[str, ...]]:
-    """Every section's transport keys: the common ones and those each dataset's schema marks."""
-    return {**marked_keys("transport"), **COMMON_TRANSPORT_KEYS}
+    """Every section's keys that change how data is fetched or where a job computes, never what it writes: no
+    rule's params. Its schema marks each one ("transport": true)."""
+    return marked_keys("transport")
 
 
 def job_list_keys() -> dict[str, tuple[str, ...]]:
-    """Every section's keys that decide which jobs exist: the common ones and those each dataset marks."""
-    return {**marked_keys("job_list"), **COMMON_JOB_LIST_KEYS}
+    """Every section's keys that decide which jobs exist (datasets, variants, seeds, cases), not what one job
+    writes. Its schema marks each one ("job_list": true)."""
+    return marked_keys("job_list")
 
 
 def pick(cls, section: dict, section_name: str, **given):
